@@ -1,0 +1,20 @@
+"""The registry of feeds. Adding one: a module with a hook, ``split_records``,
+``parse_record`` and a :class:`SourceSpec`, listed in :data:`SOURCES`."""
+
+from __future__ import annotations
+
+from threatstream.sources.base import SourceSpec
+from threatstream.sources.urlhaus import URLHAUS
+
+SOURCES: dict[str, SourceSpec] = {spec.name: spec for spec in (URLHAUS,)}
+
+
+def get_source(name: str) -> SourceSpec:
+    """The spec of source ``name``."""
+    try:
+        return SOURCES[name]
+    except KeyError:
+        raise KeyError(f"Unknown ThreatStream source {name!r}; known: {sorted(SOURCES)}") from None
+
+
+__all__ = ["SOURCES", "SourceSpec", "get_source"]

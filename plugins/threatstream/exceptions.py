@@ -1,0 +1,46 @@
+"""Errors raised by ThreatStream, classified by what Airflow should do about them.
+
+Subclasses of :class:`~airflow.sdk.exceptions.AirflowFailException` fail the task at once,
+without retries: retrying cannot fix a revoked key or a feed whose schema changed.
+Everything else is transient and left to tenacity inside the hook and then Airflow's retries.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+
+class ThreatStreamError(AirflowException):
+    """Base class of transient ThreatStream errors (the task is retried)."""
+
+
+class FeedUnavailableError(ThreatStreamError):
+    """The feed answered with a transient error (5xx, 429, timeout) after all in-task attempts."""
+
+
+class StoreWriteError(ThreatStreamError):
+    """Some indicators could not be written to the store; the whole upsert is safe to rerun."""
+
+
+class FeedAuthError(AirflowFailException):
+    """The feed rejected the credentials of the connection (401/403 or equivalent)."""
+
+
+class FeedRequestError(AirflowFailException):
+    """The feed rejected the request itself (a 4xx other than auth and rate limiting)."""
+
+
+class FeedFormatError(AirflowFailException):
+    """A response page does not have the shape the parser expects (schema drift)."""
+
+
+class FeedRedirectError(AirflowFailException):
+    """A pagination link points away from the configured connection's host."""
+
+
+class RejectRatioExceeded(AirflowFailException):
+    """Too many records were rejected by validation: the feed probably changed shape."""
+
+
+class StoreAuthError(AirflowFailException):
+    """The store rejected the credentials of the connection."""

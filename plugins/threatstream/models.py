@@ -1,0 +1,176 @@
+"""Data models: what parsers emit, what the store holds, and what travels through XCom.
+
+Three kinds of object live here:
+
+* :class:`Observation` - one indicator as a source reported it, before canonicalisation.
+* :class:`Indicator` - the canonical document stored in Cosmos DB.
+* ``*Result`` models - batch *metadata* returned by the operators through XCom. Indicators
+  themselves never travel through XCom; they live in object storage.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
+
+from threatstream.canonical import canonicalize, indicator_id, partition_key
+from threatstream.vocabulary import TLP, IndicatorType
+
+
+def format_utc(value: datetime) -> str:
+    """ISO 8601 in UTC with a ``Z`` suffix (naive datetimes are taken as UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def ensure_utc(value: datetime) -> datetime:
+    """Attach UTC to a naive datetime; convert an aware one to UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, PlainSerializer(format_utc, return_type=str, when_used="json")]
+
+
+class Observation(BaseModel):
+    """One indicator as reported by a source, before canonicalisation.
+
+    Parsers build these from raw records; :meth:`to_indicator` turns one into a stored
+    :class:`Indicator` or raises :class:`~threatstream.canonical.InvalidIndicator`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    indicator_type: IndicatorType
+    value: str
+    confidence: int | None = Field(default=None, ge=0, le=100)
+    tags: tuple[str, ...] = ()
+    tlp: TLP | None = None
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    valid_until: datetime | None = None
+    is_active: bool = True
+    raw_metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("first_seen", "last_seen", "valid_until")
+    @classmethod
+    def _as_utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else ensure_utc(value)
+
+    def is_expired(self, at: datetime) -> bool:
+        """Inactive at the source, or past its ``valid_until`` at time ``at``."""
+        return not self.is_active or (self.valid_until is not None and self.valid_until <= at)
+
+    def to_indicator(self, source: str, *, ingested_at: datetime, default_ttl: timedelta) -> Indicator:
+        """Canonicalise into the stored document; TTL never outlives ``valid_until``."""
+        canonical_value = canonicalize(self.indicator_type, self.value)
+        ingested_at = ensure_utc(ingested_at)
+        ttl = default_ttl
+        if self.valid_until is not None:
+            ttl = min(ttl, self.valid_until - ingested_at)
+        return Indicator(
+            id=indicator_id(source, self.indicator_type, canonical_value),
+            partition_key=partition_key(self.indicator_type, canonical_value),
+            source=source,
+            indicator_type=self.indicator_type,
+            indicator_value=canonical_value,
+            confidence=self.confidence,
+            tags=sorted({tag.strip() for tag in self.tags if tag and tag.strip()}),
+            tlp=self.tlp,
+            first_seen=self.first_seen,
+            last_seen=self.last_seen,
+            valid_until=self.valid_until,
+            ingested_at=ingested_at,
+            raw_metadata=self.raw_metadata,
+            ttl=max(1, int(ttl.total_seconds())),
+        )
+
+
+class Indicator(BaseModel):
+    """A canonical indicator document as stored in Cosmos DB."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_.:-]{1,255}$")
+    partition_key: str
+    source: str
+    indicator_type: IndicatorType
+    indicator_value: str
+    confidence: int | None = Field(default=None, ge=0, le=100)
+    tags: list[str] = Field(default_factory=list)
+    tlp: TLP | None = None
+    first_seen: UtcDatetime | None = None
+    last_seen: UtcDatetime | None = None
+    valid_until: UtcDatetime | None = None
+    ingested_at: UtcDatetime
+    raw_metadata: dict[str, Any] = Field(default_factory=dict)
+    ttl: int = Field(ge=1, description="Seconds until Cosmos DB expires the document.")
+
+    def to_document(self) -> dict[str, Any]:
+        """The JSON-ready document written to Cosmos DB."""
+        return self.model_dump(mode="json")
+
+
+class StoredPage(BaseModel):
+    """One raw response page written to object storage by ``fetch``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    uri: str
+    kind: str = "default"
+    context: dict[str, Any] = Field(default_factory=dict)
+    bytes: int
+    records: int
+    sha256: str
+
+
+class FetchResult(BaseModel):
+    """Batch metadata returned by ``fetch`` (XCom)."""
+
+    source: str
+    run_id: str
+    data_interval_start: UtcDatetime | None
+    data_interval_end: UtcDatetime | None
+    prefix: str
+    storage_conn_id: str | None = None
+    pages: list[StoredPage]
+    bytes: int
+    records: int
+    sha256: str = Field(description="SHA-256 over the page digests, in page order.")
+    fetched_at: UtcDatetime
+    requests: int
+    duration_seconds: float
+    source_metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class ValidateResult(BaseModel):
+    """Batch metadata returned by ``validate`` (XCom)."""
+
+    source: str
+    run_id: str
+    valid_uri: str
+    quarantine_uri: str
+    storage_conn_id: str | None = None
+    ingested_at: UtcDatetime
+    records: int
+    valid: int
+    rejected: int
+    expired: int
+    duplicates: int
+    reject_ratio: float
+    reasons: dict[str, int]
+
+
+class UpsertResult(BaseModel):
+    """Batch metadata returned by ``upsert`` (XCom)."""
+
+    source: str
+    run_id: str
+    attempted: int = 0
+    written: int = 0
+    failed: int = 0
+    batches: int = 0
+    request_charge: float = 0.0
+    duration_seconds: float = 0.0

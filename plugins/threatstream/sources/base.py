@@ -1,0 +1,51 @@
+"""What a source is: a hook, two pure parsing functions and a few lines of configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from threatstream.hooks.feed import FeedHook, FetchedPage
+from threatstream.models import Observation
+
+#: Splits one raw page into the records that are validated (and quarantined) one by one.
+SplitRecords = Callable[[FetchedPage], Sequence[Mapping[str, Any]]]
+#: Maps one record (plus the page's context) to an observation; raises on a bad record.
+ParseRecord = Callable[[Mapping[str, Any], Mapping[str, Any]], Observation]
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Everything the operators and the DAG factory need to know about one feed.
+
+    :param name: short id used in connection ids, DAG ids, document ids and storage paths.
+    :param title: human name for docs and logs.
+    :param hook_class: the feed's :class:`FeedHook` subclass.
+    :param split_records: pure function, raw page -> records.
+    :param parse_record: pure function, record -> :class:`Observation`.
+    :param schedule: cron expression of the DAG (respect the feed's fair-use rules).
+    :param default_ttl: how long an indicator lives in the store unless refreshed.
+    :param fetch_options: default keyword options for ``hook.iter_pages`` (DAG params).
+    :param interval_based: whether the feed can be asked for a past time window, so runs
+        cover real data intervals and backfill is meaningful; snapshot feeds cannot.
+    :param max_reject_ratio: share of rejected records above which validation fails the run.
+    :param description: one paragraph for the DAG docs.
+    """
+
+    name: str
+    title: str
+    hook_class: type[FeedHook]
+    split_records: SplitRecords
+    parse_record: ParseRecord
+    schedule: str
+    default_ttl: timedelta
+    fetch_options: Mapping[str, Any] = field(default_factory=dict)
+    interval_based: bool = False
+    max_reject_ratio: float = 0.2
+    description: str = ""
+
+    @property
+    def dag_id(self) -> str:
+        return f"threatstream_{self.name}"

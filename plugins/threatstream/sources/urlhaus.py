@@ -1,0 +1,104 @@
+"""URLhaus (abuse.ch): recently added malware URLs from ``/v1/urls/recent/``.
+
+The endpoint has no cursor and no time filter: it returns the URLs added during the past
+few days, at most 1000. Poll often enough that fewer than 1000 URLs arrive between polls
+(abuse.ch asks for no more than one request every 5 minutes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+import requests
+
+from threatstream.canonical import InvalidIndicator
+from threatstream.exceptions import FeedAuthError, FeedFormatError
+from threatstream.hooks.feed import FeedHook, FetchedPage, FetchWindow
+from threatstream.models import Observation
+from threatstream.parsing import load_json_page, parse_timestamp, string_list
+from threatstream.sources.base import SourceSpec
+from threatstream.vocabulary import TLP, IndicatorType
+
+AUTH_FAILURE_STATUSES = frozenset({"unknown_auth_key", "auth_key_required"})
+#: Record fields kept in ``raw_metadata``.
+KEPT_FIELDS = ("id", "url_status", "threat", "urlhaus_reference", "reporter", "date_added", "host", "larted")
+MAX_LIMIT = 1000
+
+
+def _query_status(body: Any) -> str | None:
+    return body.get("query_status") if isinstance(body, dict) else None
+
+
+class URLhausHook(FeedHook):
+    """URLhaus API client; the abuse.ch Auth-Key is the connection's password.
+
+    :param http_conn_id: connection with schema/host/port = ``https://urlhaus-api.abuse.ch``.
+    """
+
+    default_conn_name = "threatstream_urlhaus"
+    hook_name = "URLhaus"
+    auth_header = "Auth-Key"
+
+    def is_auth_failure(self, response: requests.Response) -> bool:
+        if response.status_code in (401, 403):
+            return True
+        try:
+            return _query_status(response.json()) in AUTH_FAILURE_STATUSES
+        except ValueError:
+            return False
+
+    def iter_pages(self, window: FetchWindow, *, limit: int | None = None, **_: Any) -> Iterator[FetchedPage]:
+        """Yield the single page of recent URLs (``limit`` of them, 1-1000, if given)."""
+        if limit is not None and not 1 <= int(limit) <= MAX_LIMIT:
+            raise ValueError(f"URLhaus limit must be between 1 and {MAX_LIMIT}, got {limit}")
+        endpoint = f"v1/urls/recent/limit/{int(limit)}/" if limit else "v1/urls/recent/"
+        response = self.get(endpoint)
+        status = _query_status(load_json_page(response.content, "URLhaus urls/recent"))
+        if status in AUTH_FAILURE_STATUSES:
+            raise FeedAuthError(
+                f"URLhaus: query_status '{status}' from connection '{self.http_conn_id}'. "
+                "Check the Auth-Key in the connection's password field."
+            )
+        yield FetchedPage(body=response.content)
+
+
+def split_records(page: FetchedPage) -> Sequence[Mapping[str, Any]]:
+    """The URL records of a ``urls/recent`` page; ``no_results`` is an empty page."""
+    body = load_json_page(page.body, "URLhaus urls/recent")
+    status = _query_status(body)
+    if status == "no_results":
+        return []
+    if status != "ok" or not isinstance(body.get("urls"), list):
+        raise FeedFormatError(f"URLhaus: unexpected response (query_status={status!r}, no 'urls' list)")
+    urls: list[Mapping[str, Any]] = body["urls"]
+    return urls
+
+
+def parse_record(record: Mapping[str, Any], context: Mapping[str, Any]) -> Observation:
+    """One URLhaus URL record -> one URL observation."""
+    url = record.get("url")
+    if not isinstance(url, str) or not url.strip():
+        raise InvalidIndicator("empty", "record has no url")
+    return Observation(
+        indicator_type=IndicatorType.URL,
+        value=url,
+        tags=string_list(record.get("tags")),
+        tlp=TLP.CLEAR,
+        first_seen=parse_timestamp(record.get("date_added")),
+        raw_metadata={key: record.get(key) for key in KEPT_FIELDS if key in record},
+    )
+
+
+URLHAUS = SourceSpec(
+    name="urlhaus",
+    title="URLhaus",
+    hook_class=URLhausHook,
+    split_records=split_records,
+    parse_record=parse_record,
+    schedule="*/15 * * * *",
+    default_ttl=timedelta(days=90),
+    fetch_options={"limit": None},
+    description=__doc__ or "",
+)

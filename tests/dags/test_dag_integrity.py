@@ -1,0 +1,48 @@
+"""Every DAG file parses cleanly and follows the project's conventions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from airflow.dag_processing.dagbag import DagBag
+
+from threatstream.sources import SOURCES
+
+DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
+
+
+@pytest.fixture(scope="module")
+def dagbag() -> DagBag:
+    return DagBag(dag_folder=str(DAGS_FOLDER))
+
+
+def test_no_import_errors_or_warnings(dagbag: DagBag) -> None:
+    assert dagbag.import_errors == {}
+    assert dagbag.captured_warnings == {}
+
+
+def test_one_dag_per_source(dagbag: DagBag) -> None:
+    assert {f"threatstream_{name}" for name in SOURCES} <= set(dagbag.dag_ids)
+
+
+@pytest.mark.parametrize("dag_id", [f"threatstream_{name}" for name in SOURCES])
+def test_dag_conventions(dagbag: DagBag, dag_id: str) -> None:
+    dag = dagbag.dags[dag_id]
+    assert {"threatstream", dag_id.removeprefix("threatstream_")} <= set(dag.tags)
+    assert dag.doc_md
+    assert dag.catchup is False
+    assert dag.max_active_runs == 1
+    assert [task.task_id for task in dag.topological_sort()] == ["fetch", "validate", "upsert"]
+    for task in dag.tasks:
+        assert task.retries >= 2, task.task_id
+        assert task.retry_exponential_backoff
+        assert task.execution_timeout is not None
+        assert task.owner == "threatstream"
+        assert getattr(task, "sla", None) is None
+
+
+def test_dag_files_are_thin() -> None:
+    for path in DAGS_FOLDER.glob("*.py"):
+        code = [line for line in path.read_text().splitlines() if line.strip() and not line.startswith(("#", '"""'))]
+        assert len(code) <= 6, f"{path.name} should only call the factory"
