@@ -25,6 +25,7 @@ from typing import Any
 
 from threatstream_dev.cosmos_emulator import running_emulator
 from threatstream_dev.feed_replay import FeedReplayServer
+from threatstream_dev.runs import run_outcome
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_HOME = REPO / ".demo"
@@ -54,28 +55,12 @@ def _airflow(args: Sequence[str], env: Mapping[str, str]) -> subprocess.Complete
     )
 
 
-def _latest_xcoms(dag_id: str) -> tuple[str, str, dict[str, Any]]:
-    """Run id, state and the return values of the latest run of ``dag_id``."""
-    from airflow.models.dagrun import DagRun
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        run = session.scalars(
-            select(DagRun).where(DagRun.dag_id == dag_id).order_by(DagRun.id.desc()).limit(1)
-        ).first()
-        if run is None:
-            return "-", "missing", {}
-        rows = session.scalars(XComModel.get_many(run_id=run.run_id, dag_ids=dag_id, key="return_value"))
-        values = {row.task_id: XComModel.deserialize_value(row) for row in rows}
-        return run.run_id, str(run.state), values
-
-
 def _summarise(dag_id: str) -> tuple[bool, list[str]]:
-    run_id, state, xcoms = _latest_xcoms(dag_id)
-    lines = [f"{dag_id}  {run_id}: {state}"]
-    fetch, validate, upsert = (xcoms.get(task, {}) for task in ("fetch", "validate", "upsert"))
+    outcome = run_outcome(dag_id)
+    if outcome is None:
+        return False, [f"{dag_id}: no run recorded"]
+    lines = [f"{dag_id}  {outcome.run_id}: {outcome.state}"]
+    fetch, validate, upsert = (outcome.results.get(task, {}) for task in ("fetch", "validate", "upsert"))
     if fetch:
         lines.append(
             f"  fetch     {fetch['records']} records in {len(fetch['pages'])} pages, {fetch['bytes']} bytes, "
@@ -93,7 +78,7 @@ def _summarise(dag_id: str) -> tuple[bool, list[str]]:
             f"  upsert    {upsert['written']} written, {upsert['failed']} failed, {upsert['batches']} batches, "
             f"{upsert['request_charge']} RU in {upsert['duration_seconds']}s"
         )
-    return state == "success", lines
+    return outcome.succeeded, lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:

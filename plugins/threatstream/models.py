@@ -63,13 +63,26 @@ class Observation(BaseModel):
         """Inactive at the source, or past its ``valid_until`` at time ``at``."""
         return not self.is_active or (self.valid_until is not None and self.valid_until <= at)
 
-    def to_indicator(self, source: str, *, ingested_at: datetime, default_ttl: timedelta) -> Indicator:
-        """Canonicalise into the stored document; TTL never outlives ``valid_until``."""
+    def to_indicator(
+        self,
+        source: str,
+        *,
+        ingested_at: datetime,
+        default_ttl: timedelta,
+        written_at: datetime | None = None,
+    ) -> Indicator:
+        """Canonicalise into the stored document.
+
+        :param ingested_at: the batch's logical time (stable across reruns of the batch).
+        :param default_ttl: lifetime of the document unless ``valid_until`` is sooner.
+        :param written_at: when the document is written (defaults to ``ingested_at``);
+            Cosmos DB counts ``ttl`` from the write, so the TTL ends at ``valid_until``.
+        """
         canonical_value = canonicalize(self.indicator_type, self.value)
         ingested_at = ensure_utc(ingested_at)
         ttl = default_ttl
         if self.valid_until is not None:
-            ttl = min(ttl, self.valid_until - ingested_at)
+            ttl = min(ttl, self.valid_until - ensure_utc(written_at or ingested_at))
         return Indicator(
             id=indicator_id(source, self.indicator_type, canonical_value),
             partition_key=partition_key(self.indicator_type, canonical_value),

@@ -86,7 +86,8 @@ class ValidateIndicatorsOperator(BaseOperator):
 
     def _validate(self, spec: SourceSpec, fetched: FetchResult, valid_path: Any, quarantine_path: Any) -> ValidateResult:
         ttl = self.default_ttl or spec.default_ttl
-        ingested_at = fetched.fetched_at
+        # The batch's logical time: identical documents whenever the same window is rerun.
+        ingested_at = fetched.data_interval_end or fetched.fetched_at
         reasons: Counter[str] = Counter()
         seen: set[int] = set()
         records = expired = duplicates = 0
@@ -97,11 +98,11 @@ class ValidateIndicatorsOperator(BaseOperator):
                     records += 1
                     try:
                         observation = spec.parse_record(record, page.context)
-                        if observation.is_expired(ingested_at):
+                        if observation.is_expired(fetched.fetched_at):
                             expired += 1
                             continue
                         indicator: Indicator = observation.to_indicator(
-                            spec.name, ingested_at=ingested_at, default_ttl=ttl
+                            spec.name, ingested_at=ingested_at, default_ttl=ttl, written_at=fetched.fetched_at
                         )
                     except (InvalidIndicator, ValueError, KeyError, TypeError, AttributeError) as error:
                         reason, message = _reject_reason(error)

@@ -1,0 +1,563 @@
+"""Local HTTP replay of the threat-intel feeds (URLhaus, AlienVault OTX, AbuseIPDB).
+
+One server serves all three sources under their real API paths (``/v1/urls/...``, ``/api/v1/pulses/...``,
+``/api/v2/blacklist``), checks each source's auth header, and answers from the fixtures in
+``include/feeds/<source>/``. Tests drive it in-process (:class:`FeedReplayServer`); a server started with
+``python -m threatstream_dev.feed_replay --port 0`` is driven over HTTP instead:
+
+* ``POST /_replay/faults``    ``{"source", "status", "body", "headers", "times", "path"}``
+* ``POST /_replay/scenario``  ``{"source", "scenario"}``
+* ``POST /_replay/reset``
+* ``GET  /_replay/requests[?source=otx]``
+* ``GET  /_replay/status``
+
+Fixture format (``<source>/routes.json``)::
+
+    {"prefixes": ["/v1/"],                       # request paths that belong to this source
+     "auth": {"header": "Auth-Key", "keys": [...],
+              "missing": <response>, "invalid": <response>},
+     "scenarios": {"default": [<route>, ...], "<name>": [<route>, ...]}}
+
+A route is ``{"method": "GET", "path": "/v1/urls/recent/limit/{limit}/", "query": {...}, "status": 200,
+"headers": {...}, "body_file": "x.json" | "body": <inline JSON or text>, "limit": {...}, "set": {...}}``.
+
+* ``query`` constrains request parameters: ``"2"`` exact value, ``"*"`` present with any value, ``null``
+  absent; a list means any of its items.
+* ``limit`` ``{"param", "in": "path"|"query", "items": "<top-level list key>" | null}`` keeps the first N
+  items of that JSON list (``null``: the first N lines of a text body).
+* ``set`` overrides top-level keys of a JSON body (used to re-point OTX ``next`` links).
+* ``{base_url}`` in a body or in ``set`` values becomes the server's own URL as the client addressed it
+  (``http://`` + the ``Host`` header, e.g. ``http://127.0.0.1:8123``).
+
+Routes are tried in order, those of the active scenario first, then the default ones. Requests are
+checked in this order: injected fault, auth header, route; an unknown path gives a 404 JSON body.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import socket
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any, cast
+from urllib.parse import parse_qs, urlsplit
+
+TEST_KEYS: dict[str, str] = {
+    "urlhaus": "urlhaus-test-key",
+    "otx": "otx-test-key",
+    "abuseipdb": "abuseipdb-test-key",
+}
+"""The API key each source's fixtures accept (header ``Auth-Key``, ``X-OTX-API-KEY`` and ``Key``)."""
+
+DEFAULT_FIXTURES_DIR = Path(__file__).resolve().parents[2] / "include" / "feeds"
+REDACTED = "<redacted>"
+CONTROL_PREFIX = "/_replay/"
+_SECRET_HEADERS = frozenset({"authorization", "cookie"})
+_SECRET_QUERY_PARAMS = frozenset({"key"})  # AbuseIPDB also accepts its key as ?key=
+_CONTENT_TYPES = {".json": "application/json", ".txt": "text/plain; charset=utf-8", ".html": "text/html"}
+_ROUTE_KEYS = frozenset(
+    {"description", "method", "path", "query", "status", "headers", "body", "body_file", "limit", "set"}
+)
+
+Query = dict[str, list[str]]
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request the replay server answered; secrets in headers and query are redacted."""
+
+    source: str | None
+    method: str
+    path: str
+    query: Query
+    headers: dict[str, str]
+    status: int
+    timestamp: datetime
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "headers": self.headers,
+            "status": self.status,
+            "timestamp": self.timestamp.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class _Limit:
+    param: str
+    location: str  # "path" or "query"
+    items: str | None  # top-level JSON list key; None: lines of a text body
+
+
+@dataclass(frozen=True)
+class _Route:
+    method: str
+    pattern: re.Pattern[str]
+    query: dict[str, list[str | None]]
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    limit: _Limit | None
+    overrides: dict[str, Any]
+
+    def render(self, base_url: str, path_params: Mapping[str, str], query: Query) -> Response:
+        body = self.body.replace(b"{base_url}", base_url.encode())
+        if self.limit is not None:
+            if self.limit.location == "path":
+                raw = path_params.get(self.limit.param)
+            else:
+                raw = query[self.limit.param][-1] if self.limit.param in query else None
+            if raw is not None:
+                if not raw.isdigit():
+                    return _json_response(400, {"error": f"invalid {self.limit.param}: {raw!r}"})
+                body = _truncate(body, int(raw), self.limit.items)
+        if self.overrides:
+            document = json.loads(body)
+            for key, value in self.overrides.items():
+                document[key] = value.replace("{base_url}", base_url) if isinstance(value, str) else value
+            body = _dump(document)
+        return Response(self.status, dict(self.headers), body)
+
+
+@dataclass(frozen=True)
+class _Source:
+    name: str
+    prefixes: tuple[str, ...]
+    auth_header: str
+    keys: frozenset[str]
+    missing_key: Response
+    invalid_key: Response
+    scenarios: dict[str, list[_Route]]
+
+
+@dataclass
+class _Fault:
+    source: str
+    path: str | None
+    query: dict[str, list[str | None]]
+    response: Response
+    remaining: int
+
+
+def _dump(document: object) -> bytes:
+    return json.dumps(document, ensure_ascii=False).encode()
+
+
+def _json_response(status: int, document: object, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(status, {"Content-Type": "application/json", **(headers or {})}, _dump(document))
+
+
+def _truncate(body: bytes, count: int, items: str | None) -> bytes:
+    if items is None:
+        return b"".join(body.splitlines(keepends=True)[:count])
+    document = json.loads(body)
+    document[items] = document[items][:count]
+    return _dump(document)
+
+
+def _compile_path(template: str) -> re.Pattern[str]:
+    """``/v1/urls/recent/limit/{limit}/`` -> a regex with a named group per ``{name}``."""
+    parts = re.split(r"\{(\w+)\}", template)
+    regex = "".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>[^/]+)" for i, part in enumerate(parts))
+    return re.compile(f"^{regex}$")
+
+
+def _constraints(spec: Mapping[str, Any]) -> dict[str, list[str | None]]:
+    return {name: list(value) if isinstance(value, list) else [value] for name, value in spec.items()}
+
+
+def _query_matches(constraints: Mapping[str, list[str | None]], query: Query) -> bool:
+    for name, allowed in constraints.items():
+        value = query[name][-1] if name in query else None
+        if not (value in allowed or (value is not None and "*" in allowed)):
+            return False
+    return True
+
+
+def _guess_content_type(body: bytes) -> str:
+    start = body.lstrip()[:1]
+    if start in (b"{", b"["):
+        return "application/json"
+    if start == b"<":
+        return "text/html; charset=utf-8"
+    return "text/plain; charset=utf-8"
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    wanted = name.lower()
+    return next((value for key, value in headers.items() if key.lower() == wanted), None)
+
+
+def _load_response(spec: Mapping[str, Any], directory: Path) -> Response:
+    """The status, headers and body of a route or auth-error spec, with a Content-Type."""
+    headers = {str(k): str(v) for k, v in spec.get("headers", {}).items()}
+    if "body_file" in spec:
+        path = directory / str(spec["body_file"])
+        body = path.read_bytes()
+        content_type = _CONTENT_TYPES.get(path.suffix, _guess_content_type(body))
+    elif isinstance(spec.get("body"), str):
+        body = spec["body"].encode()
+        content_type = _guess_content_type(body)
+    else:
+        body = _dump(spec.get("body"))
+        content_type = "application/json"
+    if _header(headers, "Content-Type") is None:
+        headers["Content-Type"] = content_type
+    return Response(int(spec.get("status", 200)), headers, body)
+
+
+def _load_route(spec: Mapping[str, Any], directory: Path) -> _Route:
+    unknown = set(spec) - _ROUTE_KEYS
+    if unknown:
+        raise ValueError(f"{directory.name}: unknown route keys {sorted(unknown)} in {spec.get('path')}")
+    response = _load_response(spec, directory)
+    limit_spec = spec.get("limit")
+    limit = None
+    if limit_spec is not None:
+        if limit_spec.get("in") not in ("path", "query"):
+            raise ValueError(f"{directory.name}: limit 'in' must be 'path' or 'query' in {spec['path']}")
+        limit = _Limit(str(limit_spec["param"]), str(limit_spec["in"]), limit_spec.get("items"))
+    return _Route(
+        method=str(spec.get("method", "GET")).upper(),
+        pattern=_compile_path(str(spec["path"])),
+        query=_constraints(spec.get("query", {})),
+        status=response.status,
+        headers=response.headers,
+        body=response.body,
+        limit=limit,
+        overrides=dict(spec.get("set", {})),
+    )
+
+
+def _load_source(directory: Path) -> _Source:
+    """Parse ``<directory>/routes.json`` and read every body file it names."""
+    spec = json.loads((directory / "routes.json").read_text(encoding="utf-8"))
+    auth = spec["auth"]
+    scenarios = {
+        name: [_load_route(route, directory) for route in routes]
+        for name, routes in spec["scenarios"].items()
+    }
+    if "default" not in scenarios:
+        raise ValueError(f"{directory}/routes.json has no 'default' scenario")
+    return _Source(
+        name=directory.name,
+        prefixes=tuple(spec["prefixes"]),
+        auth_header=str(auth["header"]),
+        keys=frozenset(auth["keys"]),
+        missing_key=_load_response(auth["missing"], directory),
+        invalid_key=_load_response(auth["invalid"], directory),
+        scenarios=scenarios,
+    )
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], replay: FeedReplayServer) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        self.replay = replay
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive
+    server_version = "ThreatStreamFeedReplay/1.0"
+    timeout = 30  # close idle keep-alive connections
+    verbose = False
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        replay = cast(_HTTPServer, self.server).replay
+        try:
+            response = replay.handle(self.command, self.path, dict(self.headers.items()), body)
+        except Exception as exc:  # a broken fixture: answer instead of dropping the connection
+            response = _json_response(500, {"error": f"replay server error: {type(exc).__name__}: {exc}"})
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        self.wfile.write(response.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.verbose:
+            super().log_message(format, *args)
+
+
+class FeedReplayServer:
+    """Serves the feed fixtures on ``host:port`` (port 0: a free one) from a daemon thread."""
+
+    def __init__(self, fixtures_dir: Path | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.fixtures_dir = fixtures_dir or DEFAULT_FIXTURES_DIR
+        self.host = host
+        self._requested_port = port
+        routes_files = sorted(self.fixtures_dir.glob("*/routes.json"))
+        self.sources: dict[str, _Source] = {p.parent.name: _load_source(p.parent) for p in routes_files}
+        if not self.sources:
+            raise FileNotFoundError(f"no <source>/routes.json under {self.fixtures_dir}")
+        self._secret_headers = _SECRET_HEADERS | {s.auth_header.lower() for s in self.sources.values()}
+        self._lock = threading.Lock()
+        self._scenarios: dict[str, str] = {}
+        self._faults: list[_Fault] = []
+        self._log: list[RecordedRequest] = []
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError("FeedReplayServer is not started")
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def bind(self) -> _HTTPServer:
+        """Open the listening socket (``start`` calls this; the CLI serves it in the foreground)."""
+        if self._httpd is None:
+            self._httpd = _HTTPServer((self.host, self._requested_port), self)
+        return self._httpd
+
+    def start(self) -> FeedReplayServer:
+        if self._thread is None:
+            httpd = self.bind()
+            self._thread = threading.Thread(target=httpd.serve_forever, name="feed-replay", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            if self._thread is not None:
+                self._httpd.shutdown()
+                self._thread.join(timeout=5)
+            self._httpd.server_close()
+        self._httpd = None
+        self._thread = None
+
+    def __enter__(self) -> FeedReplayServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- control ----------------------------------------------------------------------------------
+
+    def inject_fault(
+        self,
+        source: str,
+        *,
+        status: int,
+        body: str | bytes = b"",
+        headers: dict[str, str] | None = None,
+        times: int = 1,
+        path: str | None = None,
+    ) -> None:
+        """Answer the next ``times`` requests of ``source`` with this response instead.
+
+        ``path`` narrows the fault to one request path; a query in it (``/api/v1/pulses/subscribed?page=2``)
+        must match too. Faults are checked before auth, in the order they were injected.
+        """
+        self._source(source)
+        if not 100 <= status <= 599 or times < 1:
+            raise ValueError(f"bad fault: status={status} times={times}")
+        raw = body.encode() if isinstance(body, str) else body
+        all_headers = dict(headers or {})
+        if _header(all_headers, "Content-Type") is None and raw:
+            all_headers["Content-Type"] = _guess_content_type(raw)
+        fault_path, query = None, {}
+        if path is not None:
+            split = urlsplit(path)
+            fault_path = split.path
+            query = _constraints({k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()})
+        with self._lock:
+            self._faults.append(_Fault(source, fault_path, query, Response(status, all_headers, raw), times))
+
+    def use_scenario(self, source: str, scenario: str) -> None:
+        """Serve ``scenario``'s routes of ``source`` ahead of its default ones; "default" restores."""
+        if scenario not in self._source(source).scenarios:
+            raise ValueError(f"{source} has no scenario {scenario!r}")
+        with self._lock:
+            self._scenarios[source] = scenario
+
+    def reset(self) -> None:
+        with self._lock:
+            self._scenarios.clear()
+            self._faults.clear()
+            self._log.clear()
+
+    def requests(self, source: str | None = None) -> list[RecordedRequest]:
+        with self._lock:
+            return [r for r in self._log if source is None or r.source == source]
+
+    def connection_json(
+        self, source: str, *, key: str | None = None, extra: dict[str, object] | None = None
+    ) -> str:
+        """Airflow HTTP connection JSON for ``source`` (key defaults to ``TEST_KEYS``; ``""`` omits it)."""
+        self._source(source)
+        password = TEST_KEYS[source] if key is None else key
+        conn: dict[str, object] = {
+            "conn_type": "http",
+            "host": self.host,
+            "port": self.port,
+            "schema": "http",
+        }
+        if password:
+            conn["password"] = password
+        conn["extra"] = {"timeout": 10, **(extra or {})}
+        return json.dumps(conn)
+
+    # -- request handling -------------------------------------------------------------------------
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes = b"") -> Response:
+        """Answer one request (``target`` is the request path with its query string)."""
+        split = urlsplit(target)
+        path, query = split.path, parse_qs(split.query, keep_blank_values=True)
+        if path.startswith(CONTROL_PREFIX):
+            return self._control(method, path, query, body)
+        source = next((s for s in self.sources.values() if path.startswith(s.prefixes)), None)
+        response = self._serve(source, method, path, query, headers)
+        record = RecordedRequest(
+            source=source.name if source else None,
+            method=method,
+            path=path,
+            query={k: [REDACTED] if k.lower() in _SECRET_QUERY_PARAMS else v for k, v in query.items()},
+            headers={k: REDACTED if k.lower() in self._secret_headers else v for k, v in headers.items()},
+            status=response.status,
+            timestamp=datetime.now(UTC),
+        )
+        with self._lock:
+            self._log.append(record)
+        return response
+
+    def _serve(
+        self, source: _Source | None, method: str, path: str, query: Query, headers: Mapping[str, str]
+    ) -> Response:
+        if source is None:
+            return _json_response(404, {"error": "no replay source for this path", "path": path})
+        fault = self._take_fault(source.name, path, query)
+        if fault is not None:
+            return fault
+        key = _header(headers, source.auth_header)
+        if not key:
+            return source.missing_key
+        if key not in source.keys:
+            return source.invalid_key
+        with self._lock:
+            scenario = self._scenarios.get(source.name, "default")
+        routes = source.scenarios[scenario] + (source.scenarios["default"] if scenario != "default" else [])
+        for route in routes:
+            match = route.pattern.match(path)
+            if match and route.method == method and _query_matches(route.query, query):
+                host = _header(headers, "Host")
+                return route.render(f"http://{host}" if host else self.url, match.groupdict(), query)
+        return _json_response(404, {"error": "no replay route", "method": method, "path": path})
+
+    def _take_fault(self, source: str, path: str, query: Query) -> Response | None:
+        with self._lock:
+            for fault in self._faults:
+                if (
+                    fault.source == source
+                    and fault.path in (None, path)
+                    and _query_matches(fault.query, query)
+                ):
+                    fault.remaining -= 1
+                    if fault.remaining == 0:
+                        self._faults.remove(fault)
+                    return fault.response
+        return None
+
+    def _source(self, name: str) -> _Source:
+        try:
+            return self.sources[name]
+        except KeyError:
+            raise ValueError(f"unknown source {name!r}; known: {sorted(self.sources)}") from None
+
+    def _control(self, method: str, path: str, query: Query, body: bytes) -> Response:
+        action = (method, path.removeprefix(CONTROL_PREFIX).rstrip("/"))
+        try:
+            args: dict[str, Any] = json.loads(body) if body else {}
+            if action == ("POST", "faults"):
+                self.inject_fault(
+                    args["source"],
+                    status=int(args["status"]),
+                    body=str(args.get("body", "")),
+                    headers=args.get("headers"),
+                    times=int(args.get("times", 1)),
+                    path=args.get("path"),
+                )
+            elif action == ("POST", "scenario"):
+                self.use_scenario(args["source"], args["scenario"])
+            elif action == ("POST", "reset"):
+                self.reset()
+            elif action == ("GET", "requests"):
+                source = query.get("source", [None])[-1]
+                return _json_response(200, [r.to_json() for r in self.requests(source)])
+            elif action == ("GET", "status"):
+                with self._lock:
+                    status = {
+                        "url": self.url,
+                        "sources": sorted(self.sources),
+                        "scenarios": {name: self._scenarios.get(name, "default") for name in self.sources},
+                        "pending_faults": len(self._faults),
+                    }
+                return _json_response(200, status)
+            else:
+                return _json_response(404, {"error": "unknown control endpoint", "path": path})
+        except (KeyError, ValueError, TypeError) as exc:
+            return _json_response(400, {"error": f"{type(exc).__name__}: {exc}"})
+        return _json_response(200, {"ok": True})
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--fixtures", type=Path, default=None, help=f"default: {DEFAULT_FIXTURES_DIR}")
+    parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    args = parser.parse_args(argv)
+    _Handler.verbose = args.verbose
+    server = FeedReplayServer(args.fixtures, host=args.host, port=args.port)
+    httpd = server.bind()
+    print(f"Feed replay server at {server.url}", flush=True)
+    try:
+        httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

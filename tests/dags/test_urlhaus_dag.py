@@ -1,0 +1,106 @@
+"""The URLhaus DAG end to end: replay server -> Airflow -> Cosmos-protocol server."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+
+import pytest
+
+from threatstream.storage import open_path
+from threatstream_dev.feed_replay import FeedReplayServer
+
+from .conftest import RunDag, stored_documents
+
+pytestmark = pytest.mark.dagrun
+
+DAG_ID = "threatstream_urlhaus"
+LOGICAL_DATE = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,255}$")
+
+
+def _fixture_urls() -> list[dict[str, object]]:
+    from threatstream_dev.feed_replay import DEFAULT_FIXTURES_DIR
+
+    body = json.loads((DEFAULT_FIXTURES_DIR / "urlhaus" / "urls_recent.json").read_text())
+    return list(body["urls"])
+
+
+def test_end_to_end(run_dag: RunDag) -> None:
+    outcome = run_dag(DAG_ID, LOGICAL_DATE)
+    assert outcome.succeeded
+    fetch, validate, upsert = (outcome.results[t] for t in ("fetch", "validate", "upsert"))
+
+    records = _fixture_urls()
+    assert fetch["records"] == len(records)
+    assert fetch["requests"] == 1
+    assert fetch["data_interval_end"] == "2026-11-28T10:00:00Z"
+    assert validate["records"] == len(records)
+    assert validate["valid"] + validate["rejected"] + validate["duplicates"] + validate["expired"] == len(records)
+    assert validate["rejected"] >= 3
+    assert upsert["written"] == validate["valid"]
+    assert upsert["failed"] == 0
+
+    documents = stored_documents()
+    assert len(documents) == validate["valid"]
+    assert len({d["id"] for d in documents}) == len(documents)
+    for document in documents:
+        assert ID_PATTERN.match(str(document["id"]))
+        assert document["source"] == "urlhaus"
+        assert document["indicator_type"] == "URL"
+        assert document["ingested_at"] == "2026-11-28T10:00:00Z"
+        assert document["ttl"] == 90 * 86400
+        assert {"url_status", "threat", "urlhaus_reference", "reporter", "date_added"} <= set(
+            document["raw_metadata"]  # type: ignore[arg-type]
+        )
+    values = {d["indicator_value"] for d in documents}
+    assert all(str(v).startswith(("http://", "https://", "ftp://", "ftps://")) for v in values)
+    assert not any(re.search(r"%[0-9a-f]{2}", str(v)) for v in values)  # escapes upper-cased
+    assert any("xn--" in str(v) for v in values)  # IDN host stored as A-label
+    assert any("?" in str(v) and "#" in str(v) for v in values)
+
+    quarantine = [json.loads(line) for line in open_path(validate["quarantine_uri"]).read_text().splitlines()]
+    assert len(quarantine) == validate["rejected"]
+    assert {entry["reason"] for entry in quarantine} >= {"empty", "invalid_url"}
+    for entry in quarantine:
+        assert entry["record"] in records  # the raw input is kept as received
+        assert entry["message"]
+        raw_url = entry["record"].get("url")
+        assert not any(d["raw_metadata"].get("id") == entry["record"].get("id") for d in documents), raw_url  # type: ignore[union-attr]
+
+
+def test_reruns_leave_the_container_identical(run_dag: RunDag) -> None:
+    assert run_dag(DAG_ID, LOGICAL_DATE).succeeded
+    first = stored_documents()
+    assert first
+
+    assert run_dag(DAG_ID, LOGICAL_DATE).succeeded  # the same logical date again
+    assert stored_documents() == first
+
+    for task_id in ("fetch", "validate", "upsert"):  # clear each task (and downstream) and rerun
+        assert run_dag(DAG_ID, LOGICAL_DATE, rerun_from=[task_id]).succeeded, task_id
+        assert stored_documents() == first, task_id
+
+
+def test_auth_failure_makes_the_run_fail_without_retries(
+    run_dag: RunDag, feed_connections: FeedReplayServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_THREATSTREAM_URLHAUS", feed_connections.connection_json("urlhaus", key="revoked"))
+    outcome = run_dag(DAG_ID, LOGICAL_DATE)
+    assert outcome.state == "failed"
+    assert "fetch" not in outcome.results
+    assert len(feed_connections.requests("urlhaus")) == 1  # AirflowFailException: no retry
+    assert stored_documents() == []
+
+
+def test_schema_drift_fails_the_run_instead_of_an_empty_green_one(
+    run_dag: RunDag, feed_connections: FeedReplayServer
+) -> None:
+    drifted = {"query_status": "ok", "urls": [{"link": f"http://x{i}.example.com/"} for i in range(10)]}
+    feed_connections.inject_fault("urlhaus", status=200, body=json.dumps(drifted), times=1)
+    outcome = run_dag(DAG_ID, LOGICAL_DATE)
+    assert outcome.state == "failed"
+    assert outcome.results["fetch"]["records"] == 10
+    assert "validate" not in outcome.results
+    assert stored_documents() == []
