@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 
 from threatstream.hooks.cosmos import IndicatorStoreHook
 from threatstream_dev.feed_replay import FeedReplayServer
-from threatstream_dev.runs import RunOutcome, run_outcome
+from threatstream_dev.runs import RunOutcome, clear_and_rerun, run_outcome
 
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 
@@ -24,11 +25,13 @@ def run_dag(
 ) -> RunDag:
     """Run a DAG for a logical date (optionally only some tasks and their downstream)."""
 
-    def run(dag_id: str, logical_date: datetime, rerun_from: Sequence[str] | None = None) -> RunOutcome:
+    def run(dag_id: str, logical_date: datetime, rerun_from: str | None = None) -> RunOutcome:
         dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags[dag_id]
         if rerun_from:
-            # What "Clear task, with downstream" in the UI does: rerun those tasks only.
-            dag = dag.partial_subset(task_ids=list(rerun_from), include_downstream=True, include_upstream=False)
+            # Clear one task (with downstream) in the latest run and let it run again.
+            latest = run_outcome(dag_id)
+            assert latest is not None
+            return clear_and_rerun(dag, latest.run_id, rerun_from)
         dag_run = dag.test(logical_date=logical_date)
         outcome = run_outcome(dag_id, dag_run.run_id)
         assert outcome is not None
@@ -37,9 +40,17 @@ def run_dag(
     return run
 
 
-def stored_documents(*, system_fields: bool = False) -> list[dict[str, object]]:
+StoredDocuments = Callable[[], list[dict[str, Any]]]
+
+
+@pytest.fixture
+def stored_documents(cosmos_database: str) -> StoredDocuments:
     """Every document in the test container, sorted by id, without Cosmos system fields."""
-    documents = IndicatorStoreHook().query("SELECT * FROM c")
-    if not system_fields:
-        documents = ({k: v for k, v in d.items() if not k.startswith("_")} for d in documents)
-    return sorted(documents, key=lambda d: str(d["id"]))
+
+    def read() -> list[dict[str, Any]]:
+        documents = IndicatorStoreHook().query("SELECT * FROM c")
+        return sorted(
+            ({k: v for k, v in d.items() if not k.startswith("_")} for d in documents), key=lambda d: str(d["id"])
+        )
+
+    return read

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from threatstream.storage import open_path
 from threatstream_dev.feed_replay import FeedReplayServer
+from threatstream_dev.runs import RunOutcome
 
-from .conftest import RunDag, stored_documents
+RunDag = Callable[..., RunOutcome]
+StoredDocuments = Callable[[], list[dict[str, Any]]]
+
 
 pytestmark = pytest.mark.dagrun
 
@@ -27,7 +32,7 @@ def _fixture_urls() -> list[dict[str, object]]:
     return list(body["urls"])
 
 
-def test_end_to_end(run_dag: RunDag) -> None:
+def test_end_to_end(run_dag: RunDag, stored_documents: StoredDocuments) -> None:
     outcome = run_dag(DAG_ID, LOGICAL_DATE)
     assert outcome.succeeded
     fetch, validate, upsert = (outcome.results[t] for t in ("fetch", "validate", "upsert"))
@@ -70,7 +75,9 @@ def test_end_to_end(run_dag: RunDag) -> None:
         assert not any(d["raw_metadata"].get("id") == entry["record"].get("id") for d in documents), raw_url  # type: ignore[union-attr]
 
 
-def test_reruns_leave_the_container_identical(run_dag: RunDag) -> None:
+def test_reruns_leave_the_container_identical(
+    run_dag: RunDag, stored_documents: StoredDocuments, feed_connections: FeedReplayServer
+) -> None:
     assert run_dag(DAG_ID, LOGICAL_DATE).succeeded
     first = stored_documents()
     assert first
@@ -78,13 +85,26 @@ def test_reruns_leave_the_container_identical(run_dag: RunDag) -> None:
     assert run_dag(DAG_ID, LOGICAL_DATE).succeeded  # the same logical date again
     assert stored_documents() == first
 
+    previous = run_dag(DAG_ID, LOGICAL_DATE, rerun_from="upsert")  # a baseline of try numbers
     for task_id in ("fetch", "validate", "upsert"):  # clear each task (and downstream) and rerun
-        assert run_dag(DAG_ID, LOGICAL_DATE, rerun_from=[task_id]).succeeded, task_id
+        fetches = len(feed_connections.requests("urlhaus"))
+        rerun = run_dag(DAG_ID, LOGICAL_DATE, rerun_from=task_id)
+        assert rerun.succeeded, task_id
+        rerun_tasks = {"fetch": {"fetch", "validate", "upsert"}, "validate": {"validate", "upsert"}}.get(
+            task_id, {"upsert"}
+        )
+        assert {t for t in rerun.tries if rerun.tries[t] > previous.tries[t]} == rerun_tasks
+        assert len(feed_connections.requests("urlhaus")) == fetches + (task_id == "fetch")
+        assert rerun.results["upsert"]["written"] == len(first)
         assert stored_documents() == first, task_id
+        previous = rerun
 
 
 def test_auth_failure_makes_the_run_fail_without_retries(
-    run_dag: RunDag, feed_connections: FeedReplayServer, monkeypatch: pytest.MonkeyPatch
+    run_dag: RunDag,
+    stored_documents: StoredDocuments,
+    feed_connections: FeedReplayServer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_THREATSTREAM_URLHAUS", feed_connections.connection_json("urlhaus", key="revoked"))
     outcome = run_dag(DAG_ID, LOGICAL_DATE)
@@ -95,7 +115,7 @@ def test_auth_failure_makes_the_run_fail_without_retries(
 
 
 def test_schema_drift_fails_the_run_instead_of_an_empty_green_one(
-    run_dag: RunDag, feed_connections: FeedReplayServer
+    run_dag: RunDag, stored_documents: StoredDocuments, feed_connections: FeedReplayServer
 ) -> None:
     drifted = {"query_status": "ok", "urls": [{"link": f"http://x{i}.example.com/"} for i in range(10)]}
     feed_connections.inject_fault("urlhaus", status=200, body=json.dumps(drifted), times=1)

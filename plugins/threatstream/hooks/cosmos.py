@@ -158,7 +158,8 @@ class IndicatorStoreHook(AzureCosmosDBHook):
         self.backoff_initial = backoff_initial
         self._container: ContainerProxy | None = None
         # The SDK logs every request's headers at INFO; keep task logs readable.
-        logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
+        for name in ("azure.core.pipeline.policies.http_logging_policy", "azure.cosmos._cosmos_http_logging_policy"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
     @property
     def database_name(self) -> str:
