@@ -21,7 +21,7 @@ $(EMULATOR)/node_modules/.installed: $(EMULATOR)/package-lock.json
 	touch $@
 
 demo: setup
-	$(PY) -m threatstream_dev.demo
+	PYTHONPATH=plugins:dev $(PY) -m threatstream_dev.demo
 
 test: setup
 	$(PY) -m pytest
