@@ -21,7 +21,6 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from threatstream_dev.cosmos_emulator import running_emulator
 from threatstream_dev.feed_replay import FeedReplayServer
@@ -42,7 +41,9 @@ def _airflow_env(extra: Mapping[str, str]) -> dict[str, str]:
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
         "AIRFLOW__THREATSTREAM__STORAGE_BASE": (DEMO_HOME / "batches").as_uri(),
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-        "PYTHONPATH": os.pathsep.join([str(REPO / "plugins"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+        "PYTHONPATH": os.pathsep.join([str(REPO / "plugins"), os.environ.get("PYTHONPATH", "")]).rstrip(
+            os.pathsep
+        ),
         **extra,
     }
     return env
@@ -75,14 +76,16 @@ def _summarise(dag_id: str) -> tuple[bool, list[str]]:
         lines.append(f"            quarantine: {validate['quarantine_uri']}")
     if upsert:
         lines.append(
-            f"  upsert    {upsert['written']} written, {upsert['failed']} failed, {upsert['batches']} batches, "
-            f"{upsert['request_charge']} RU in {upsert['duration_seconds']}s"
+            f"  upsert    {upsert['written']} written, {upsert['failed']} failed, "
+            f"{upsert['batches']} batches, {upsert['request_charge']} RU in {upsert['duration_seconds']}s"
         )
     return outcome.succeeded, lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sources", default=",".join(DEMO_SOURCES), help="comma-separated source names")
     parser.add_argument(
         "--logical-date",
@@ -95,7 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     (DEMO_HOME / "airflow").mkdir(parents=True)
 
     with running_emulator() as cosmos, FeedReplayServer() as feeds:
-        connections = {f"AIRFLOW_CONN_THREATSTREAM_{name.upper()}": feeds.connection_json(name) for name in sources}
+        connections = {
+            f"AIRFLOW_CONN_THREATSTREAM_{name.upper()}": feeds.connection_json(name) for name in sources
+        }
         connections["AIRFLOW_CONN_THREATSTREAM_COSMOS"] = cosmos.connection_json(database_name=DATABASE)
         env = _airflow_env(connections)
         os.environ.update(env)

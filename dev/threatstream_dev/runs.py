@@ -34,10 +34,14 @@ def run_outcome(dag_id: str, run_id: str | None = None) -> RunOutcome | None:
         run = session.scalars(query.limit(1)).first()
         if run is None:
             return None
-        rows = session.scalars(XComModel.get_many(run_id=run.run_id, dag_ids=dag_id, key="return_value"))
+        rows: list[XComModel] = list(
+            session.scalars(XComModel.get_many(run_id=run.run_id, dag_ids=dag_id, key="return_value"))
+        )
         results = {row.task_id: XComModel.deserialize_value(row) for row in rows}
         tries = {ti.task_id: ti.try_number for ti in run.get_task_instances(session=session)}
-        return RunOutcome(dag_id=dag_id, run_id=run.run_id, state=str(run.state), results=results, tries=tries)
+        return RunOutcome(
+            dag_id=dag_id, run_id=run.run_id, state=str(run.state), results=results, tries=tries
+        )
 
 
 def clear_and_rerun(dag: Any, run_id: str, task_id: str) -> RunOutcome:
@@ -57,7 +61,9 @@ def clear_and_rerun(dag: Any, run_id: str, task_id: str) -> RunOutcome:
     scheduler_dag = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
     targets = {task_id, *dag.get_task(task_id).get_flat_relative_ids(upstream=False)}
     with create_session() as session:
-        dag_run = session.scalars(select(DagRun).where(DagRun.dag_id == dag.dag_id, DagRun.run_id == run_id)).one()
+        dag_run = session.scalars(
+            select(DagRun).where(DagRun.dag_id == dag.dag_id, DagRun.run_id == run_id)
+        ).one()
         dag_run.dag = scheduler_dag
         cleared = [ti for ti in dag_run.get_task_instances(session=session) if ti.task_id in targets]
         clear_task_instances(cleared, session, dag_run_state=DagRunState.RUNNING)

@@ -36,7 +36,9 @@ def default_args() -> dict[str, Any]:
 
 def _params(spec: SourceSpec) -> dict[str, Param]:
     params = {
-        name: Param(default, type=[_json_type(default), "null"], description=f"{spec.title} fetch option '{name}'")
+        name: Param(
+            default, type=[_json_type(default), "null"], description=f"{spec.title} fetch option '{name}'"
+        )
         for name, default in spec.fetch_options.items()
     }
     params["max_reject_ratio"] = Param(

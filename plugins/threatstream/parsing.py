@@ -53,7 +53,9 @@ def string_list(value: Any) -> tuple[str, ...]:
     result: list[str] = []
     for item in items:
         if isinstance(item, dict):
-            item = item.get("display_name") or item.get("name") or item.get("id")
-        if item is not None and str(item).strip():
-            result.append(str(item).strip())
+            text = item.get("display_name") or item.get("name") or item.get("id")
+        else:
+            text = item
+        if text is not None and str(text).strip():
+            result.append(str(text).strip())
     return tuple(result)

@@ -45,7 +45,9 @@ def safe_segment(text: str) -> str:
     return _UNSAFE.sub("_", text).strip("_") or "_"
 
 
-def batch_prefix(source: str, run_id: str, base: str | None = None, conn_id: str | None = None) -> ObjectStoragePath:
+def batch_prefix(
+    source: str, run_id: str, base: str | None = None, conn_id: str | None = None
+) -> ObjectStoragePath:
     """The run-scoped folder of one source's batch."""
     root = ObjectStoragePath(base or default_storage_base(), conn_id=conn_id or default_storage_conn_id())
     return root / safe_segment(source) / safe_segment(run_id)
@@ -66,7 +68,7 @@ class JsonLinesWriter:
 
     def __enter__(self) -> JsonLinesWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = self.path.open("w", encoding="utf-8")
+        self._file = self.path.open("w", encoding="utf-8")  # type: ignore[no-untyped-call]
         return self
 
     def write(self, document: Any) -> None:
@@ -85,7 +87,7 @@ class JsonLinesWriter:
 
 def read_json_lines(path: ObjectStoragePath) -> Iterator[dict[str, Any]]:
     """Stream the documents of a JSON-lines file, one line at a time."""
-    with path.open("r", encoding="utf-8") as handle:
+    with path.open("r", encoding="utf-8") as handle:  # type: ignore[no-untyped-call]
         for line in handle:
             if line.strip():
                 yield json.loads(line)

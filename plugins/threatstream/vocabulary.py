@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class IndicatorType(str, Enum):
+class IndicatorType(StrEnum):
     """Indicator types, in the AlienVault OTX vocabulary (case matters)."""
 
     IPV4 = "IPv4"
@@ -30,11 +30,8 @@ class IndicatorType(str, Enum):
     SSL_CERT_FINGERPRINT = "SSLCertFingerprint"
     BITCOIN_ADDRESS = "BitcoinAddress"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class TLP(str, Enum):
+class TLP(StrEnum):
     """Traffic Light Protocol 2.0 labels."""
 
     CLEAR = "clear"
@@ -42,9 +39,6 @@ class TLP(str, Enum):
     AMBER = "amber"
     AMBER_STRICT = "amber+strict"
     RED = "red"
-
-    def __str__(self) -> str:
-        return self.value
 
     @classmethod
     def parse(cls, value: str | None) -> TLP | None:

@@ -20,9 +20,7 @@ RunDag = Callable[..., RunOutcome]
 
 
 @pytest.fixture
-def run_dag(
-    airflow_db: Path, cosmos_database: str, feed_connections: FeedReplayServer
-) -> RunDag:
+def run_dag(airflow_db: Path, cosmos_database: str, feed_connections: FeedReplayServer) -> RunDag:
     """Run a DAG for a logical date (optionally only some tasks and their downstream)."""
 
     def run(dag_id: str, logical_date: datetime, rerun_from: str | None = None) -> RunOutcome:
@@ -50,7 +48,8 @@ def stored_documents(cosmos_database: str) -> StoredDocuments:
     def read() -> list[dict[str, Any]]:
         documents = IndicatorStoreHook().query("SELECT * FROM c")
         return sorted(
-            ({k: v for k, v in d.items() if not k.startswith("_")} for d in documents), key=lambda d: str(d["id"])
+            ({k: v for k, v in d.items() if not k.startswith("_")} for d in documents),
+            key=lambda d: str(d["id"]),
         )
 
     return read

@@ -44,5 +44,9 @@ def test_dag_conventions(dagbag: DagBag, dag_id: str) -> None:
 
 def test_dag_files_are_thin() -> None:
     for path in DAGS_FOLDER.glob("*.py"):
-        code = [line for line in path.read_text().splitlines() if line.strip() and not line.startswith(("#", '"""'))]
+        code = [
+            line
+            for line in path.read_text().splitlines()
+            if line.strip() and not line.startswith(("#", '"""'))
+        ]
         assert len(code) <= 6, f"{path.name} should only call the factory"

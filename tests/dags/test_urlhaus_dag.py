@@ -42,7 +42,9 @@ def test_end_to_end(run_dag: RunDag, stored_documents: StoredDocuments) -> None:
     assert fetch["requests"] == 1
     assert fetch["data_interval_end"] == "2026-11-28T10:00:00Z"
     assert validate["records"] == len(records)
-    assert validate["valid"] + validate["rejected"] + validate["duplicates"] + validate["expired"] == len(records)
+    assert validate["valid"] + validate["rejected"] + validate["duplicates"] + validate["expired"] == len(
+        records
+    )
     assert validate["rejected"] >= 3
     assert upsert["written"] == validate["valid"]
     assert upsert["failed"] == 0
@@ -106,7 +108,9 @@ def test_auth_failure_makes_the_run_fail_without_retries(
     feed_connections: FeedReplayServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("AIRFLOW_CONN_THREATSTREAM_URLHAUS", feed_connections.connection_json("urlhaus", key="revoked"))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_THREATSTREAM_URLHAUS", feed_connections.connection_json("urlhaus", key="revoked")
+    )
     outcome = run_dag(DAG_ID, LOGICAL_DATE)
     assert outcome.state == "failed"
     assert "fetch" not in outcome.results

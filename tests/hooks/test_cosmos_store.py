@@ -83,7 +83,9 @@ def test_queries_are_parameterized(cosmos_database: str) -> None:
     hook.upsert_documents(_documents(10))
     hostile = "x' OR 1=1 --"
     assert list(hook.query("SELECT * FROM c WHERE c.source = @s", {"@s": hostile})) == []
-    rows = list(hook.query("SELECT c.id FROM c WHERE c.indicator_value = @v", {"@v": "http://59.40.83.17:42989/i"}))
+    rows = list(
+        hook.query("SELECT c.id FROM c WHERE c.indicator_value = @v", {"@v": "http://59.40.83.17:42989/i"})
+    )
     assert len(rows) == 1
 
 

@@ -63,7 +63,9 @@ def test_wrong_key_fails_at_once_naming_connection_not_key(
     assert len(replay.requests("urlhaus")) == 1  # no retry
 
 
-def test_missing_key_fails_before_any_request(replay: FeedReplayServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_key_fails_before_any_request(
+    replay: FeedReplayServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     connection = json.loads(replay.connection_json("urlhaus"))
     connection.pop("password")
     monkeypatch.setenv("AIRFLOW_CONN_THREATSTREAM_URLHAUS", json.dumps(connection))

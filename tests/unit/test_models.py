@@ -58,9 +58,13 @@ def test_ttl_never_outlives_valid_until() -> None:
 
 
 def test_expiry() -> None:
-    past = Observation(indicator_type=IndicatorType.IPV4, value="1.1.1.1", valid_until=INGESTED - timedelta(seconds=1))
+    past = Observation(
+        indicator_type=IndicatorType.IPV4, value="1.1.1.1", valid_until=INGESTED - timedelta(seconds=1)
+    )
     inactive = Observation(indicator_type=IndicatorType.IPV4, value="1.1.1.1", is_active=False)
-    current = Observation(indicator_type=IndicatorType.IPV4, value="1.1.1.1", valid_until=INGESTED + timedelta(hours=1))
+    current = Observation(
+        indicator_type=IndicatorType.IPV4, value="1.1.1.1", valid_until=INGESTED + timedelta(hours=1)
+    )
     assert past.is_expired(INGESTED)
     assert inactive.is_expired(INGESTED)
     assert not current.is_expired(INGESTED)
@@ -80,4 +84,6 @@ def test_confidence_bounds() -> None:
 def test_format_utc_converts_offsets() -> None:
     from datetime import timezone
 
-    assert format_utc(datetime(2026, 1, 1, 1, 0, tzinfo=timezone(timedelta(hours=1)))) == "2026-01-01T00:00:00Z"
+    assert (
+        format_utc(datetime(2026, 1, 1, 1, 0, tzinfo=timezone(timedelta(hours=1)))) == "2026-01-01T00:00:00Z"
+    )

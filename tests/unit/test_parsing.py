@@ -30,7 +30,7 @@ def test_parse_timestamp(text: str | None, expected: datetime | None) -> None:
 
 @pytest.mark.parametrize("bad", ["yesterday", "2026-13-01", 12345])
 def test_parse_timestamp_rejects_garbage(bad: object) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"timestamp|Invalid isoformat|month must be"):
         parse_timestamp(bad)
 
 

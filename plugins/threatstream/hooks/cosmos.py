@@ -158,7 +158,10 @@ class IndicatorStoreHook(AzureCosmosDBHook):
         self.backoff_initial = backoff_initial
         self._container: ContainerProxy | None = None
         # The SDK logs every request's headers at INFO; keep task logs readable.
-        for name in ("azure.core.pipeline.policies.http_logging_policy", "azure.cosmos._cosmos_http_logging_policy"):
+        for name in (
+            "azure.core.pipeline.policies.http_logging_policy",
+            "azure.cosmos._cosmos_http_logging_policy",
+        ):
             logging.getLogger(name).setLevel(logging.WARNING)
 
     @property
@@ -195,7 +198,9 @@ class IndicatorStoreHook(AzureCosmosDBHook):
 
     # -- writes ------------------------------------------------------------------------
 
-    def upsert_documents(self, documents: Iterable[Mapping[str, Any]], *, chunk_size: int = 5000) -> WriteStats:
+    def upsert_documents(
+        self, documents: Iterable[Mapping[str, Any]], *, chunk_size: int = 5000
+    ) -> WriteStats:
         """Upsert documents (each with ``id`` and ``partition_key``) in transactional batches.
 
         Streams ``documents`` ``chunk_size`` at a time, so memory stays flat whatever the
@@ -207,7 +212,9 @@ class IndicatorStoreHook(AzureCosmosDBHook):
         iterator = iter(documents)
         with ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="cosmos-batch") as pool:
             while chunk := list(islice(iterator, chunk_size)):
-                for result in pool.map(lambda batch: self._write_batch(container, batch), plan_batches(chunk)):
+                for result in pool.map(
+                    lambda batch: self._write_batch(container, batch), plan_batches(chunk)
+                ):
                     stats.merge(result)
         return stats
 
@@ -274,11 +281,16 @@ class IndicatorStoreHook(AzureCosmosDBHook):
         parameters: Mapping[str, Any] | None = None,
         *,
         partition_key: str | None = None,
-    ) -> Iterator[dict[str, Any]]:
-        """Run a parameterized query (``@name`` placeholders), scoped to one partition if given."""
+    ) -> Iterator[Any]:
+        """Run a parameterized query (``@name`` placeholders), scoped to one partition if given.
+
+        Yields documents, or values for ``SELECT VALUE`` queries.
+        """
         params = [{"name": name, "value": value} for name, value in (parameters or {}).items()]
         if partition_key is None:
-            items = self.get_container().query_items(query, parameters=params, enable_cross_partition_query=True)
+            items = self.get_container().query_items(
+                query, parameters=params, enable_cross_partition_query=True
+            )
         else:
             items = self.get_container().query_items(query, parameters=params, partition_key=partition_key)
         yield from items
@@ -300,4 +312,3 @@ class IndicatorStoreHook(AzureCosmosDBHook):
                 return None
             raise
         return item
-

@@ -169,7 +169,7 @@ class FeedHook(HttpHook):
         outcome = retry_state.outcome
         error = outcome.exception() if outcome is not None else None
         retry_after = error.retry_after if isinstance(error, TransientResponseError) else None
-        return max(backoff, retry_after or 0.0)
+        return float(max(backoff, retry_after or 0.0))
 
     def _get_once(self, endpoint: str, params: Mapping[str, Any] | None) -> requests.Response:
         session = self.session
@@ -180,7 +180,10 @@ class FeedHook(HttpHook):
         started = time.monotonic()
         response: requests.Response = self.run_and_check(session, prepared, self.merged_extra)
         self.log.info(
-            "-> %s, %d bytes in %.2fs", response.status_code, len(response.content), time.monotonic() - started
+            "-> %s, %d bytes in %.2fs",
+            response.status_code,
+            len(response.content),
+            time.monotonic() - started,
         )
         self.raise_for_status(response)
         return response

@@ -6,7 +6,7 @@ import hashlib
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow.sdk import BaseOperator, Context
 
@@ -28,7 +28,7 @@ class FetchFeedOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("fetch_options", "storage_base", "storage_conn_id", "http_conn_id")
-    template_fields_renderers = {"fetch_options": "json"}
+    template_fields_renderers: ClassVar[dict[str, str]] = {"fetch_options": "json"}
     ui_color = "#e8f1fb"
 
     def __init__(
@@ -81,7 +81,9 @@ class FetchFeedOperator(BaseOperator):
                         sha256=digest,
                     )
                 )
-                self.log.info("Stored page %d: %d records, %d bytes -> %s", number, records, len(page.body), path)
+                self.log.info(
+                    "Stored page %d: %d records, %d bytes -> %s", number, records, len(page.body), path
+                )
         finally:
             hook.close()
 

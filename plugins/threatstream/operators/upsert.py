@@ -49,7 +49,9 @@ class UpsertIndicatorsOperator(BaseOperator):
         validated = ValidateResult.model_validate(context["ti"].xcom_pull(task_ids=self.validate_task_id))
         hook = IndicatorStoreHook(self.cosmos_conn_id, max_concurrency=self.max_concurrency)
         started = time.monotonic()
-        stats = hook.upsert_documents(read_json_lines(open_path(validated.valid_uri, validated.storage_conn_id)))
+        stats = hook.upsert_documents(
+            read_json_lines(open_path(validated.valid_uri, validated.storage_conn_id))
+        )
         result = UpsertResult(
             source=validated.source,
             run_id=validated.run_id,

@@ -65,7 +65,9 @@ class ValidateIndicatorsOperator(BaseOperator):
         spec = get_source(self.source)
         fetched = FetchResult.model_validate(context["ti"].xcom_pull(task_ids=self.fetch_task_id))
         prefix = open_path(fetched.prefix, fetched.storage_conn_id)
-        max_ratio = float(self.max_reject_ratio if self.max_reject_ratio is not None else spec.max_reject_ratio)
+        max_ratio = float(
+            self.max_reject_ratio if self.max_reject_ratio is not None else spec.max_reject_ratio
+        )
         result = self._validate(spec, fetched, prefix / "valid.jsonl", prefix / "quarantine.jsonl")
         self.log.info(
             "%d records: %d valid, %d rejected, %d expired, %d duplicates; reasons %s",
@@ -84,7 +86,9 @@ class ValidateIndicatorsOperator(BaseOperator):
             )
         return result.model_dump(mode="json")
 
-    def _validate(self, spec: SourceSpec, fetched: FetchResult, valid_path: Any, quarantine_path: Any) -> ValidateResult:
+    def _validate(
+        self, spec: SourceSpec, fetched: FetchResult, valid_path: Any, quarantine_path: Any
+    ) -> ValidateResult:
         ttl = self.default_ttl or spec.default_ttl
         # The batch's logical time: identical documents whenever the same window is rerun.
         ingested_at = fetched.data_interval_end or fetched.fetched_at
@@ -93,7 +97,9 @@ class ValidateIndicatorsOperator(BaseOperator):
         records = expired = duplicates = 0
         with JsonLinesWriter(valid_path) as valid, JsonLinesWriter(quarantine_path) as quarantine:
             for stored in fetched.pages:
-                page = FetchedPage(open_path(stored.uri, fetched.storage_conn_id).read_bytes(), stored.kind, stored.context)
+                page = FetchedPage(
+                    open_path(stored.uri, fetched.storage_conn_id).read_bytes(), stored.kind, stored.context
+                )
                 for record in spec.split_records(page):
                     records += 1
                     try:
