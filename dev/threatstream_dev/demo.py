@@ -28,7 +28,7 @@ from threatstream_dev.runs import run_outcome
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_HOME = REPO / ".demo"
-DEMO_SOURCES = ("urlhaus",)
+DEMO_SOURCES = ("urlhaus", "otx", "abuseipdb")
 DATABASE = "threatstream"
 
 

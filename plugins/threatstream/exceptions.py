@@ -26,6 +26,10 @@ class FeedAuthError(AirflowFailException):
     """The feed rejected the credentials of the connection (401/403 or equivalent)."""
 
 
+class FeedQuotaExhausted(AirflowFailException):
+    """The feed's quota is used up for longer than a task should wait; the next run retries."""
+
+
 class FeedRequestError(AirflowFailException):
     """The feed rejected the request itself (a 4xx other than auth and rate limiting)."""
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from threatstream.exceptions import FeedAuthError, FeedUnavailableError
+from threatstream.exceptions import FeedAuthError, FeedQuotaExhausted, FeedUnavailableError
 from threatstream.hooks.feed import FetchWindow
 from threatstream.sources.urlhaus import URLhausHook, split_records
 from threatstream_dev.feed_replay import TEST_KEYS, FeedReplayServer
@@ -90,7 +90,7 @@ def test_persistent_outage_fails_the_try(feed_connections: FeedReplayServer) -> 
 
 def test_retry_after_longer_than_the_bound_fails_without_waiting(feed_connections: FeedReplayServer) -> None:
     feed_connections.inject_fault("urlhaus", status=429, headers={"Retry-After": "3600"}, times=5)
-    with pytest.raises(FeedUnavailableError, match="Retry-After 3600s"):
+    with pytest.raises(FeedQuotaExhausted, match="Retry-After 3600s"):
         list(_hook().iter_pages(WINDOW))
     assert len(feed_connections.requests("urlhaus")) == 1
 

@@ -21,6 +21,7 @@ from airflow.providers.http.hooks.http import HttpHook
 
 from threatstream.exceptions import (
     FeedAuthError,
+    FeedQuotaExhausted,
     FeedRedirectError,
     FeedRequestError,
     FeedUnavailableError,
@@ -76,7 +77,7 @@ class FeedHook(HttpHook):
     :param backoff_initial: first wait between attempts, seconds; doubles up to ``backoff_max``.
     :param backoff_max: longest wait between attempts, seconds.
     :param max_retry_after: longest ``Retry-After`` the hook honours by sleeping; a longer
-        one fails the try at once so Airflow's own retry delay takes over.
+        one fails the task at once, without retries, with :class:`FeedQuotaExhausted`.
     """
 
     conn_type = "http"
@@ -202,9 +203,10 @@ class FeedHook(HttpHook):
         if status in TRANSIENT_STATUSES:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if retry_after is not None and retry_after > self.max_retry_after:
-                raise FeedUnavailableError(
+                raise FeedQuotaExhausted(
                     f"{summary}; Retry-After {retry_after:.0f}s exceeds the {self.max_retry_after:.0f}s "
-                    "this task waits, so this try fails and Airflow retries later."
+                    "this task may wait. Failing without retries (they would only spend more quota); "
+                    "the next scheduled run fetches again."
                 )
             raise TransientResponseError(summary, retry_after)
         raise FeedRequestError(summary)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from airflow.sdk import BaseOperator, Context
+from airflow.sdk.exceptions import AirflowSkipException
 
 from threatstream.hooks.feed import FetchWindow
 from threatstream.models import FetchResult, StoredPage
@@ -22,6 +23,7 @@ class FetchFeedOperator(BaseOperator):
     :param source: registered source name (e.g. ``urlhaus``).
     :param http_conn_id: feed connection; defaults to ``threatstream_<source>``.
     :param fetch_options: keyword options for the hook's ``iter_pages`` (templated).
+    :param hook_params: keyword arguments for the hook (retry attempts, ``max_retry_after``).
     :param storage_base: object-storage base URI (templated); defaults to the
         ``[threatstream] storage_base`` option.
     :param storage_conn_id: connection for the storage base, if it needs credentials.
@@ -37,6 +39,7 @@ class FetchFeedOperator(BaseOperator):
         source: str,
         http_conn_id: str | None = None,
         fetch_options: Mapping[str, Any] | None = None,
+        hook_params: Mapping[str, Any] | None = None,
         storage_base: str | None = None,
         storage_conn_id: str | None = None,
         **kwargs: Any,
@@ -45,12 +48,19 @@ class FetchFeedOperator(BaseOperator):
         self.source = source
         self.http_conn_id = http_conn_id
         self.fetch_options = dict(fetch_options or {})
+        self.hook_params = dict(hook_params or {})
         self.storage_base = storage_base
         self.storage_conn_id = storage_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
         spec = get_source(self.source)
-        hook = spec.hook_class(self.http_conn_id)
+        dag_run = context.get("dag_run")
+        if not spec.interval_based and dag_run is not None and str(dag_run.run_type) == "backfill":
+            raise AirflowSkipException(
+                f"{spec.title} is a snapshot feed with no time filter: a backfill run cannot fetch "
+                "past data, so it is skipped rather than re-ingesting today's data under a past date."
+            )
+        hook = spec.hook_class(self.http_conn_id, **{**spec.hook_params, **self.hook_params})
         run_id = str(context["run_id"])
         window = FetchWindow(context.get("data_interval_start"), context.get("data_interval_end"))
         prefix = batch_prefix(spec.name, run_id, self.storage_base, self.storage_conn_id)

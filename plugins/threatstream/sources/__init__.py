@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+from threatstream.sources.abuseipdb import ABUSEIPDB
 from threatstream.sources.base import SourceSpec
+from threatstream.sources.otx import OTX
 from threatstream.sources.urlhaus import URLHAUS
 
-SOURCES: dict[str, SourceSpec] = {spec.name: spec for spec in (URLHAUS,)}
+SOURCES: dict[str, SourceSpec] = {spec.name: spec for spec in (URLHAUS, OTX, ABUSEIPDB)}
 
 
 def get_source(name: str) -> SourceSpec:
