@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import timedelta
-from typing import Any, ClassVar
+from typing import Any
 
 import requests
 
@@ -39,7 +39,7 @@ class AbuseIPDBHook(FeedHook):
     default_conn_name = "threatstream_abuseipdb"
     hook_name = "AbuseIPDB"
     auth_header = "Key"
-    default_headers: ClassVar[dict[str, str]] = {"Accept": "application/json"}
+    default_headers = {"Accept": "application/json"}  # noqa: RUF012 (HttpHook's own attribute)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

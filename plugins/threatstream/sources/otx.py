@@ -156,7 +156,7 @@ def parse_record(record: Mapping[str, Any], context: Mapping[str, Any]) -> Obser
     indicator: Mapping[str, Any] = record["indicator"]
     otx_type = indicator.get("type")
     try:
-        indicator_type = IndicatorType(otx_type)
+        indicator_type = IndicatorType(str(otx_type))
     except ValueError:
         raise InvalidIndicator("unknown_type", f"OTX indicator type {otx_type!r} is not supported") from None
     value = indicator.get("indicator")
