@@ -77,47 +77,6 @@ def test_end_to_end(run_dag: RunDag, stored_documents: StoredDocuments) -> None:
         assert not any(d["raw_metadata"].get("id") == entry["record"].get("id") for d in documents), raw_url  # type: ignore[union-attr]
 
 
-def test_reruns_leave_the_container_identical(
-    run_dag: RunDag, stored_documents: StoredDocuments, feed_connections: FeedReplayServer
-) -> None:
-    assert run_dag(DAG_ID, LOGICAL_DATE).succeeded
-    first = stored_documents()
-    assert first
-
-    assert run_dag(DAG_ID, LOGICAL_DATE).succeeded  # the same logical date again
-    assert stored_documents() == first
-
-    previous = run_dag(DAG_ID, LOGICAL_DATE, rerun_from="upsert")  # a baseline of try numbers
-    for task_id in ("fetch", "validate", "upsert"):  # clear each task (and downstream) and rerun
-        fetches = len(feed_connections.requests("urlhaus"))
-        rerun = run_dag(DAG_ID, LOGICAL_DATE, rerun_from=task_id)
-        assert rerun.succeeded, task_id
-        rerun_tasks = {"fetch": {"fetch", "validate", "upsert"}, "validate": {"validate", "upsert"}}.get(
-            task_id, {"upsert"}
-        )
-        assert {t for t in rerun.tries if rerun.tries[t] > previous.tries[t]} == rerun_tasks
-        assert len(feed_connections.requests("urlhaus")) == fetches + (task_id == "fetch")
-        assert rerun.results["upsert"]["written"] == len(first)
-        assert stored_documents() == first, task_id
-        previous = rerun
-
-
-def test_auth_failure_makes_the_run_fail_without_retries(
-    run_dag: RunDag,
-    stored_documents: StoredDocuments,
-    feed_connections: FeedReplayServer,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_THREATSTREAM_URLHAUS", feed_connections.connection_json("urlhaus", key="revoked")
-    )
-    outcome = run_dag(DAG_ID, LOGICAL_DATE)
-    assert outcome.state == "failed"
-    assert "fetch" not in outcome.results
-    assert len(feed_connections.requests("urlhaus")) == 1  # AirflowFailException: no retry
-    assert stored_documents() == []
-
-
 def test_schema_drift_fails_the_run_instead_of_an_empty_green_one(
     run_dag: RunDag, stored_documents: StoredDocuments, feed_connections: FeedReplayServer
 ) -> None:

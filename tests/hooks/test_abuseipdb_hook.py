@@ -43,7 +43,9 @@ def test_confidence_minimum_is_validated(feed_connections: FeedReplayServer) -> 
 def test_unauthorized_fails_at_once_with_the_apis_detail(
     replay: FeedReplayServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("AIRFLOW_CONN_THREATSTREAM_ABUSEIPDB", replay.connection_json("abuseipdb", key="bad-key-42"))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_THREATSTREAM_ABUSEIPDB", replay.connection_json("abuseipdb", key="bad-key-42")
+    )
     with pytest.raises(FeedAuthError, match="Authentication failed") as caught:
         list(_hook().iter_pages(WINDOW))
     assert "bad-key-42" not in str(caught.value)
@@ -51,7 +53,9 @@ def test_unauthorized_fails_at_once_with_the_apis_detail(
     assert len(replay.requests("abuseipdb")) == 1
 
 
-def test_quota_exhausted_for_longer_than_the_bound_fails_without_waiting(feed_connections: FeedReplayServer) -> None:
+def test_quota_exhausted_for_longer_than_the_bound_fails_without_waiting(
+    feed_connections: FeedReplayServer,
+) -> None:
     feed_connections.use_scenario("abuseipdb", "rate_limited")
     started = time.monotonic()
     with pytest.raises(FeedQuotaExhausted, match=r"Daily rate limit.*Retry-After 53998s"):
@@ -61,7 +65,9 @@ def test_quota_exhausted_for_longer_than_the_bound_fails_without_waiting(feed_co
 
 
 def test_a_short_retry_after_is_waited_out(feed_connections: FeedReplayServer) -> None:
-    feed_connections.inject_fault("abuseipdb", status=429, headers={"Retry-After": "1"}, body='{"errors": []}')
+    feed_connections.inject_fault(
+        "abuseipdb", status=429, headers={"Retry-After": "1"}, body='{"errors": []}'
+    )
     started = time.monotonic()
     (page,) = _hook().iter_pages(WINDOW)
     assert time.monotonic() - started >= 1.0

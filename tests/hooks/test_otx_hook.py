@@ -66,7 +66,9 @@ def test_a_link_on_the_public_host_is_rebased_onto_the_connection(feed_connectio
 
 def test_forbidden_fails_at_once(replay: FeedReplayServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_THREATSTREAM_OTX", replay.connection_json("otx", key="wrong-otx-key"))
-    with pytest.raises(FeedAuthError, match=r"HTTP 403 .*threatstream_otx.*Authentication required") as caught:
+    with pytest.raises(
+        FeedAuthError, match=r"HTTP 403 .*threatstream_otx.*Authentication required"
+    ) as caught:
         list(_hook().iter_pages(WINDOW))
     assert "wrong-otx-key" not in str(caught.value)
     assert len(replay.requests("otx")) == 1
@@ -74,7 +76,9 @@ def test_forbidden_fails_at_once(replay: FeedReplayServer, monkeypatch: pytest.M
 
 def test_bare_429_and_504_are_retried_with_backoff(feed_connections: FeedReplayServer) -> None:
     feed_connections.inject_fault("otx", status=429, times=1)
-    feed_connections.inject_fault("otx", status=504, body="<html><h1>504 Gateway Time-out</h1></html>", times=1)
+    feed_connections.inject_fault(
+        "otx", status=504, body="<html><h1>504 Gateway Time-out</h1></html>", times=1
+    )
     started = time.monotonic()
     pages = list(_hook().iter_pages(WINDOW))
     assert len(pages) == 5

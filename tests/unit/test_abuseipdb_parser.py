@@ -45,7 +45,9 @@ def test_fields_map_and_null_country_is_kept() -> None:
     assert indicator.ttl == 7 * 86400
 
 
-@pytest.mark.parametrize(("address", "reason"), [("", "empty"), ("10.1.2.3", "non_global_ip"), ("not-an-ip", "invalid_ip")])
+@pytest.mark.parametrize(
+    ("address", "reason"), [("", "empty"), ("10.1.2.3", "non_global_ip"), ("not-an-ip", "invalid_ip")]
+)
 def test_bad_rows_are_rejected_with_a_reason(address: str, reason: str) -> None:
     with pytest.raises(InvalidIndicator) as caught:
         observation = parse_record({"ipAddress": address, "abuseConfidenceScore": 100}, CONTEXT)

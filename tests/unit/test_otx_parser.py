@@ -86,7 +86,9 @@ def test_pulse_context_tlp_spellings_and_timestamps() -> None:
 
 
 def test_object_lists_become_names() -> None:
-    objects = [o for o in _observations().values() if o.raw_metadata["pulse_id"] == "55e6d77d67db8c2a8e8d2f41"]
+    objects = [
+        o for o in _observations().values() if o.raw_metadata["pulse_id"] == "55e6d77d67db8c2a8e8d2f41"
+    ]
     assert all(isinstance(name, str) for o in objects for name in o.raw_metadata["malware_families"])
 
 
@@ -102,7 +104,9 @@ def test_yara_keeps_the_rule_text_and_cidr_v6_is_canonical() -> None:
 def test_extra_indicator_pages_carry_their_pulse() -> None:
     pulse = json.loads((FIXTURES / "subscribed_page1.json").read_text())["results"][2]
     assert pulse["more_indicators"] is True
-    page = _page("pulse_6651a0c2f1e3b8a0d4c2e901_indicators_page1.json", "pulse_indicators", pulse_context(pulse))
+    page = _page(
+        "pulse_6651a0c2f1e3b8a0d4c2e901_indicators_page1.json", "pulse_indicators", pulse_context(pulse)
+    )
     records = split_records(page)
     assert len(records) == 4
     observation = parse_record(records[0], page.context)

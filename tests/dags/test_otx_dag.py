@@ -1,0 +1,78 @@
+"""The OTX DAG end to end: windows, paging, expiry, link safety."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from threatstream_dev.feed_replay import FeedReplayServer
+from threatstream_dev.runs import RunOutcome
+
+pytestmark = pytest.mark.dagrun
+
+RunDag = Callable[..., RunOutcome]
+StoredDocuments = Callable[[], list[dict[str, Any]]]
+DAG_ID = "threatstream_otx"
+LOGICAL_DATE = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+
+
+def test_end_to_end(run_dag: RunDag, stored_documents: StoredDocuments) -> None:
+    outcome = run_dag(DAG_ID, LOGICAL_DATE)
+    assert outcome.succeeded
+    fetch, validate, upsert = (outcome.results[t] for t in ("fetch", "validate", "upsert"))
+    assert (fetch["data_interval_start"], fetch["data_interval_end"]) == (
+        "2026-11-28T09:00:00Z",
+        "2026-11-28T10:00:00Z",
+    )
+    assert len(fetch["pages"]) == 5
+    assert fetch["records"] == 38
+    assert validate["reasons"] == {"unknown_type": 1}  # NIDS
+    assert validate["expired"] == 3
+    assert (validate["valid"], upsert["written"]) == (30, 30)
+
+    documents = stored_documents()
+    assert len(documents) == 30
+    by_value = {d["indicator_value"]: d for d in documents}
+    assert by_value["2a0d:5600:24::/48"]["indicator_type"] == "CIDR"
+    assert "5.188.10.197" not in by_value  # inactive
+    assert "news-portal.example" not in by_value  # expired
+    expiring = by_value["172.67.177.165"]
+    assert expiring["valid_until"].startswith("2099-")
+    assert expiring["ttl"] == 90 * 86400
+    assert {d["tlp"] for d in documents} == {"clear", "green", "amber"}
+    assert all(d["ingested_at"] == "2026-11-28T10:00:00Z" for d in documents)
+    assert {d["indicator_type"] for d in documents} >= {"YARA", "CVE", "IPv6", "BitcoinAddress"} - {
+        "BitcoinAddress"
+    }
+
+
+def test_consecutive_hourly_runs_request_their_windows_and_leave_no_duplicates(
+    run_dag: RunDag, stored_documents: StoredDocuments, feed_connections: FeedReplayServer
+) -> None:
+    for hour in range(3):
+        assert run_dag(DAG_ID, LOGICAL_DATE + timedelta(hours=hour)).succeeded
+    first_pages = [
+        r for r in feed_connections.requests("otx") if r.path == "/api/v1/pulses/subscribed" and "page" not in r.query
+    ]
+    assert [r.query["modified_since"] for r in first_pages] == [
+        ["2026-11-28T08:30:00"],  # window 09:00-10:00 minus the 30 minute overlap
+        ["2026-11-28T09:30:00"],
+        ["2026-11-28T10:30:00"],
+    ]
+    documents = stored_documents()
+    assert len(documents) == 30
+    assert len({d["id"] for d in documents}) == 30
+    assert {d["ingested_at"] for d in documents} == {"2026-11-28T12:00:00Z"}  # the latest window wrote last
+
+
+def test_a_next_link_to_another_host_fails_the_run(
+    run_dag: RunDag, stored_documents: StoredDocuments, feed_connections: FeedReplayServer
+) -> None:
+    feed_connections.use_scenario("otx", "foreign_next")
+    outcome = run_dag(DAG_ID, LOGICAL_DATE)
+    assert outcome.state == "failed"
+    assert outcome.tries["fetch"] == 1  # refused links are not retried
+    assert stored_documents() == []

@@ -1,0 +1,65 @@
+"""Behaviour every source's DAG shares: idempotent reruns, red runs on bad credentials."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from threatstream_dev.feed_replay import FeedReplayServer
+from threatstream_dev.runs import RunOutcome
+
+pytestmark = pytest.mark.dagrun
+
+RunDag = Callable[..., RunOutcome]
+StoredDocuments = Callable[[], list[dict[str, Any]]]
+SOURCES = ("urlhaus", "otx", "abuseipdb")
+LOGICAL_DATE = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+#: Which tasks run again when one is cleared with its downstream tasks.
+RERUN = {"fetch": {"fetch", "validate", "upsert"}, "validate": {"validate", "upsert"}, "upsert": {"upsert"}}
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_reruns_leave_the_container_identical(
+    source: str, run_dag: RunDag, stored_documents: StoredDocuments, feed_connections: FeedReplayServer
+) -> None:
+    dag_id = f"threatstream_{source}"
+    assert run_dag(dag_id, LOGICAL_DATE).succeeded
+    first = stored_documents()
+    assert first
+    assert len({d["id"] for d in first}) == len(first)
+
+    assert run_dag(dag_id, LOGICAL_DATE).succeeded  # the same logical date again
+    assert stored_documents() == first
+
+    previous = run_dag(dag_id, LOGICAL_DATE, rerun_from="upsert")
+    for task_id in ("fetch", "validate", "upsert"):  # "Clear" each task, with downstream, and rerun
+        requests_before = len(feed_connections.requests(source))
+        rerun = run_dag(dag_id, LOGICAL_DATE, rerun_from=task_id)
+        assert rerun.succeeded, task_id
+        assert {t for t in rerun.tries if rerun.tries[t] > previous.tries[t]} == RERUN[task_id]
+        assert (len(feed_connections.requests(source)) > requests_before) == (task_id == "fetch")
+        assert rerun.results["upsert"]["written"] == len(first)
+        assert stored_documents() == first, task_id
+        previous = rerun
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_rejected_credentials_make_the_run_fail_without_retries(
+    source: str,
+    run_dag: RunDag,
+    stored_documents: StoredDocuments,
+    feed_connections: FeedReplayServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(
+        f"AIRFLOW_CONN_THREATSTREAM_{source.upper()}", feed_connections.connection_json(source, key="revoked")
+    )
+    outcome = run_dag(f"threatstream_{source}", LOGICAL_DATE)
+    assert outcome.state == "failed"
+    assert "fetch" not in outcome.results
+    assert outcome.tries["fetch"] == 1
+    assert len(feed_connections.requests(source)) == 1
+    assert stored_documents() == []
