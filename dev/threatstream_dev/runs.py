@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 
@@ -44,6 +45,28 @@ def run_outcome(dag_id: str, run_id: str | None = None) -> RunOutcome | None:
         )
 
 
+def _drive(dag: Any, dag_run: Any, session: Any) -> None:
+    """Run a DAG run's schedulable tasks in-process until it finishes, as ``dag.test()`` does."""
+    from airflow.sdk.definitions.dag import _run_task
+    from airflow.utils.state import DagRunState, TaskInstanceState
+
+    while dag_run.state == DagRunState.RUNNING:
+        session.expire_all()
+        schedulable, _ = dag_run.update_state(session=session)
+        for ti in schedulable:
+            ti.try_number += 1
+            ti.state = TaskInstanceState.SCHEDULED
+        session.commit()
+        for ti in schedulable:
+            _run_task(ti=ti, task=dag.task_dict[ti.task_id])
+
+
+def _scheduler_dag(dag: Any) -> Any:
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    return DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
+
+
 def clear_and_rerun(dag: Any, run_id: str, task_id: str) -> RunOutcome:
     """Clear ``task_id`` and its downstream tasks in an existing run and run them again.
 
@@ -52,31 +75,76 @@ def clear_and_rerun(dag: Any, run_id: str, task_id: str) -> RunOutcome:
     """
     from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import clear_task_instances
-    from airflow.sdk.definitions.dag import _run_task
-    from airflow.serialization.serialized_objects import DagSerialization
     from airflow.utils.session import create_session
-    from airflow.utils.state import DagRunState, TaskInstanceState
+    from airflow.utils.state import DagRunState
     from sqlalchemy import select
 
-    scheduler_dag = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
     targets = {task_id, *dag.get_task(task_id).get_flat_relative_ids(upstream=False)}
     with create_session() as session:
         dag_run = session.scalars(
             select(DagRun).where(DagRun.dag_id == dag.dag_id, DagRun.run_id == run_id)
         ).one()
-        dag_run.dag = scheduler_dag
+        dag_run.dag = _scheduler_dag(dag)
         cleared = [ti for ti in dag_run.get_task_instances(session=session) if ti.task_id in targets]
         clear_task_instances(cleared, session, dag_run_state=DagRunState.RUNNING)
         session.commit()
-        while dag_run.state == DagRunState.RUNNING:
-            session.expire_all()
-            schedulable, _ = dag_run.update_state(session=session)
-            for ti in schedulable:
-                ti.try_number += 1
-                ti.state = TaskInstanceState.SCHEDULED
-            session.commit()
-            for ti in schedulable:
-                _run_task(ti=ti, task=dag.task_dict[ti.task_id])
+        _drive(dag, dag_run, session)
     outcome = run_outcome(dag.dag_id, run_id)
     assert outcome is not None
     return outcome
+
+
+def sync_dags_to_db() -> None:
+    """Parse the DAG bundles and store the serialized DAGs, as the dag-processor would."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
+    from airflow.utils.session import create_session
+
+    manager = DagBundlesManager()
+    with create_session() as session:
+        manager.sync_bundles_to_db(session=session)
+    for bundle in manager.get_all_dag_bundles():
+        if not bundle.is_initialized:
+            bundle.initialize()
+        bag = BundleDagBag(dag_folder=bundle.path, bundle_path=bundle.path, bundle_name=bundle.name)
+        sync_bag_to_db(bag, bundle.name, bundle.version)
+
+
+def backfill(dag: Any, from_date: datetime, to_date: datetime) -> list[RunOutcome]:
+    """Create a backfill as ``airflow backfill create`` does, then run its DAG runs in order.
+
+    The runs are created by Airflow's own backfill code from the DAG's timetable; instead
+    of waiting for a scheduler they are executed in-process, oldest first.
+    """
+    from airflow.models.backfill import _create_backfill
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState
+    from sqlalchemy import select
+
+    sync_dags_to_db()
+    created = _create_backfill(
+        dag_id=dag.dag_id,
+        from_date=from_date,
+        to_date=to_date,
+        max_active_runs=1,
+        reverse=False,
+        dag_run_conf=None,
+        triggering_user_name="threatstream-tests",
+    )
+    with create_session() as session:
+        run_ids = list(
+            session.scalars(
+                select(DagRun.run_id).where(DagRun.backfill_id == created.id).order_by(DagRun.logical_date)
+            )
+        )
+    for run_id in run_ids:
+        with create_session() as session:
+            dag_run = session.scalars(
+                select(DagRun).where(DagRun.dag_id == dag.dag_id, DagRun.run_id == run_id)
+            ).one()
+            dag_run.dag = _scheduler_dag(dag)
+            dag_run.state = DagRunState.RUNNING
+            session.commit()
+            _drive(dag, dag_run, session)
+    return [outcome for run_id in run_ids if (outcome := run_outcome(dag.dag_id, run_id)) is not None]

@@ -55,7 +55,9 @@ def test_consecutive_hourly_runs_request_their_windows_and_leave_no_duplicates(
     for hour in range(3):
         assert run_dag(DAG_ID, LOGICAL_DATE + timedelta(hours=hour)).succeeded
     first_pages = [
-        r for r in feed_connections.requests("otx") if r.path == "/api/v1/pulses/subscribed" and "page" not in r.query
+        r
+        for r in feed_connections.requests("otx")
+        if r.path == "/api/v1/pulses/subscribed" and "page" not in r.query
     ]
     assert [r.query["modified_since"] for r in first_pages] == [
         ["2026-11-28T08:30:00"],  # window 09:00-10:00 minus the 30 minute overlap

@@ -55,7 +55,7 @@ class FetchFeedOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         spec = get_source(self.source)
         dag_run = context.get("dag_run")
-        if not spec.interval_based and dag_run is not None and str(dag_run.run_type) == "backfill":
+        if not spec.interval_based and dag_run is not None and dag_run.run_type == "backfill":
             raise AirflowSkipException(
                 f"{spec.title} is a snapshot feed with no time filter: a backfill run cannot fetch "
                 "past data, so it is skipped rather than re-ingesting today's data under a past date."
