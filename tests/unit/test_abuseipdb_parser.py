@@ -49,7 +49,10 @@ def test_fields_map_and_null_country_is_kept() -> None:
     ("address", "reason"), [("", "empty"), ("10.1.2.3", "non_global_ip"), ("not-an-ip", "invalid_ip")]
 )
 def test_bad_rows_are_rejected_with_a_reason(address: str, reason: str) -> None:
-    with pytest.raises(InvalidIndicator) as caught:
+    def ingest() -> None:
         observation = parse_record({"ipAddress": address, "abuseConfidenceScore": 100}, CONTEXT)
         observation.to_indicator("abuseipdb", ingested_at=INGESTED, default_ttl=timedelta(days=7))
+
+    with pytest.raises(InvalidIndicator) as caught:
+        ingest()
     assert caught.value.reason == reason

@@ -68,7 +68,8 @@ def test_inactive_and_expired_indicators() -> None:
     assert observations["news-portal.example"].is_expired(NOW)  # past expiration, still active
     current = observations["172.67.177.165"]
     assert not current.is_expired(NOW)
-    assert current.valid_until is not None and current.valid_until.year == 2099
+    assert current.valid_until is not None
+    assert current.valid_until.year == 2099
 
 
 def test_pulse_context_tlp_spellings_and_timestamps() -> None:
