@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,12 @@ class RunOutcome:
     @property
     def succeeded(self) -> bool:
         return self.state == "success"
+
+
+#: A test fixture that runs a DAG for a logical date (optionally clearing one task).
+RunDag = Callable[..., RunOutcome]
+#: A test fixture that returns every stored document, sorted by id.
+StoredDocuments = Callable[[], list[dict[str, Any]]]
 
 
 def run_outcome(dag_id: str, run_id: str | None = None) -> RunOutcome | None:

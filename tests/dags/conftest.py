@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,11 +11,9 @@ from airflow.dag_processing.dagbag import DagBag
 
 from threatstream.hooks.cosmos import IndicatorStoreHook
 from threatstream_dev.feed_replay import FeedReplayServer
-from threatstream_dev.runs import RunOutcome, clear_and_rerun, run_outcome
+from threatstream_dev.runs import RunDag, RunOutcome, StoredDocuments, clear_and_rerun, run_outcome
 
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
-
-RunDag = Callable[..., RunOutcome]
 
 
 @pytest.fixture
@@ -36,9 +33,6 @@ def run_dag(airflow_db: Path, cosmos_database: str, feed_connections: FeedReplay
         return outcome
 
     return run
-
-
-StoredDocuments = Callable[[], list[dict[str, Any]]]
 
 
 @pytest.fixture

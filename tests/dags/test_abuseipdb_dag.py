@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
 from threatstream_dev.feed_replay import FeedReplayServer
-from threatstream_dev.runs import RunOutcome
+from threatstream_dev.runs import RunDag, StoredDocuments
 
 pytestmark = pytest.mark.dagrun
 
-RunDag = Callable[..., RunOutcome]
-StoredDocuments = Callable[[], list[dict[str, Any]]]
 DAG_ID = "threatstream_abuseipdb"
 LOGICAL_DATE = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 

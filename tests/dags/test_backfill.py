@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 
 from threatstream_dev.feed_replay import FeedReplayServer
-from threatstream_dev.runs import backfill
+from threatstream_dev.runs import StoredDocuments, backfill
 
 pytestmark = pytest.mark.dagrun
 
-StoredDocuments = Callable[[], list[dict[str, Any]]]
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 FROM, TO = datetime(2026, 11, 20, 6, 0, tzinfo=UTC), datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 

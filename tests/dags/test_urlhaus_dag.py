@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
 from threatstream.storage import open_path
 from threatstream_dev.feed_replay import FeedReplayServer
-from threatstream_dev.runs import RunOutcome
-
-RunDag = Callable[..., RunOutcome]
-StoredDocuments = Callable[[], list[dict[str, Any]]]
-
+from threatstream_dev.runs import RunDag, StoredDocuments
 
 pytestmark = pytest.mark.dagrun
 
