@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from threatstream_dev.feed_replay import FeedReplayServer
+from threatstream_dev.cosmos_emulator import CosmosEmulator
+from threatstream_dev.feed_replay import TEST_KEYS, FeedReplayServer
 from threatstream_dev.runs import RunDag, StoredDocuments
 
 pytestmark = pytest.mark.dagrun
@@ -59,3 +63,28 @@ def test_rejected_credentials_make_the_run_fail_without_retries(
     assert outcome.tries["fetch"] == 1
     assert len(feed_connections.requests(source)) == 1
     assert stored_documents() == []
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_keys_never_reach_logs_xcom_or_files(
+    source: str,
+    run_dag: RunDag,
+    feed_connections: FeedReplayServer,
+    cosmos_server: CosmosEmulator,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    outcome = run_dag(f"threatstream_{source}", LOGICAL_DATE)
+    assert outcome.succeeded
+    captured = capfd.readouterr()
+    batch = Path(outcome.results["validate"]["valid_uri"].removeprefix("file://")).parent
+    haystacks = {
+        "logs": captured.out + captured.err + caplog.text,
+        "xcom": json.dumps(outcome.results),
+        "files": "".join(p.read_text(errors="replace") for p in batch.rglob("*") if p.is_file()),
+    }
+    assert "Stored page 1" in haystacks["logs"]  # the task logs were captured
+    for secret in (TEST_KEYS[source], cosmos_server.key):
+        for where, text in haystacks.items():
+            assert secret not in text, f"key found in {where}"

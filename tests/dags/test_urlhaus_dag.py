@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 import re
+from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
