@@ -90,4 +90,5 @@ def test_schema_drift_fails_the_run_instead_of_an_empty_green_one(
     assert outcome.state == "failed"
     assert outcome.results["fetch"]["records"] == 10
     assert "validate" not in outcome.results
+    assert outcome.tries["validate"] == 1  # schema drift is not retried
     assert stored_documents() == []
