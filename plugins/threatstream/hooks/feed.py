@@ -109,25 +109,24 @@ class FeedHook(HttpHook):
 
     # -- connection and session --------------------------------------------------------
 
-    def _extract_auth(self, connection: Any) -> Any | None:
-        """Never send the key as HTTP basic auth: it goes in :attr:`auth_header` only."""
-        return None
+    def _configure_session_from_auth(self, session: requests.Session, connection: Any) -> requests.Session:
+        """Send the connection's password as :attr:`auth_header`, never as HTTP basic auth."""
+        session.auth = None
+        self._api_key = connection.password or None
+        if self.auth_header and self._api_key:
+            session.headers[self.auth_header] = self._api_key
+        return session
 
     @property
     def session(self) -> requests.Session:
         """One keep-alive session per hook, configured from the connection."""
         if self._session is None:
             session = self.get_conn(extra_options={"check_response": False})
-            connection = self.get_connection(self.http_conn_id)
-            self._api_key = connection.password or None
-            if self.auth_header:
-                if self._api_key:
-                    session.headers[self.auth_header] = self._api_key
-                elif self.key_required and self.auth_header not in session.headers:
-                    raise FeedAuthError(
-                        f"Connection '{self.http_conn_id}' has no API key: put the key in the "
-                        f"connection's password field (sent as the {self.auth_header} header)."
-                    )
+            if self.auth_header and self.key_required and self.auth_header not in session.headers:
+                raise FeedAuthError(
+                    f"Connection '{self.http_conn_id}' has no API key: put the key in the "
+                    f"connection's password field (sent as the {self.auth_header} header)."
+                )
             self.merged_extra.setdefault("timeout", self.default_timeout)
             self._session = session
         return self._session
