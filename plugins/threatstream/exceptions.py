@@ -42,6 +42,10 @@ class FeedRedirectError(AirflowFailException):
     """A pagination link points away from the configured connection's host."""
 
 
+class BatchIntegrityError(AirflowFailException):
+    """A stored batch file no longer matches the digest recorded when it was written."""
+
+
 class RejectRatioExceeded(AirflowFailException):
     """Too many records were rejected by validation: the feed probably changed shape."""
 

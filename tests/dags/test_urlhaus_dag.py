@@ -92,3 +92,13 @@ def test_schema_drift_fails_the_run_instead_of_an_empty_green_one(
     assert "validate" not in outcome.results
     assert outcome.tries["validate"] == 1  # schema drift is not retried
     assert stored_documents() == []
+
+
+def test_a_raw_page_changed_after_fetch_fails_validate(run_dag: RunDag) -> None:
+    first = run_dag(DAG_ID, LOGICAL_DATE)
+    assert first.succeeded
+    page = open_path(first.results["fetch"]["pages"][0]["uri"])
+    page.write_bytes(page.read_bytes().replace(b"evil.example.com", b"good.example.com"))
+    rerun = run_dag(DAG_ID, LOGICAL_DATE, rerun_from="validate")
+    assert rerun.state == "failed"
+    assert rerun.tries["validate"] == 2  # the one rerun, not retried

@@ -8,12 +8,12 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import BaseOperator, Context
+from airflow.sdk import BaseOperator, Context, ObjectStoragePath
 
 from threatstream.canonical import InvalidIndicator
-from threatstream.exceptions import RejectRatioExceeded
+from threatstream.exceptions import BatchIntegrityError, RejectRatioExceeded
 from threatstream.hooks.feed import FetchedPage
-from threatstream.models import FetchResult, Indicator, ValidateResult
+from threatstream.models import FetchResult, Indicator, StoredPage, ValidateResult
 from threatstream.sources import SourceSpec, get_source
 from threatstream.storage import JsonLinesWriter, open_path
 
@@ -87,7 +87,11 @@ class ValidateIndicatorsOperator(BaseOperator):
         return result.model_dump(mode="json")
 
     def _validate(
-        self, spec: SourceSpec, fetched: FetchResult, valid_path: Any, quarantine_path: Any
+        self,
+        spec: SourceSpec,
+        fetched: FetchResult,
+        valid_path: ObjectStoragePath,
+        quarantine_path: ObjectStoragePath,
     ) -> ValidateResult:
         ttl = self.default_ttl or spec.default_ttl
         # The batch's logical time: identical documents whenever the same window is rerun.
@@ -97,9 +101,7 @@ class ValidateIndicatorsOperator(BaseOperator):
         records = expired = duplicates = 0
         with JsonLinesWriter(valid_path) as valid, JsonLinesWriter(quarantine_path) as quarantine:
             for stored in fetched.pages:
-                page = FetchedPage(
-                    open_path(stored.uri, fetched.storage_conn_id).read_bytes(), stored.kind, stored.context
-                )
+                page = FetchedPage(_read_page(stored, fetched.storage_conn_id), stored.kind, stored.context)
                 for record in spec.split_records(page):
                     records += 1
                     try:
@@ -137,6 +139,16 @@ class ValidateIndicatorsOperator(BaseOperator):
             reject_ratio=round(rejected / records, 6) if records else 0.0,
             reasons=dict(reasons),
         )
+
+
+def _read_page(stored: StoredPage, conn_id: str | None) -> bytes:
+    """A raw page exactly as fetched; a page changed since fetch fails the task."""
+    body = open_path(stored.uri, conn_id).read_bytes()
+    if hashlib.sha256(body).hexdigest() != stored.sha256:
+        raise BatchIntegrityError(
+            f"{stored.uri} changed since it was fetched (SHA-256 mismatch); rerun fetch."
+        )
+    return body
 
 
 def _quarantine_entry(
