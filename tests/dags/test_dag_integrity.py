@@ -50,3 +50,18 @@ def test_dag_files_are_thin() -> None:
             if line.strip() and not line.startswith(("#", '"""'))
         ]
         assert len(code) <= 6, f"{path.name} should only call the factory"
+
+
+def test_schedules_respect_feed_rules(dagbag: DagBag) -> None:
+    from airflow.sdk import CronDataIntervalTimetable, CronTriggerTimetable
+
+    otx = dagbag.dags["threatstream_otx"]
+    assert isinstance(otx.timetable, CronDataIntervalTimetable)  # real data intervals: backfill works
+    assert otx.timetable.expression == "0 * * * *"
+    for snapshot, cron in (
+        ("threatstream_urlhaus", "*/15 * * * *"),
+        ("threatstream_abuseipdb", "0 */6 * * *"),
+    ):
+        timetable = dagbag.dags[snapshot].timetable
+        assert isinstance(timetable, CronTriggerTimetable), snapshot
+        assert timetable.expression == cron  # URLhaus: >= 5 min apart; AbuseIPDB: <= 5 calls a day

@@ -199,12 +199,13 @@ class IndicatorStoreHook(AzureCosmosDBHook):
     # -- writes ------------------------------------------------------------------------
 
     def upsert_documents(
-        self, documents: Iterable[Mapping[str, Any]], *, chunk_size: int = 5000
+        self, documents: Iterable[Mapping[str, Any]], *, chunk_size: int = 25_000
     ) -> WriteStats:
         """Upsert documents (each with ``id`` and ``partition_key``) in transactional batches.
 
         Streams ``documents`` ``chunk_size`` at a time, so memory stays flat whatever the
-        feed's size. A batch the service refuses as a whole is retried one document at a
+        feed's size; a chunk large enough to hold ~100 documents per partition key keeps
+        batches full (there are 256 partition keys per indicator type). A batch the service refuses as a whole is retried one document at a
         time, so one bad document costs only itself; failures are counted, not raised.
         """
         container = self.get_container()
