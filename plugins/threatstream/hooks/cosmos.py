@@ -205,8 +205,9 @@ class IndicatorStoreHook(AzureCosmosDBHook):
 
         Streams ``documents`` ``chunk_size`` at a time, so memory stays flat whatever the
         feed's size; a chunk large enough to hold ~100 documents per partition key keeps
-        batches full (there are 256 partition keys per indicator type). A batch the service refuses as a whole is retried one document at a
-        time, so one bad document costs only itself; failures are counted, not raised.
+        batches full (there are 256 partition keys per indicator type). A batch the service
+        refuses as a whole is retried one document at a time, so one bad document costs only
+        itself; failures are counted, not raised.
         """
         container = self.get_container()
         stats = WriteStats()
