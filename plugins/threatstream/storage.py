@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -92,10 +92,3 @@ def read_json_lines(path: ObjectStoragePath) -> Iterator[dict[str, Any]]:
             if line.strip():
                 yield json.loads(line)
 
-
-def write_json_lines(path: ObjectStoragePath, documents: Iterable[Any]) -> int:
-    """Write ``documents`` as JSON lines; returns how many."""
-    with JsonLinesWriter(path) as writer:
-        for document in documents:
-            writer.write(document)
-    return writer.count
