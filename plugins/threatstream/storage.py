@@ -91,4 +91,3 @@ def read_json_lines(path: ObjectStoragePath) -> Iterator[dict[str, Any]]:
         for line in handle:
             if line.strip():
                 yield json.loads(line)
-
