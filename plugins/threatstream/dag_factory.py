@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.configuration import conf
-from airflow.sdk import DAG, CronDataIntervalTimetable, CronTriggerTimetable, Param
+from airflow.sdk import DAG, Param
 
+from threatstream.compat import CronDataIntervalTimetable, CronTriggerTimetable
 from threatstream.operators.fetch import FetchFeedOperator
 from threatstream.operators.upsert import UpsertIndicatorsOperator
 from threatstream.operators.validate import ValidateIndicatorsOperator

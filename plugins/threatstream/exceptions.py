@@ -7,7 +7,7 @@ Everything else is transient and left to tenacity inside the hook and then Airfl
 
 from __future__ import annotations
 
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from threatstream.compat import AirflowException, AirflowFailException
 
 
 class ThreatStreamError(AirflowException):

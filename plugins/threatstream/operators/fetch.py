@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from airflow.sdk import BaseOperator, Context
-from airflow.sdk.exceptions import AirflowSkipException
 
+from threatstream.compat import AirflowSkipException
 from threatstream.hooks.feed import FetchWindow
 from threatstream.models import FetchResult, StoredPage
 from threatstream.sources import get_source
