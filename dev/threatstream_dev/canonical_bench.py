@@ -40,7 +40,7 @@ def _global_ipv4(rng: random.Random) -> str:
 
 
 def _global_ipv6(rng: random.Random) -> str:
-    groups = [f"{rng.randint(0x2400, 0x2a0f):x}", *(f"{rng.randint(0, 0xFFFF):x}" for _ in range(3))]
+    groups = [f"{rng.randint(0x2400, 0x2A0F):x}", *(f"{rng.randint(0, 0xFFFF):x}" for _ in range(3))]
     return ":".join(groups) + "::" + f"{rng.randint(1, 0xFFFF):x}"
 
 
@@ -67,7 +67,9 @@ def urlhaus_values(n: int, rng: random.Random) -> list[tuple[IndicatorType, str]
 
 def abuseipdb_values(n: int, rng: random.Random) -> list[tuple[IndicatorType, str]]:
     return [
-        (IndicatorType.IPV6, _global_ipv6(rng)) if rng.random() < 0.05 else (IndicatorType.IPV4, _global_ipv4(rng))
+        (IndicatorType.IPV6, _global_ipv6(rng))
+        if rng.random() < 0.05
+        else (IndicatorType.IPV4, _global_ipv4(rng))
         for _ in range(n)
     ]
 
@@ -139,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     print(f"{'mix':<10} {'values':>8} {'accepted':>9} {'canonicalize/s':>15} {'to_indicator/s':>15}")
     for name, make in MIXES.items():
-        values = make(args.records, random.Random(args.seed))
+        values = make(args.records, random.Random(args.seed))  # noqa: S311 - reproducible test data
         canon_rate, indicator_rate, accepted = measure(values, name)
         print(f"{name:<10} {len(values):>8} {accepted:>9} {canon_rate:>15,.0f} {indicator_rate:>15,.0f}")
 
