@@ -98,7 +98,7 @@ class ValidateIndicatorsOperator(BaseOperator):
         ingested_at = fetched.data_interval_end or fetched.fetched_at
         reasons: Counter[str] = Counter()
         seen: set[int] = set()
-        records = expired = duplicates = 0
+        records = expired = duplicates = unknown_tlp = 0
         with JsonLinesWriter(valid_path) as valid, JsonLinesWriter(quarantine_path) as quarantine:
             for stored in fetched.pages:
                 page = FetchedPage(_read_page(stored, fetched.storage_conn_id), stored.kind, stored.context)
@@ -122,6 +122,7 @@ class ValidateIndicatorsOperator(BaseOperator):
                         duplicates += 1
                         continue
                     seen.add(key)
+                    unknown_tlp += observation.has_unknown_tlp
                     valid.write(indicator.to_document())
         rejected = quarantine.count
         return ValidateResult(
@@ -138,6 +139,7 @@ class ValidateIndicatorsOperator(BaseOperator):
             duplicates=duplicates,
             reject_ratio=round(rejected / records, 6) if records else 0.0,
             reasons=dict(reasons),
+            unknown_tlp=unknown_tlp,
         )
 
 
