@@ -21,9 +21,9 @@ from threatstream.vocabulary import TLP, IndicatorType
 
 def format_utc(value: datetime) -> str:
     """ISO 8601 in UTC with a ``Z`` suffix (naive datetimes are taken as UTC)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if value.tzinfo is not UTC:
+        value = ensure_utc(value)
+    return value.isoformat().removesuffix("+00:00") + "Z"
 
 
 def ensure_utc(value: datetime) -> datetime:
@@ -102,14 +102,39 @@ class Observation(BaseModel):
         ``URL``, ``::ffff:8.8.8.8`` is ``IPv4``); the reported type is then kept in
         ``raw_metadata["original_type"]``, and a defanged value in ``raw_metadata["original_value"]``.
 
-        The document is assembled from this already validated observation without a second
-        validation; every field is built to satisfy :class:`Indicator` (tests validate it).
+        Built from this already validated observation without validating again: every field
+        is made to satisfy :class:`Indicator` (the tests validate the result against it).
 
         :param ingested_at: the batch's logical time (stable across reruns of the batch).
         :param default_ttl: lifetime of the document unless ``valid_until`` is sooner.
         :param written_at: when the document is written (defaults to ``ingested_at``);
             Cosmos DB counts ``ttl`` from the write, so the TTL ends at ``valid_until``.
         """
+        fields = self._stored_fields(source, ingested_at, default_ttl, written_at)
+        return Indicator.model_construct(**fields)
+
+    def to_document(
+        self,
+        source: str,
+        *,
+        ingested_at: datetime,
+        default_ttl: timedelta,
+        written_at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """``to_indicator(...).to_document()`` without building the model: the JSON-ready document."""
+        fields = self._stored_fields(source, ingested_at, default_ttl, written_at)
+        fields["indicator_type"] = fields["indicator_type"].value
+        if fields["tlp"] is not None:
+            fields["tlp"] = fields["tlp"].value
+        for name in _DATETIME_FIELDS:
+            if fields[name] is not None:
+                fields[name] = format_utc(fields[name])
+        return fields
+
+    def _stored_fields(
+        self, source: str, ingested_at: datetime, default_ttl: timedelta, written_at: datetime | None
+    ) -> dict[str, Any]:
+        """The :class:`Indicator` fields, in its field order (Python values, not yet JSON)."""
         indicator_type, canonical_value, refanged = canonical_indicator(self.indicator_type, self.value)
         ingested_at = ensure_utc(ingested_at)
         ttl = default_ttl
@@ -122,22 +147,25 @@ class Observation(BaseModel):
                 raw_metadata["original_value"] = self.value
             if indicator_type is not self.indicator_type:
                 raw_metadata["original_type"] = self.indicator_type.value
-        return Indicator.model_construct(
-            id=indicator_id(source, indicator_type, canonical_value),
-            partition_key=partition_key(indicator_type, canonical_value),
-            source=source,
-            indicator_type=indicator_type,
-            indicator_value=canonical_value,
-            confidence=self.confidence,
-            tags=sorted({stripped for tag in self.tags if (stripped := tag.strip())}),
-            tlp=self.tlp,
-            first_seen=self.first_seen,
-            last_seen=self.last_seen,
-            valid_until=self.valid_until,
-            ingested_at=ingested_at,
-            raw_metadata=raw_metadata,
-            ttl=max(1, int(ttl.total_seconds())),
-        )
+        return {
+            "id": indicator_id(source, indicator_type, canonical_value),
+            "partition_key": partition_key(indicator_type, canonical_value),
+            "source": source,
+            "indicator_type": indicator_type,
+            "indicator_value": canonical_value,
+            "confidence": self.confidence,
+            "tags": sorted({stripped for tag in self.tags if (stripped := tag.strip())}),
+            "tlp": self.tlp,
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+            "valid_until": self.valid_until,
+            "ingested_at": ingested_at,
+            "raw_metadata": raw_metadata,
+            "ttl": max(1, int(ttl.total_seconds())),
+        }
+
+
+_DATETIME_FIELDS = ("first_seen", "last_seen", "valid_until", "ingested_at")
 
 
 class Indicator(BaseModel):
