@@ -106,6 +106,7 @@ _SOURCE_RE = re.compile(r"[a-z0-9_.-]{1,64}")
 # surrogates (not Unicode scalar values, so not encodable as UTF-8).
 _BAD_CHARACTER_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _WHITESPACE_RE = re.compile(r"\s")
+_SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
 
 
 def _short(value: str, limit: int = 80) -> str:
@@ -123,7 +124,7 @@ def _prepare(value: object) -> str:
         raise InvalidIndicator("not_a_string", f"expected a string, got {type(value).__name__}")
     bad = _BAD_CHARACTER_RE.search(value)
     if bad is not None:
-        if "\ud800" <= bad.group() <= "\udfff":
+        if _SURROGATE_RE.search(value, bad.start()):
             raise InvalidIndicator("not_a_string", "value contains unpaired surrogates (not valid Unicode)")
         stripped = value.strip()
         if not stripped:
