@@ -8,8 +8,10 @@ reference it replaced).
 from __future__ import annotations
 
 import ipaddress
+import re
 import string
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -334,8 +336,12 @@ def test_unpaired_surrogate_wins_over_control_character() -> None:
     assert _reason(T.MUTEX, "a\x00\udcff") == "not_a_string"
 
 
-def test_reason_codes_are_the_documented_set() -> None:
+def test_docs_explain_every_reason_code() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "canonical.md").read_text(encoding="utf-8")
+    table = docs.split("## Reason codes", 1)[1].split("\n## ", 1)[0]
+    explained = set(re.findall(r"^\| `([a-z_]+)` \|", table, flags=re.MULTILINE))
     assert "control_character" in REASONS
+    assert explained == {*REASONS, "malformed_record"}
 
 
 # ----------------------------------------------------------------------------------------------
