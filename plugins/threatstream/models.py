@@ -69,8 +69,9 @@ class Observation(BaseModel):
         try:
             tlp = TLP.from_label(label)
         except ValueError:
-            metadata = data.get("raw_metadata")
-            metadata = dict(metadata) if isinstance(metadata, dict) else {}
+            metadata = data.get("raw_metadata", {})
+            if not isinstance(metadata, dict):
+                return {**data, "tlp": None}  # raw_metadata itself is invalid and will be reported
             return {**data, "tlp": None, "raw_metadata": {**metadata, "tlp_label": label}}
         return {**data, "tlp": tlp}
 
