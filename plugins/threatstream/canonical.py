@@ -42,6 +42,7 @@ __all__ = [
     "canonical_url",
     "canonicalize",
     "indicator_id",
+    "indicator_keys",
     "ip_indicator_type",
     "partition_key",
     "refang",
@@ -858,12 +859,23 @@ def _digest(canonical_value: str) -> str:
     return hashlib.sha256(canonical_value.encode("utf-8")).hexdigest()
 
 
-def indicator_id(source: str, indicator_type: IndicatorType | str, canonical_value: str) -> str:
-    """Deterministic Cosmos DB id ``source:type:sha256(value)``; never contains the raw value."""
+def _check_source(source: str) -> None:
     if not isinstance(source, str) or not _SOURCE_RE.fullmatch(source):
         raise ValueError(f"source must match [a-z0-9_.-]{{1,64}}, got {source!r}")
+
+
+def indicator_id(source: str, indicator_type: IndicatorType | str, canonical_value: str) -> str:
+    """Deterministic Cosmos DB id ``source:type:sha256(value)``; never contains the raw value."""
+    _check_source(source)
     kind = _coerce_type(indicator_type)
     return f"{source}:{kind.value}:{_digest(canonical_value)}"
+
+
+def indicator_keys(source: str, indicator_type: IndicatorType, canonical_value: str) -> tuple[str, str]:
+    """``(indicator_id(...), partition_key(...))`` from one digest of the value."""
+    _check_source(source)
+    digest = _digest(canonical_value)
+    return f"{source}:{indicator_type.value}:{digest}", f"{indicator_type.value}_{digest[:2]}"
 
 
 def partition_key(indicator_type: IndicatorType | str, canonical_value: str) -> str:

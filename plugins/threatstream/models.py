@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator, model_validator
 
-from threatstream.canonical import canonical_indicator, indicator_id, partition_key
+from threatstream.canonical import canonical_indicator, indicator_keys
 from threatstream.vocabulary import TLP, IndicatorType
 
 
@@ -148,9 +148,10 @@ class Observation(BaseModel):
                 raw_metadata["original_value"] = self.value
             if indicator_type is not self.indicator_type:
                 raw_metadata["original_type"] = self.indicator_type.value
+        document_id, document_partition_key = indicator_keys(source, indicator_type, canonical_value)
         return {
-            "id": indicator_id(source, indicator_type, canonical_value),
-            "partition_key": partition_key(indicator_type, canonical_value),
+            "id": document_id,
+            "partition_key": document_partition_key,
             "source": source,
             "indicator_type": indicator_type,
             "indicator_value": canonical_value,

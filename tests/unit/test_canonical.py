@@ -26,6 +26,7 @@ from threatstream.canonical import (
     canonical_url,
     canonicalize,
     indicator_id,
+    indicator_keys,
     ip_indicator_type,
     partition_key,
 )
@@ -556,6 +557,15 @@ def test_indicator_id_longest_possible_fits() -> None:
     ident = indicator_id("s" * 64, longest_type, "x")
     assert len(ident) <= 255
     assert re.fullmatch(r"[A-Za-z0-9_.:-]{1,255}", ident)
+
+
+@PROPERTY_SETTINGS
+@given(st.sampled_from(["otx", "urlhaus", "abuseipdb"]), st.sampled_from(list(T)), st.text())
+def test_indicator_keys_are_id_and_partition_key(source: str, kind: T, value: str) -> None:
+    assert indicator_keys(source, kind, value) == (
+        indicator_id(source, kind, value),
+        partition_key(kind, value),
+    )
 
 
 def test_partition_key_golden() -> None:
