@@ -10,6 +10,7 @@ Three kinds of object live here:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -70,7 +71,7 @@ class Observation(BaseModel):
             tlp = TLP.from_label(label)
         except ValueError:
             metadata = data.get("raw_metadata", {})
-            if not isinstance(metadata, dict):
+            if not isinstance(metadata, Mapping):
                 return {**data, "tlp": None}  # raw_metadata itself is invalid and will be reported
             return {**data, "tlp": None, "raw_metadata": {**metadata, "tlp_label": label}}
         return {**data, "tlp": tlp}
