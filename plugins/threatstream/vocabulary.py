@@ -56,8 +56,11 @@ class TLP(StrEnum):
         label = value.strip().lower()
         if not label:
             return None
-        match = _TLP_LABEL_RE.fullmatch(label)
-        tlp = _TLP_NAMES.get((match.group(1), match.group(2) is not None)) if match else None
+        if label.startswith(_STIX_MARKING_PREFIX):
+            tlp = _STIX_TLP_MARKINGS.get(label.removeprefix(_STIX_MARKING_PREFIX))
+        else:
+            match = _TLP_LABEL_RE.fullmatch(label)
+            tlp = _TLP_NAMES.get((match.group(1), match.group(2) is not None)) if match else None
         if tlp is None:
             raise ValueError(f"unknown TLP label {value[:40]!r}")
         return tlp
@@ -79,4 +82,18 @@ _TLP_NAMES: dict[tuple[str, bool], TLP] = {
     ("amber", False): TLP.AMBER,
     ("amber", True): TLP.AMBER_STRICT,
     ("red", False): TLP.RED,
+}
+#: The fixed ids of the STIX 2.1 TLP marking definitions (TLP 1.0 from the STIX 2.1
+#: specification, TLP 2.0 from the OASIS TLP 2.0 extension), as TAXII feeds reference them.
+_STIX_MARKING_PREFIX = "marking-definition--"
+_STIX_TLP_MARKINGS: dict[str, TLP] = {
+    "613f2e26-407d-48c7-9eca-b8e91df99dc9": TLP.CLEAR,  # TLP:WHITE
+    "34098fce-860f-48ae-8e50-ebd3cc5e41da": TLP.GREEN,
+    "f88d31f6-486f-44da-b317-01333bde0b82": TLP.AMBER,
+    "5e57c739-391a-4eb3-b6be-7d15ca92d5ed": TLP.RED,
+    "94868c89-83c2-464b-929b-a1a8aa3c8487": TLP.CLEAR,
+    "bab4a63c-aed9-4cf5-a766-dfca5abac2bb": TLP.GREEN,
+    "55d920b0-5e8b-4f79-9ee9-91f868d9b421": TLP.AMBER,
+    "939a9414-2ddd-4d32-a0cd-375ea402b003": TLP.AMBER_STRICT,
+    "e828b379-4e03-4974-9ac4-e53a884c97c1": TLP.RED,
 }
