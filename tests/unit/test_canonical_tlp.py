@@ -66,7 +66,19 @@ def test_known_spellings_map_to_tlp_2(label: object, expected: TLP | None) -> No
 
 @pytest.mark.parametrize(
     "label",
-    ["purple", "yellow", "tlpamber", "TLP:", "amber+", "red+strict", "green strict", "tlp:ambre", 3, ["red"]],
+    [
+        "marking-definition--00000000-0000-4000-8000-000000000000",  # a private marking
+        "purple",
+        "yellow",
+        "tlpamber",
+        "TLP:",
+        "amber+",
+        "red+strict",
+        "green strict",
+        "tlp:ambre",
+        3,
+        ["red"],
+    ],
 )
 def test_unknown_labels(label: object) -> None:
     with pytest.raises(ValueError, match="TLP label"):
