@@ -1,28 +1,28 @@
 """Canonical forms of indicator values, and the document id / partition key derived from them.
 
-Every source maps its raw values through :func:`canonicalize` before anything is stored, so the
-same indicator reported by URLhaus, OTX and AbuseIPDB (or twice by one of them, spelt
-differently) ends up with the same canonical value, the same :func:`indicator_id` and the same
-:func:`partition_key`.
+Every source maps its raw values through :func:`canonical_indicator` before anything is stored,
+so the same indicator reported by URLhaus, OTX and AbuseIPDB (or twice by one of them, spelt
+differently, or defanged) ends up with the same type, the same canonical value, the same
+:func:`indicator_id` and the same :func:`partition_key`.
 
-Pure functions only: no I/O, no Airflow. Every canonicaliser is idempotent, i.e.
-``canonicalize(t, canonicalize(t, v)) == canonicalize(t, v)``; a value that cannot be made
-canonical raises :class:`InvalidIndicator` with a short machine-friendly ``reason``.
+Canonicalisation may change the type: an absolute http(s)/ftp(s) ``URI`` is a ``URL``, and an
+IPv4-mapped IPv6 address (``::ffff:8.8.8.8``) is the ``IPv4`` address it carries.
 
-Reason codes: ``not_a_string``, ``empty``, ``unknown_type``, ``too_long``, ``invalid_url``,
-``invalid_host``, ``invalid_hostname``, ``not_a_hostname``, ``invalid_ip``,
-``ip_version_mismatch``, ``invalid_cidr``, ``non_global_ip``, ``invalid_hash``,
-``invalid_cve``, ``invalid_email``, ``invalid_bitcoin_address``.
+Pure functions only: no I/O, no Airflow. Every canonicaliser is idempotent on the
+(type, value) pair it returns; a value that cannot be made canonical raises
+:class:`InvalidIndicator` with a short machine-friendly ``reason`` (all listed in
+:data:`REASONS` and explained in ``docs/canonical.md``).
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import ipaddress
 import re
-import unicodedata
-from collections.abc import Callable
-from typing import TypeAlias
+import socket
+from collections.abc import Callable, Iterable
+from typing import NamedTuple, TypeAlias
 
 import idna
 
@@ -30,18 +30,22 @@ from threatstream.vocabulary import IndicatorType
 
 __all__ = [
     "REASONS",
+    "CanonicalIndicator",
     "InvalidIndicator",
     "canonical_cidr",
     "canonical_cve",
     "canonical_email",
     "canonical_hash",
     "canonical_hostname",
+    "canonical_indicator",
     "canonical_ip",
     "canonical_url",
     "canonicalize",
     "indicator_id",
+    "indicator_keys",
     "ip_indicator_type",
     "partition_key",
+    "refang",
 ]
 
 #: Every ``InvalidIndicator.reason`` this module can produce.
@@ -49,6 +53,7 @@ REASONS: frozenset[str] = frozenset(
     {
         "not_a_string",
         "empty",
+        "control_character",
         "unknown_type",
         "too_long",
         "invalid_url",
@@ -80,6 +85,14 @@ class InvalidIndicator(ValueError):
         return (type(self), (self.reason, self.message))
 
 
+class CanonicalIndicator(NamedTuple):
+    """The canonical (type, value) of an indicator, and whether its input was defanged."""
+
+    indicator_type: IndicatorType
+    value: str
+    refanged: bool = False
+
+
 # --------------------------------------------------------------------------------------------
 # Limits (measured in UTF-8 bytes of the stripped value)
 
@@ -90,6 +103,11 @@ HOSTNAME_MAX_CHARS = 253
 LABEL_MAX_CHARS = 63
 
 _SOURCE_RE = re.compile(r"[a-z0-9_.-]{1,64}")
+# C0 and C1 control characters except TAB, LF and CR (which are whitespace), and lone
+# surrogates (not Unicode scalar values, so not encodable as UTF-8).
+_BAD_CHARACTER_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_WHITESPACE_RE = re.compile(r"\s")
+_SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
 
 
 def _short(value: str, limit: int = 80) -> str:
@@ -100,17 +118,22 @@ def _short(value: str, limit: int = 80) -> str:
 
 
 def _prepare(value: object) -> str:
-    """Check the value is a non-blank string; return it stripped of surrounding whitespace."""
+    """Check the value is a non-blank string without control characters; return it stripped."""
     if not isinstance(value, str):
         if value is None:
             raise InvalidIndicator("empty", "value is missing (None)")
         raise InvalidIndicator("not_a_string", f"expected a string, got {type(value).__name__}")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
+    bad = _BAD_CHARACTER_RE.search(value)
+    if bad is not None:
+        if _SURROGATE_RE.search(value, bad.start()):
+            raise InvalidIndicator("not_a_string", "value contains unpaired surrogates (not valid Unicode)")
+        stripped = value.strip()
+        if not stripped:
+            raise InvalidIndicator("empty", "value is empty or whitespace only")
         raise InvalidIndicator(
-            "not_a_string", "value contains unpaired surrogates (not valid Unicode)"
-        ) from None
+            "control_character",
+            f"{_short(stripped)} contains the control character U+{ord(bad.group()):04X}",
+        )
     stripped = value.strip()
     if not stripped:
         raise InvalidIndicator("empty", "value is empty or whitespace only")
@@ -118,13 +141,12 @@ def _prepare(value: object) -> str:
 
 
 def _check_size(value: str, limit: int) -> None:
+    # Cheap bound first: a str of n code points has between n and 4n UTF-8 bytes.
+    if len(value) * 4 <= limit:
+        return
     size = len(value.encode("utf-8"))
     if size > limit:
         raise InvalidIndicator("too_long", f"value is {size} bytes long, the limit is {limit}")
-
-
-def _has_space_or_control(value: str) -> bool:
-    return any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in value)
 
 
 def _coerce_type(indicator_type: IndicatorType | str) -> IndicatorType:
@@ -139,14 +161,99 @@ def _coerce_type(indicator_type: IndicatorType | str) -> IndicatorType:
 
 
 # --------------------------------------------------------------------------------------------
+# Refanging: threat reports "defang" indicators so that nobody clicks them by accident.
+
+_DEFANG_HINT_RE = re.compile(r"[\[({]|^(?:hxxps?|fxps?)\b", re.IGNORECASE)
+_DEFANGED_SCHEME_RE = re.compile(r"^(hxxp|fxp)(s?)(?=:|\[:)", re.IGNORECASE)
+_BRACKETED_COLON_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)(?:\[:\]//|\[://\])")
+_SQUARE_BRACKETED_RE = re.compile(r"\[(?:\.|dot|:|://|@|at)\]", re.IGNORECASE)
+_ANY_BRACKETED_RE = re.compile(r"[\[({](?:\.|dot|:|://|@|at)[\])}]", re.IGNORECASE)
+_REFANGED = {".": ".", "dot": ".", ":": ":", "://": "://", "@": "@", "at": "@"}
+_REFANGED_SCHEMES = {"hxxp": "http", "fxp": "ftp"}
+
+
+def _unbracket(match: re.Match[str]) -> str:
+    return _REFANGED[match.group()[1:-1].lower()]
+
+
+def _unbracket_all(pattern: re.Pattern[str], text: str) -> str:
+    """Replace bracketed forms until none is left (``[[.]]`` is ``.``), so refanging is idempotent."""
+    while True:
+        refanged = pattern.sub(_unbracket, text)
+        if refanged == text:
+            return text
+        text = refanged  # strictly shorter: the loop ends
+
+
+def _refang_host_text(text: str) -> str:
+    """Refang a host name, IP address, network or e-mail address: every bracket style."""
+    if _DEFANG_HINT_RE.search(text) is None:
+        return text
+    return _unbracket_all(_ANY_BRACKETED_RE, text)
+
+
+def _refang_url_text(text: str) -> str:
+    """Refang a URL: the scheme, every bracket style in the authority, ``[...]`` elsewhere.
+
+    Round brackets and braces are legal in a path or query (RFC 3986 sub-delims), so after
+    the authority only square brackets, which RFC 3986 allows nowhere but around an IPv6
+    literal, are refanged.
+    """
+    if _DEFANG_HINT_RE.search(text) is None:
+        return text
+    text = _DEFANGED_SCHEME_RE.sub(
+        lambda m: _REFANGED_SCHEMES[m.group(1).lower()] + m.group(2).lower(), text, count=1
+    )
+    text = _BRACKETED_COLON_RE.sub(r"\1://", text, count=1)
+    marker = text.find("://")
+    if marker < 0:
+        return _unbracket_all(_SQUARE_BRACKETED_RE, text)
+    start = marker + 3
+    end = _AUTHORITY_END_RE.search(text, start)
+    stop = len(text) if end is None else end.start()
+    authority = _unbracket_all(_ANY_BRACKETED_RE, text[start:stop])
+    return text[:start] + authority + _unbracket_all(_SQUARE_BRACKETED_RE, text[stop:])
+
+
+def _refang_uri_text(text: str) -> str:
+    """A URI is refanged only when it is (once its scheme is refanged) an absolute web URL."""
+    if _DEFANG_HINT_RE.search(text) is None:
+        return text
+    refanged = _refang_url_text(text)
+    return refanged if _WEB_URL_RE.match(refanged) else text
+
+
+_REFANGERS: dict[IndicatorType, Callable[[str], str]] = {
+    IndicatorType.IPV4: _refang_host_text,
+    IndicatorType.IPV6: _refang_host_text,
+    IndicatorType.CIDR: _refang_host_text,
+    IndicatorType.DOMAIN: _refang_host_text,
+    IndicatorType.HOSTNAME: _refang_host_text,
+    IndicatorType.EMAIL: _refang_host_text,
+    IndicatorType.URL: _refang_url_text,
+    IndicatorType.URI: _refang_uri_text,
+}
+
+
+def refang(indicator_type: IndicatorType | str, value: str) -> str:
+    """The value with defanging undone (``hxxp://``, ``[.]``, ``(.)``, ``[:]//``, ``[at]``...).
+
+    Only network indicators are refanged (addresses, networks, host names, e-mail addresses,
+    URLs and absolute URIs); hashes and free text are returned as received.
+    """
+    refanger = _REFANGERS.get(_coerce_type(indicator_type))
+    return value if refanger is None else refanger(value)
+
+
+# --------------------------------------------------------------------------------------------
 # IP addresses and networks
 
 _IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 _IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-# Special-purpose ranges that are not globally reachable, with the kind named in error messages.
-# Order matters only for the message: the first listed range a value falls in (or, for a
-# network, overlaps) is the one reported.
+# Special-purpose ranges that are not globally reachable (RFC 6890 registries), with the kind
+# named in error messages. The first listed range a value falls in (or, for a network,
+# overlaps) is the one reported.
 _V4_NON_GLOBAL: tuple[tuple[ipaddress.IPv4Network, str], ...] = tuple(
     (ipaddress.IPv4Network(net), kind)
     for net, kind in (
@@ -188,11 +295,51 @@ _V6_NON_GLOBAL: tuple[tuple[ipaddress.IPv6Network, str], ...] = tuple(
     )
 )
 _V6_GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
+_V6_OUTSIDE_GLOBAL_UNICAST = "reserved (outside 2000::/3)"
 _V4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 
 
+class _RangeTable:
+    """The kind of special-purpose space an address is in, by one binary search.
+
+    The listed ranges overlap; they are flattened into disjoint intervals, each labelled with
+    the first listed range containing it (None: globally reachable).
+    """
+
+    def __init__(self, ranges: Iterable[tuple[int, int, str]]) -> None:
+        listed = list(ranges)
+        bounds = sorted({0, *(low for low, _, _ in listed), *(high + 1 for _, high, _ in listed)})
+        self.starts: list[int] = []
+        self.kinds: list[str | None] = []
+        for start in bounds:
+            kind = next((k for low, high, k in listed if low <= start <= high), None)
+            if not self.kinds or self.kinds[-1] != kind:
+                self.starts.append(start)
+                self.kinds.append(kind)
+
+    def kind(self, number: int) -> str | None:
+        return self.kinds[bisect.bisect_right(self.starts, number) - 1]
+
+
+def _ranges(networks: Iterable[tuple[_IPNetwork, str]]) -> list[tuple[int, int, str]]:
+    return [(int(n.network_address), int(n.broadcast_address), kind) for n, kind in networks]
+
+
+_V4_TABLE = _RangeTable(_ranges(_V4_NON_GLOBAL))
+_V6_TABLE = _RangeTable(
+    [
+        *_ranges(_V6_NON_GLOBAL),
+        # everything outside global unicast 2000::/3 (RFC 4291 section 2.4)
+        *_ranges(
+            (net, _V6_OUTSIDE_GLOBAL_UNICAST)
+            for net in ipaddress.IPv6Network("::/0").address_exclude(_V6_GLOBAL_UNICAST)
+        ),
+    ]
+)
+
+
 def _address_flags_kind(address: _IPAddress) -> str | None:
-    """Fallback classification with ``ipaddress``'s own flags (explicit multicast check first)."""
+    """Classification with ``ipaddress``'s own flags (explicit multicast check first)."""
     if address.is_multicast:
         return "multicast"
     if address.is_unspecified:
@@ -212,31 +359,8 @@ def _address_flags_kind(address: _IPAddress) -> str | None:
     return None
 
 
-def _non_global_address_kind(address: _IPAddress) -> str | None:
-    """The kind of non-global space ``address`` is in, or None if it is globally reachable."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        # An IPv4-mapped IPv6 address is as global as the IPv4 address it carries.
-        return _non_global_address_kind(address.ipv4_mapped)
-    if isinstance(address, ipaddress.IPv4Address):
-        for net4, kind in _V4_NON_GLOBAL:
-            if address in net4:
-                return kind
-    else:
-        for net6, kind in _V6_NON_GLOBAL:
-            if address in net6:
-                return kind
-        if address not in _V6_GLOBAL_UNICAST:
-            return "reserved (outside 2000::/3)"
-    return _address_flags_kind(address)
-
-
 def _non_global_network_kind(network: _IPNetwork) -> str | None:
     """The kind of non-global space ``network`` overlaps, or None if all of it is global."""
-    if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(_V4_MAPPED):
-        carried = ipaddress.IPv4Network(
-            (int(network.network_address) & 0xFFFFFFFF, network.prefixlen - 96), strict=True
-        )
-        return _non_global_network_kind(carried)
     if isinstance(network, ipaddress.IPv4Network):
         for net4, kind in _V4_NON_GLOBAL:
             if network.overlaps(net4):
@@ -246,7 +370,7 @@ def _non_global_network_kind(network: _IPNetwork) -> str | None:
             if network.overlaps(net6):
                 return f"{kind} {net6}"
         if not network.subnet_of(_V6_GLOBAL_UNICAST):
-            return "reserved (outside 2000::/3)"
+            return _V6_OUTSIDE_GLOBAL_UNICAST
     for endpoint in (network.network_address, network.broadcast_address):
         endpoint_kind = _address_flags_kind(endpoint)
         if endpoint_kind is not None:
@@ -254,70 +378,120 @@ def _non_global_network_kind(network: _IPNetwork) -> str | None:
     return None
 
 
-def _format_address(address: _IPAddress) -> str:
-    """Canonical text: dotted quad, or RFC 5952 (compressed, lower-case; mapped IPv4 dotted)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        # RFC 5952 section 5; spelt out so the output does not depend on the Python version.
-        return f"::ffff:{address.ipv4_mapped}"
-    return address.compressed
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"  # decimal, no leading zero
+_DOTTED_QUAD_RE = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 
 
-def _parse_address(value: str) -> _IPAddress:
+class _Address(NamedTuple):
+    """A parsed address: IPv4-mapped IPv6 addresses are the IPv4 address they carry."""
+
+    version: int
+    number: int
+    text: str  # canonical text: dotted quad, or RFC 5952 (compressed, lower-case)
+    mapped: bool = False  # written as IPv4-mapped IPv6
+
+    @property
+    def indicator_type(self) -> IndicatorType:
+        return IndicatorType.IPV4 if self.version == 4 else IndicatorType.IPV6
+
+
+def _parse_address(value: str, reason: str = "invalid_ip") -> _Address:
+    if _DOTTED_QUAD_RE.fullmatch(value):
+        return _Address(4, int.from_bytes(socket.inet_aton(value), "big"), value)
     if "%" in value:
-        raise InvalidIndicator("invalid_ip", f"{_short(value)}: IPv6 zone ids are not accepted")
+        raise InvalidIndicator(reason, f"{_short(value)}: IPv6 zone ids are not accepted")
     try:
-        return ipaddress.ip_address(value)
+        address = ipaddress.ip_address(value)
     except ValueError:
-        raise InvalidIndicator("invalid_ip", f"{_short(value)} is not an IPv4 or IPv6 address") from None
+        raise InvalidIndicator(reason, f"{_short(value)} is not an IPv4 or IPv6 address") from None
+    if isinstance(address, ipaddress.IPv4Address):
+        return _Address(4, int(address), str(address))
+    mapped = address.ipv4_mapped
+    if mapped is not None:
+        return _Address(4, int(mapped), str(mapped), mapped=True)
+    return _Address(6, int(address), address.compressed)
 
 
-def _require_global_address(address: _IPAddress, text: str) -> None:
-    kind = _non_global_address_kind(address)
+def _require_global(address: _Address) -> None:
+    kind = (_V4_TABLE if address.version == 4 else _V6_TABLE).kind(address.number)
     if kind is not None:
-        raise InvalidIndicator("non_global_ip", f"{text} is not globally routable: {kind} address")
+        raise InvalidIndicator("non_global_ip", f"{address.text} is not globally routable: {kind} address")
+
+
+def _ip(text: str) -> CanonicalIndicator:
+    address = _parse_address(text)
+    _require_global(address)
+    return CanonicalIndicator(address.indicator_type, address.text)
 
 
 def canonical_ip(value: str) -> str:
-    """Canonical IPv4 (dotted quad) or IPv6 (compressed, lower-case) text of a global address."""
-    text = _prepare(value)
-    address = _parse_address(text)
-    canonical = _format_address(address)
-    _require_global_address(address, canonical)
-    return canonical
+    """Canonical IPv4 (dotted quad) or IPv6 (compressed, lower-case) text of a global address.
+
+    An IPv4-mapped IPv6 address (``::ffff:8.8.8.8``) is the IPv4 address it carries.
+    """
+    return _ip(_refang_host_text(_prepare(value))).value
 
 
 def ip_indicator_type(value: str) -> IndicatorType:
     """IPv4 or IPv6, by the version of the address itself (whatever a source claims).
 
     Only parses the address; whether it is global is :func:`canonical_ip`'s business.
-    An IPv4-mapped IPv6 address (``::ffff:1.2.3.4``) is IPv6.
+    An IPv4-mapped IPv6 address (``::ffff:1.2.3.4``) is IPv4.
     """
-    address = _parse_address(_prepare(value))
-    return IndicatorType.IPV4 if address.version == 4 else IndicatorType.IPV6
+    address = _parse_address(_refang_host_text(_prepare(value)))
+    return address.indicator_type
 
 
-def canonical_cidr(value: str) -> str:
-    """Canonical ``network/prefix`` of a global network; host bits are cleared."""
-    text = _prepare(value)
+def _ip_of_version(indicator_type: IndicatorType) -> Callable[[str], CanonicalIndicator]:
+    def canonical(text: str) -> CanonicalIndicator:
+        address = _parse_address(text)
+        if address.version == 6 and indicator_type is IndicatorType.IPV4:
+            raise InvalidIndicator("ip_version_mismatch", f"{_short(text)} is an IPv6 address, not IPv4")
+        if address.version == 4 and indicator_type is IndicatorType.IPV6 and not address.mapped:
+            raise InvalidIndicator("ip_version_mismatch", f"{_short(text)} is an IPv4 address, not IPv6")
+        _require_global(address)
+        return CanonicalIndicator(address.indicator_type, address.text)
+
+    return canonical
+
+
+def _cidr(text: str) -> CanonicalIndicator:
     if "/" not in text:
         raise InvalidIndicator("invalid_cidr", f"{_short(text)} has no /prefix")
     if "%" in text:
         raise InvalidIndicator("invalid_cidr", f"{_short(text)}: IPv6 zone ids are not accepted")
     try:
-        network = ipaddress.ip_network(text, strict=False)
+        network: _IPNetwork = ipaddress.ip_network(text, strict=False)
     except ValueError:
         raise InvalidIndicator("invalid_cidr", f"{_short(text)} is not a CIDR network") from None
-    canonical = f"{_format_address(network.network_address)}/{network.prefixlen}"
+    if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(_V4_MAPPED):
+        # An IPv4-mapped network is the IPv4 network it carries.
+        network = ipaddress.IPv4Network(
+            (int(network.network_address) & 0xFFFFFFFF, network.prefixlen - 96), strict=True
+        )
+    canonical = f"{network.network_address.compressed}/{network.prefixlen}"
     kind = _non_global_network_kind(network)
     if kind is not None:
         raise InvalidIndicator("non_global_ip", f"{canonical} is not globally routable: overlaps {kind}")
-    return canonical
+    return CanonicalIndicator(IndicatorType.CIDR, canonical)
+
+
+def canonical_cidr(value: str) -> str:
+    """Canonical ``network/prefix`` of a global network; host bits are cleared."""
+    return _cidr(_refang_host_text(_prepare(value))).value
 
 
 # --------------------------------------------------------------------------------------------
 # Host names
 
+# RFC 2181 section 11: any octet is legal in a DNS label; host names in practice (and RFC 3986
+# reg-names) use letters, digits, hyphens and underscores (``_dmarc``, ``sub_sub2``).
+_LABEL = r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?"
+_LABEL_RE = re.compile(_LABEL)
+# E-mail domains follow RFC 5321 (letters, digits, inner hyphens: no underscore).
 _LDH_LABEL_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
+_FAST_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+_FAST_HOST_RE = re.compile(rf"(?:{_FAST_LABEL}\.)+{_FAST_LABEL}")
 _ACE_PREFIX = "xn--"
 
 
@@ -329,21 +503,32 @@ def _is_ip_address(value: str) -> bool:
     return True
 
 
-def _hostname(text: str, reason: str) -> str:
+def _hostname(text: str, reason: str, *, underscore: bool = True) -> str:
     """Canonicalise a stripped host name, raising ``reason`` for a malformed one."""
     if text.isascii():
-        host = text.lower()
+        host = text.lower().removesuffix(".")
+        # Fast path: plain ASCII labels without A-labels and with a non-numeric TLD.
+        if (
+            len(host) <= HOSTNAME_MAX_CHARS
+            and (underscore or "_" not in host)
+            and _ACE_PREFIX not in host
+            and _FAST_HOST_RE.fullmatch(host)
+            and not host.rpartition(".")[2].isdigit()
+        ):
+            return host
     else:
         try:
-            host = idna.uts46_remap(text, std3_rules=False)
+            host = idna.uts46_remap(text, std3_rules=False).removesuffix(".")
         except (idna.IDNAError, UnicodeError) as err:
             raise InvalidIndicator(reason, f"{_short(text)}: {err}") from None
-    host = host.removesuffix(".")
     if _is_ip_address(host):
         raise InvalidIndicator("not_a_hostname", f"{_short(text)} is an IP address, not a host name")
-    labels = host.split(".")
+    label_re = _LABEL_RE if underscore else _LDH_LABEL_RE
+    allowed = (
+        "letters, digits, underscores, inner hyphens" if underscore else "letters, digits, inner hyphens"
+    )
     out: list[str] = []
-    for raw_label in labels:
+    for raw_label in host.split("."):
         if not raw_label:
             raise InvalidIndicator(reason, f"{_short(text)} has an empty label")
         label = raw_label
@@ -356,10 +541,8 @@ def _hostname(text: str, reason: str) -> str:
             _check_a_label(raw_label, text, reason)
         if len(label) > LABEL_MAX_CHARS:
             raise InvalidIndicator(reason, f"{_short(text)}: label longer than {LABEL_MAX_CHARS}")
-        if not _LDH_LABEL_RE.fullmatch(label):
-            raise InvalidIndicator(
-                reason, f"{_short(text)}: label {_short(label)} is not letters, digits and inner hyphens"
-            )
+        if not label_re.fullmatch(label):
+            raise InvalidIndicator(reason, f"{_short(text)}: label {_short(label)} is not {allowed}")
         out.append(label)
     if len(out) < 2:
         raise InvalidIndicator(reason, f"{_short(text)} needs at least two labels")
@@ -386,27 +569,30 @@ def _check_a_label(label: str, text: str, reason: str) -> None:
         raise InvalidIndicator(reason, f"{_short(text)}: {_short(label)} is not a canonical A-label")
 
 
-def canonical_hostname(value: str) -> str:
-    """Lower-case, IDNA (UTS46) A-label host name without trailing dot; used for domains too.
-
-    Plain-ASCII labels are checked against the LDH rule only (so DNS names such as
-    ``r3---sn-abc.googlevideo.com``, which IDNA2008 would refuse, are accepted); labels with
-    non-ASCII characters, and ``xn--`` labels, are validated by ``idna``.
-    """
-    text = _prepare(value)
-    if _has_space_or_control(text):
-        raise InvalidIndicator(
-            "invalid_hostname", f"{_short(text)} contains whitespace or control characters"
-        )
+def _host_name(text: str) -> str:
+    if _WHITESPACE_RE.search(text):
+        raise InvalidIndicator("invalid_hostname", f"{_short(text)} contains whitespace")
     if len(text) > 4 * HOSTNAME_MAX_CHARS:
         raise InvalidIndicator("invalid_hostname", f"{_short(text)}: far longer than a host name can be")
     return _hostname(text, "invalid_hostname")
+
+
+def canonical_hostname(value: str) -> str:
+    """Lower-case, IDNA (UTS46) A-label host name without trailing dot; used for domains too.
+
+    Plain-ASCII labels are checked for letters, digits, underscores and inner hyphens only (so
+    DNS names such as ``r3---sn-abc.googlevideo.com``, which IDNA2008 would refuse, and
+    ``_dmarc.example.com`` are accepted); labels with non-ASCII characters, and ``xn--``
+    labels, are validated by ``idna``.
+    """
+    return _host_name(_refang_host_text(_prepare(value)))
 
 
 # --------------------------------------------------------------------------------------------
 # URLs
 
 _SCHEME_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+_WEB_URL_RE = re.compile(r"(?:https?|ftps?):", re.IGNORECASE)
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21, "ftps": 990}
 _PORT_RE = re.compile(r"[0-9]{1,5}")
 _PCT_RE = re.compile(r"%([0-9a-fA-F]{2})")
@@ -414,6 +600,8 @@ _AUTHORITY_END_RE = re.compile(r"[/?#]")
 
 
 def _upper_escapes(text: str) -> str:
+    if "%" not in text:
+        return text
     return _PCT_RE.sub(lambda m: "%" + m.group(1).upper(), text)
 
 
@@ -424,26 +612,19 @@ def _url_host(host: str, url: str) -> str:
         literal = host[1:-1]
         if "%" in literal:
             raise InvalidIndicator("invalid_host", f"{_short(url)}: IPv6 zone ids are not accepted")
-        try:
-            address6 = ipaddress.IPv6Address(literal)
-        except ValueError:
-            raise InvalidIndicator(
-                "invalid_host", f"{_short(url)}: bad IPv6 literal {_short(host)}"
-            ) from None
-        canonical = _format_address(address6)
-        _require_global_address(address6, canonical)
-        return f"[{canonical}]"
+        if ":" not in literal:
+            raise InvalidIndicator("invalid_host", f"{_short(url)}: bad IPv6 literal {_short(host)}")
+        address6 = _parse_address(literal, "invalid_host")
+        _require_global(address6)
+        # An IPv4-mapped literal is the IPv4 host it carries.
+        return address6.text if address6.version == 4 else f"[{address6.text}]"
     if not host:
         raise InvalidIndicator("invalid_url", f"{_short(url)} has no host")
     plain = host.removesuffix(".")
-    try:
-        address4 = ipaddress.IPv4Address(plain)
-    except ValueError:
-        pass
-    else:
-        canonical = _format_address(address4)
-        _require_global_address(address4, canonical)
-        return canonical
+    if _DOTTED_QUAD_RE.fullmatch(plain):
+        address4 = _parse_address(plain)
+        _require_global(address4)
+        return address4.text
     try:
         return _hostname(host, "invalid_host")
     except InvalidIndicator as err:
@@ -452,29 +633,22 @@ def _url_host(host: str, url: str) -> str:
         raise
 
 
-def canonical_url(value: str) -> str:
-    """Canonical http(s)/ftp(s) URL.
-
-    Scheme and host lower-cased, host as IDNA A-label (or canonical IP), default port dropped,
-    empty path made ``/``, percent-escapes' hex digits upper-cased; everything else (userinfo,
-    path, query, fragment) kept as received -- escapes are not decoded, nothing is re-encoded.
-    """
-    text = _prepare(value)
+def _url(text: str) -> CanonicalIndicator:
     _check_size(text, URL_MAX_BYTES)
-    if _has_space_or_control(text):
-        raise InvalidIndicator("invalid_url", f"{_short(text)} contains whitespace or control characters")
+    if _WHITESPACE_RE.search(text):
+        raise InvalidIndicator("invalid_url", f"{_short(text)} contains whitespace")
     match = _SCHEME_RE.match(text)
     if match is None:
         raise InvalidIndicator("invalid_url", f"{_short(text)} has no scheme")
     scheme = match.group(1).lower()
     if scheme not in _DEFAULT_PORTS:
         raise InvalidIndicator("invalid_url", f"{_short(text)}: scheme {scheme!r} is not http(s) or ftp(s)")
-    rest = text[match.end() :]
-    if not rest.startswith("//"):
+    start = match.end()
+    if not text.startswith("//", start):
         raise InvalidIndicator("invalid_url", f"{_short(text)} has no //host")
-    rest = rest[2:]
-    end = _AUTHORITY_END_RE.search(rest)
-    authority, tail = (rest, "") if end is None else (rest[: end.start()], rest[end.start() :])
+    start += 2
+    end = _AUTHORITY_END_RE.search(text, start)
+    authority, tail = (text[start:], "") if end is None else (text[start : end.start()], text[end.start() :])
     if "\\" in authority:
         raise InvalidIndicator("invalid_url", f"{_short(text)}: backslash in the authority")
 
@@ -485,8 +659,8 @@ def canonical_url(value: str) -> str:
             raise InvalidIndicator("invalid_url", f"{_short(text)}: unterminated IPv6 literal")
         host, port_part = hostport[: close + 1], hostport[close + 1 :]
     else:
-        colon = hostport.find(":")
-        host, port_part = (hostport, "") if colon < 0 else (hostport[:colon], hostport[colon:])
+        host, colon, digits = hostport.partition(":")
+        port_part = colon + digits
     port = ""
     if port_part:
         digits = port_part[1:]
@@ -501,18 +675,29 @@ def canonical_url(value: str) -> str:
 
     canonical_host = _url_host(host, text)
 
-    path_end = len(tail)
-    for delimiter in "?#":
-        index = tail.find(delimiter)
-        if 0 <= index < path_end:
-            path_end = index
-    path, query_fragment = tail[:path_end], tail[path_end:]
-    if not path:
-        path = "/"
-
-    canonical = f"{scheme}://{userinfo}{at}{canonical_host}{port}{_upper_escapes(path + query_fragment)}"
+    if not tail or tail[0] != "/":  # empty path (RFC 3986 section 6.2.3)
+        tail = "/" + tail
+    canonical = f"{scheme}://{userinfo}{at}{canonical_host}{port}{_upper_escapes(tail)}"
     _check_size(canonical, URL_MAX_BYTES)
-    return canonical
+    return CanonicalIndicator(IndicatorType.URL, canonical)
+
+
+def canonical_url(value: str) -> str:
+    """Canonical http(s)/ftp(s) URL.
+
+    Scheme and host lower-cased, host as IDNA A-label (or canonical IP), default port dropped,
+    empty path made ``/``, percent-escapes' hex digits upper-cased; everything else (userinfo,
+    path, query, fragment) kept as received -- escapes are not decoded, nothing is re-encoded.
+    """
+    return _url(_refang_url_text(_prepare(value))).value
+
+
+def _uri(text: str) -> CanonicalIndicator:
+    """An absolute http(s)/ftp(s) URI is a URL; any other URI (a path, ``mailto:``...) is text."""
+    if _WEB_URL_RE.match(text):
+        return _url(text)
+    _check_size(text, TEXT_MAX_BYTES)
+    return CanonicalIndicator(IndicatorType.URI, text)
 
 
 # --------------------------------------------------------------------------------------------
@@ -530,13 +715,8 @@ _HASH_LENGTHS: dict[IndicatorType, tuple[int, ...]] = {
 _HEX_RE = re.compile(r"[0-9a-f]+")
 
 
-def canonical_hash(value: str, indicator_type: IndicatorType) -> str:
-    """Lower-case hex digest of the length the type demands (SSLCertFingerprint: colons removed)."""
-    kind = _coerce_type(indicator_type)
-    lengths = _HASH_LENGTHS.get(kind)
-    if lengths is None:
-        raise InvalidIndicator("unknown_type", f"{kind.value} is not a hash type")
-    text = _prepare(value)
+def _hash(text: str, kind: IndicatorType) -> str:
+    lengths = _HASH_LENGTHS[kind]
     if kind is IndicatorType.SSL_CERT_FINGERPRINT:
         text = text.replace(":", "")
     digest = text.lower()
@@ -546,43 +726,57 @@ def canonical_hash(value: str, indicator_type: IndicatorType) -> str:
     return digest
 
 
+def canonical_hash(value: str, indicator_type: IndicatorType) -> str:
+    """Lower-case hex digest of the length the type demands (SSLCertFingerprint: colons removed)."""
+    kind = _coerce_type(indicator_type)
+    if kind not in _HASH_LENGTHS:
+        raise InvalidIndicator("unknown_type", f"{kind.value} is not a hash type")
+    return _hash(_prepare(value), kind)
+
+
 _CVE_RE = re.compile(r"CVE-[0-9]{4}-[0-9]{4,}")
 
 
-def canonical_cve(value: str) -> str:
-    """Upper-case ``CVE-YYYY-NNNN...``."""
-    cve = _prepare(value).upper()
+def _cve(text: str) -> str:
+    cve = text.upper()
     if not _CVE_RE.fullmatch(cve):
         raise InvalidIndicator("invalid_cve", f"{_short(cve)} is not CVE-YYYY-NNNN")
     return cve
 
 
-def canonical_email(value: str) -> str:
-    """``local@domain``: local part kept as received, domain canonicalised as a host name."""
-    text = _prepare(value)
+def canonical_cve(value: str) -> str:
+    """Upper-case ``CVE-YYYY-NNNN...``."""
+    return _cve(_prepare(value))
+
+
+def _email(text: str) -> str:
     _check_size(text, TEXT_MAX_BYTES)
-    if _has_space_or_control(text):
-        raise InvalidIndicator("invalid_email", f"{_short(text)} contains whitespace or control characters")
+    if _WHITESPACE_RE.search(text):
+        raise InvalidIndicator("invalid_email", f"{_short(text)} contains whitespace")
     local, at, domain = text.rpartition("@")
     if not at or not local or not domain:
         raise InvalidIndicator("invalid_email", f"{_short(text)} is not local@domain")
     try:
-        canonical_domain = _hostname(domain, "invalid_email")
+        canonical_domain = _hostname(domain, "invalid_email", underscore=False)
     except InvalidIndicator as err:
         raise InvalidIndicator("invalid_email", f"{_short(text)}: domain: {err.message}") from None
     return f"{local}@{canonical_domain}"
+
+
+def canonical_email(value: str) -> str:
+    """``local@domain``: local part kept as received, domain canonicalised as a host name."""
+    return _email(_refang_host_text(_prepare(value)))
 
 
 _BASE58_RE = re.compile(r"[13][1-9A-HJ-NP-Za-km-z]{24,33}")
 _BECH32_RE = re.compile(r"bc1[qpzry9x8gf2tvdw0s3jn54khce6mua7l]{11,87}")
 
 
-def _canonical_bitcoin(value: str) -> str:
+def _bitcoin(text: str) -> str:
     """Legacy base58 (``1...``/``3...``, case kept) or bech32 (``bc1...``, lower-cased) address.
 
     Only the shape is checked (alphabet, length); checksums are not verified.
     """
-    text = _prepare(value)
     if _BASE58_RE.fullmatch(text):
         return text
     lowered = text.lower()
@@ -594,57 +788,67 @@ def _canonical_bitcoin(value: str) -> str:
     raise InvalidIndicator("invalid_bitcoin_address", f"{_short(text)} is not a base58 or bech32 address")
 
 
-def _text_canonicaliser(limit: int) -> Callable[[str], str]:
-    def canonical_text(value: str) -> str:
-        text = _prepare(value)
+_Canonicaliser: TypeAlias = Callable[[str], CanonicalIndicator]
+
+
+def _same_type(kind: IndicatorType, canonical: Callable[[str], str]) -> _Canonicaliser:
+    return lambda text: CanonicalIndicator(kind, canonical(text))
+
+
+def _text(kind: IndicatorType, limit: int) -> _Canonicaliser:
+    def canonical_text(text: str) -> CanonicalIndicator:
         _check_size(text, limit)
-        return text
+        return CanonicalIndicator(kind, text)
 
     return canonical_text
 
 
-def _ip_of_version(version: int, indicator_type: IndicatorType) -> Callable[[str], str]:
-    def canonical(value: str) -> str:
-        text = _prepare(value)
-        address = _parse_address(text)
-        if address.version != version:
-            raise InvalidIndicator(
-                "ip_version_mismatch",
-                f"{_short(text)} is an IPv{address.version} address, not {indicator_type.value}",
-            )
-        return canonical_ip(text)
-
-    return canonical
+def _hash_of(kind: IndicatorType) -> _Canonicaliser:
+    return lambda text: CanonicalIndicator(kind, _hash(text, kind))
 
 
-def _hash_of(indicator_type: IndicatorType) -> Callable[[str], str]:
-    return lambda value: canonical_hash(value, indicator_type)
-
-
-_CANONICALISERS: dict[IndicatorType, Callable[[str], str]] = {
-    IndicatorType.IPV4: _ip_of_version(4, IndicatorType.IPV4),
-    IndicatorType.IPV6: _ip_of_version(6, IndicatorType.IPV6),
-    IndicatorType.CIDR: canonical_cidr,
-    IndicatorType.DOMAIN: canonical_hostname,
-    IndicatorType.HOSTNAME: canonical_hostname,
-    IndicatorType.EMAIL: canonical_email,
-    IndicatorType.URL: canonical_url,
-    IndicatorType.URI: _text_canonicaliser(TEXT_MAX_BYTES),
-    IndicatorType.FILEPATH: _text_canonicaliser(TEXT_MAX_BYTES),
-    IndicatorType.MUTEX: _text_canonicaliser(TEXT_MAX_BYTES),
-    IndicatorType.YARA: _text_canonicaliser(LONG_TEXT_MAX_BYTES),
-    IndicatorType.OSQUERY: _text_canonicaliser(LONG_TEXT_MAX_BYTES),
-    IndicatorType.CVE: canonical_cve,
-    IndicatorType.BITCOIN_ADDRESS: _canonical_bitcoin,
+# Each takes the prepared (stripped, control-free) and refanged text.
+_CANONICALISERS: dict[IndicatorType, _Canonicaliser] = {
+    IndicatorType.IPV4: _ip_of_version(IndicatorType.IPV4),
+    IndicatorType.IPV6: _ip_of_version(IndicatorType.IPV6),
+    IndicatorType.CIDR: _cidr,
+    IndicatorType.DOMAIN: _same_type(IndicatorType.DOMAIN, _host_name),
+    IndicatorType.HOSTNAME: _same_type(IndicatorType.HOSTNAME, _host_name),
+    IndicatorType.EMAIL: _same_type(IndicatorType.EMAIL, _email),
+    IndicatorType.URL: _url,
+    IndicatorType.URI: _uri,
+    IndicatorType.FILEPATH: _text(IndicatorType.FILEPATH, TEXT_MAX_BYTES),
+    IndicatorType.MUTEX: _text(IndicatorType.MUTEX, TEXT_MAX_BYTES),
+    IndicatorType.YARA: _text(IndicatorType.YARA, LONG_TEXT_MAX_BYTES),
+    IndicatorType.OSQUERY: _text(IndicatorType.OSQUERY, LONG_TEXT_MAX_BYTES),
+    IndicatorType.CVE: _same_type(IndicatorType.CVE, _cve),
+    IndicatorType.BITCOIN_ADDRESS: _same_type(IndicatorType.BITCOIN_ADDRESS, _bitcoin),
     **{kind: _hash_of(kind) for kind in _HASH_LENGTHS},
 }
 
 
-def canonicalize(indicator_type: IndicatorType | str, value: object) -> str:
-    """Canonical form of ``value`` as an indicator of ``indicator_type``; raises InvalidIndicator."""
+def canonical_indicator(indicator_type: IndicatorType | str, value: object) -> CanonicalIndicator:
+    """Canonical (type, value) of ``value`` reported as ``indicator_type``; raises InvalidIndicator.
+
+    The value is refanged first (``refanged`` says whether that changed it). The returned
+    type differs from the reported one for an absolute web ``URI`` (a ``URL``) and an
+    IPv4-mapped IPv6 address or network (``IPv4`` / an IPv4 ``CIDR``). Idempotent:
+    ``canonical_indicator(*canonical_indicator(t, v)[:2])[:2] == canonical_indicator(t, v)[:2]``.
+    """
     kind = _coerce_type(indicator_type)
     text = _prepare(value)
+    refanger = _REFANGERS.get(kind)
+    if refanger is not None:
+        refanged = refanger(text)
+        if refanged != text:
+            kind_out, canonical, _ = _CANONICALISERS[kind](refanged)
+            return CanonicalIndicator(kind_out, canonical, refanged=True)
     return _CANONICALISERS[kind](text)
+
+
+def canonicalize(indicator_type: IndicatorType | str, value: object) -> str:
+    """Canonical value of ``value`` reported as ``indicator_type`` (see :func:`canonical_indicator`)."""
+    return canonical_indicator(indicator_type, value).value
 
 
 # --------------------------------------------------------------------------------------------
@@ -655,12 +859,23 @@ def _digest(canonical_value: str) -> str:
     return hashlib.sha256(canonical_value.encode("utf-8")).hexdigest()
 
 
-def indicator_id(source: str, indicator_type: IndicatorType | str, canonical_value: str) -> str:
-    """Deterministic Cosmos DB id ``source:type:sha256(value)``; never contains the raw value."""
+def _check_source(source: str) -> None:
     if not isinstance(source, str) or not _SOURCE_RE.fullmatch(source):
         raise ValueError(f"source must match [a-z0-9_.-]{{1,64}}, got {source!r}")
+
+
+def indicator_id(source: str, indicator_type: IndicatorType | str, canonical_value: str) -> str:
+    """Deterministic Cosmos DB id ``source:type:sha256(value)``; never contains the raw value."""
+    _check_source(source)
     kind = _coerce_type(indicator_type)
     return f"{source}:{kind.value}:{_digest(canonical_value)}"
+
+
+def indicator_keys(source: str, indicator_type: IndicatorType, canonical_value: str) -> tuple[str, str]:
+    """``(indicator_id(...), partition_key(...))`` from one digest of the value."""
+    _check_source(source)
+    digest = _digest(canonical_value)
+    return f"{source}:{indicator_type.value}:{digest}", f"{indicator_type.value}_{digest[:2]}"
 
 
 def partition_key(indicator_type: IndicatorType | str, canonical_value: str) -> str:

@@ -10,20 +10,21 @@ Three kinds of object live here:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator, model_validator
 
-from threatstream.canonical import canonicalize, indicator_id, partition_key
+from threatstream.canonical import canonical_indicator, indicator_keys
 from threatstream.vocabulary import TLP, IndicatorType
 
 
 def format_utc(value: datetime) -> str:
     """ISO 8601 in UTC with a ``Z`` suffix (naive datetimes are taken as UTC)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if value.tzinfo is not UTC:
+        value = ensure_utc(value)
+    return value.isoformat().removesuffix("+00:00") + "Z"
 
 
 def ensure_utc(value: datetime) -> datetime:
@@ -39,6 +40,10 @@ class Observation(BaseModel):
 
     Parsers build these from raw records; :meth:`to_indicator` turns one into a stored
     :class:`Indicator` or raises :class:`~threatstream.canonical.InvalidIndicator`.
+
+    ``tlp`` takes a :class:`TLP` or the label exactly as the feed writes it (``TLP:AMBER``,
+    ``white``...), mapped by :meth:`TLP.from_label`. An unknown label does not reject the
+    indicator: ``tlp`` is None and the label is kept in ``raw_metadata["tlp_label"]``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -54,10 +59,32 @@ class Observation(BaseModel):
     is_active: bool = True
     raw_metadata: dict[str, Any] = Field(default_factory=dict)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _map_tlp_label(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        label = data.get("tlp")
+        if label is None or isinstance(label, TLP):
+            return data
+        try:
+            tlp = TLP.from_label(label)
+        except ValueError:
+            metadata = data.get("raw_metadata", {})
+            if not isinstance(metadata, Mapping):
+                return {**data, "tlp": None}  # raw_metadata itself is invalid and will be reported
+            return {**data, "tlp": None, "raw_metadata": {**metadata, "tlp_label": label}}
+        return {**data, "tlp": tlp}
+
     @field_validator("first_seen", "last_seen", "valid_until")
     @classmethod
     def _as_utc(cls, value: datetime | None) -> datetime | None:
         return None if value is None else ensure_utc(value)
+
+    @property
+    def has_unknown_tlp(self) -> bool:
+        """The source gave a TLP label that is not a TLP 1.0 / 2.0 label (kept in raw metadata)."""
+        return self.tlp is None and "tlp_label" in self.raw_metadata
 
     def is_expired(self, at: datetime) -> bool:
         """Inactive at the source, or past its ``valid_until`` at time ``at``."""
@@ -73,36 +100,79 @@ class Observation(BaseModel):
     ) -> Indicator:
         """Canonicalise into the stored document.
 
+        The canonical type may differ from the reported one (an absolute web ``URI`` is a
+        ``URL``, ``::ffff:8.8.8.8`` is ``IPv4``); the reported type is then kept in
+        ``raw_metadata["original_type"]``, and a defanged value in ``raw_metadata["original_value"]``.
+
+        Built from this already validated observation without validating again: every field
+        is made to satisfy :class:`Indicator` (the tests validate the result against it).
+
         :param ingested_at: the batch's logical time (stable across reruns of the batch).
         :param default_ttl: lifetime of the document unless ``valid_until`` is sooner.
         :param written_at: when the document is written (defaults to ``ingested_at``);
             Cosmos DB counts ``ttl`` from the write, so the TTL ends at ``valid_until``.
         """
-        canonical_value = canonicalize(self.indicator_type, self.value)
+        fields = self._stored_fields(source, ingested_at, default_ttl, written_at)
+        return Indicator.model_construct(**fields)
+
+    def to_document(
+        self,
+        source: str,
+        *,
+        ingested_at: datetime,
+        default_ttl: timedelta,
+        written_at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """``to_indicator(...).to_document()`` without building the model: the JSON-ready document."""
+        fields = self._stored_fields(source, ingested_at, default_ttl, written_at)
+        fields["indicator_type"] = fields["indicator_type"].value
+        if fields["tlp"] is not None:
+            fields["tlp"] = fields["tlp"].value
+        for name in _DATETIME_FIELDS:
+            if fields[name] is not None:
+                fields[name] = format_utc(fields[name])
+        return fields
+
+    def _stored_fields(
+        self, source: str, ingested_at: datetime, default_ttl: timedelta, written_at: datetime | None
+    ) -> dict[str, Any]:
+        """The :class:`Indicator` fields, in its field order (Python values, not yet JSON)."""
+        indicator_type, canonical_value, refanged = canonical_indicator(self.indicator_type, self.value)
         ingested_at = ensure_utc(ingested_at)
         ttl = default_ttl
         if self.valid_until is not None:
             ttl = min(ttl, self.valid_until - ensure_utc(written_at or ingested_at))
-        return Indicator(
-            id=indicator_id(source, self.indicator_type, canonical_value),
-            partition_key=partition_key(self.indicator_type, canonical_value),
-            source=source,
-            indicator_type=self.indicator_type,
-            indicator_value=canonical_value,
-            confidence=self.confidence,
-            tags=sorted({tag.strip() for tag in self.tags if tag and tag.strip()}),
-            tlp=self.tlp,
-            first_seen=self.first_seen,
-            last_seen=self.last_seen,
-            valid_until=self.valid_until,
-            ingested_at=ingested_at,
-            raw_metadata=self.raw_metadata,
-            ttl=max(1, int(ttl.total_seconds())),
-        )
+        raw_metadata = self.raw_metadata
+        if refanged or indicator_type is not self.indicator_type:
+            raw_metadata = dict(raw_metadata)
+            if refanged:
+                raw_metadata["original_value"] = self.value
+            if indicator_type is not self.indicator_type:
+                raw_metadata["original_type"] = self.indicator_type.value
+        document_id, document_partition_key = indicator_keys(source, indicator_type, canonical_value)
+        return {
+            "id": document_id,
+            "partition_key": document_partition_key,
+            "source": source,
+            "indicator_type": indicator_type,
+            "indicator_value": canonical_value,
+            "confidence": self.confidence,
+            "tags": sorted({stripped for tag in self.tags if (stripped := tag.strip())}),
+            "tlp": self.tlp,
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+            "valid_until": self.valid_until,
+            "ingested_at": ingested_at,
+            "raw_metadata": raw_metadata,
+            "ttl": max(1, int(ttl.total_seconds())),
+        }
+
+
+_DATETIME_FIELDS = ("first_seen", "last_seen", "valid_until", "ingested_at")
 
 
 class Indicator(BaseModel):
-    """A canonical indicator document as stored in Cosmos DB."""
+    """A canonical indicator document as stored in Cosmos DB (the documented schema)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -174,6 +244,7 @@ class ValidateResult(BaseModel):
     duplicates: int
     reject_ratio: float
     reasons: dict[str, int]
+    unknown_tlp: int = Field(default=0, description="Stored indicators whose TLP label was not recognised.")
 
 
 class UpsertResult(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 
@@ -41,13 +42,58 @@ class TLP(StrEnum):
     RED = "red"
 
     @classmethod
-    def parse(cls, value: str | None) -> TLP | None:
-        """Normalise a TLP 1.0 or 2.0 label (any case, optional ``TLP:`` prefix); None if absent."""
-        if value is None:
-            return None
-        label = str(value).strip().lower().removeprefix("tlp:").strip()
+    def from_label(cls, value: object) -> TLP | None:
+        """The TLP 2.0 label a feed's TLP 1.0 or 2.0 spelling means; None if absent or blank.
+
+        Case, surrounding and inner spacing and a ``TLP:`` / ``TLP `` / ``TLP-`` prefix do not
+        matter; TLP 1.0 ``WHITE`` is ``CLEAR``; ``AMBER+STRICT`` may be spelt with a space,
+        ``-`` or ``_`` instead of ``+``. Raises ``ValueError`` for anything else.
+        """
+        if value is None or isinstance(value, TLP):
+            return value
+        if not isinstance(value, str):
+            raise ValueError(f"TLP label must be a string, got {type(value).__name__}")
+        label = value.strip().lower()
         if not label:
             return None
-        if label == "white":
-            return cls.CLEAR
-        return cls(label)
+        if label.startswith(_STIX_MARKING_PREFIX):
+            tlp = _STIX_TLP_MARKINGS.get(label.removeprefix(_STIX_MARKING_PREFIX))
+        else:
+            match = _TLP_LABEL_RE.fullmatch(label)
+            tlp = _TLP_NAMES.get((match.group(1), match.group(2) is not None)) if match else None
+        if tlp is None:
+            raise ValueError(f"unknown TLP label {value[:40]!r}")
+        return tlp
+
+    @classmethod
+    def parse(cls, value: object) -> TLP | None:
+        """Like :meth:`from_label`, but None for an unknown label too (never raises)."""
+        try:
+            return cls.from_label(value)
+        except ValueError:
+            return None
+
+
+_TLP_LABEL_RE = re.compile(r"(?:tlp\s*[:_-]\s*|tlp\s+)?([a-z]+)(?:\s*[+_ -]\s*(strict))?")
+_TLP_NAMES: dict[tuple[str, bool], TLP] = {
+    ("white", False): TLP.CLEAR,
+    ("clear", False): TLP.CLEAR,
+    ("green", False): TLP.GREEN,
+    ("amber", False): TLP.AMBER,
+    ("amber", True): TLP.AMBER_STRICT,
+    ("red", False): TLP.RED,
+}
+#: The fixed ids of the STIX 2.1 TLP marking definitions (TLP 1.0 from the STIX 2.1
+#: specification, TLP 2.0 from the OASIS TLP 2.0 extension), as TAXII feeds reference them.
+_STIX_MARKING_PREFIX = "marking-definition--"
+_STIX_TLP_MARKINGS: dict[str, TLP] = {
+    "613f2e26-407d-48c7-9eca-b8e91df99dc9": TLP.CLEAR,  # TLP:WHITE
+    "34098fce-860f-48ae-8e50-ebd3cc5e41da": TLP.GREEN,
+    "f88d31f6-486f-44da-b317-01333bde0b82": TLP.AMBER,
+    "5e57c739-391a-4eb3-b6be-7d15ca92d5ed": TLP.RED,
+    "94868c89-83c2-464b-929b-a1a8aa3c8487": TLP.CLEAR,
+    "bab4a63c-aed9-4cf5-a766-dfca5abac2bb": TLP.GREEN,
+    "55d920b0-5e8b-4f79-9ee9-91f868d9b421": TLP.AMBER,
+    "939a9414-2ddd-4d32-a0cd-375ea402b003": TLP.AMBER_STRICT,
+    "e828b379-4e03-4974-9ac4-e53a884c97c1": TLP.RED,
+}

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from threatstream.canonical import InvalidIndicator
 from threatstream.models import Indicator, Observation, format_utc
@@ -82,8 +85,103 @@ def test_confidence_bounds() -> None:
 
 
 def test_format_utc_converts_offsets() -> None:
-    from datetime import timezone
-
     assert (
         format_utc(datetime(2026, 1, 1, 1, 0, tzinfo=timezone(timedelta(hours=1)))) == "2026-01-01T00:00:00Z"
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# One validation per record: the document is built without validating again, and still
+# satisfies the documented schema (Indicator).
+
+_kinds_and_values = st.sampled_from(
+    [
+        (IndicatorType.URL, "HTTP://Evil.Example.COM:80/a?x=%2f"),
+        (IndicatorType.URL, "hxxp://evil[.]example[.]com/x"),
+        (IndicatorType.URI, "https://Example.com"),
+        (IndicatorType.URI, "/wp-login.php"),
+        (IndicatorType.IPV4, "8.8.8.8"),
+        (IndicatorType.IPV6, "::ffff:1.1.1.1"),
+        (IndicatorType.IPV6, "2A01:4F8::1"),
+        (IndicatorType.CIDR, "1.2.3.4/24"),
+        (IndicatorType.DOMAIN, "_dmarc.Example.com"),
+        (IndicatorType.EMAIL, "a[at]example.com"),
+        (IndicatorType.FILEHASH_MD5, "D41D8CD98F00B204E9800998ECF8427E"),
+        (IndicatorType.MUTEX, "Global\\m"),
+        (IndicatorType.YARA, "rule x {\n condition: true\n}"),
+    ]
+)
+_instants = st.one_of(
+    st.none(),
+    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)),
+    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.timezones()),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    _kinds_and_values,
+    st.one_of(st.none(), st.integers(0, 100)),
+    st.lists(st.text(max_size=8), max_size=4),
+    st.one_of(st.none(), st.sampled_from(["TLP:AMBER", "white", "purple", "AMBER+STRICT"])),
+    _instants,
+    _instants,
+    _instants,
+    st.dictionaries(
+        st.text(max_size=5), st.one_of(st.none(), st.integers(), st.text(max_size=5)), max_size=3
+    ),
+)
+def test_document_is_valid_against_the_schema(
+    kind_value: tuple[IndicatorType, str],
+    confidence: int | None,
+    tags: list[str],
+    tlp: str | None,
+    first_seen: datetime | None,
+    last_seen: datetime | None,
+    valid_until: datetime | None,
+    raw_metadata: dict[str, object],
+) -> None:
+    kind, value = kind_value
+    observation = Observation(
+        indicator_type=kind,
+        value=value,
+        confidence=confidence,
+        tags=tuple(tags),
+        tlp=tlp,
+        first_seen=first_seen,
+        last_seen=last_seen,
+        valid_until=valid_until,
+        raw_metadata=raw_metadata,
+    )
+    document = observation.to_document("otx", ingested_at=INGESTED, default_ttl=NINETY_DAYS)
+    assert (
+        document
+        == observation.to_indicator("otx", ingested_at=INGESTED, default_ttl=NINETY_DAYS).to_document()
+    )
+    # what is written validates against the documented schema and round-trips unchanged
+    assert Indicator.model_validate(document).to_document() == document
+    assert json.loads(json.dumps(document)) == document
+
+
+def test_to_document_matches_the_model_path_field_by_field() -> None:
+    observation = Observation(
+        indicator_type=IndicatorType.URI,
+        value="hxxps://Evil[.]Example.com:443",
+        tags=(" b", "a", "a"),
+        tlp="tlp:red",
+        first_seen=datetime(2026, 1, 1, 1, 0, tzinfo=timezone(timedelta(hours=1))),
+        valid_until=INGESTED + timedelta(hours=1),
+    )
+    document = observation.to_document("otx", ingested_at=INGESTED, default_ttl=NINETY_DAYS)
+    assert list(document) == list(Indicator.model_fields)
+    assert document["indicator_type"] == "URL"
+    assert document["indicator_value"] == "https://evil.example.com/"
+    assert document["tags"] == ["a", "b"]
+    assert document["tlp"] == "red"
+    assert document["first_seen"] == "2026-01-01T00:00:00Z"
+    assert document["valid_until"] == "2026-11-28T11:00:00Z"
+    assert document["ttl"] == 3600
+    assert document["raw_metadata"] == {
+        "original_value": "hxxps://Evil[.]Example.com:443",
+        "original_type": "URI",
+    }

@@ -13,7 +13,7 @@ from airflow.sdk import BaseOperator, Context, ObjectStoragePath
 from threatstream.canonical import InvalidIndicator
 from threatstream.exceptions import BatchIntegrityError, RejectRatioExceeded
 from threatstream.hooks.feed import FetchedPage
-from threatstream.models import FetchResult, Indicator, StoredPage, ValidateResult
+from threatstream.models import FetchResult, StoredPage, ValidateResult
 from threatstream.sources import SourceSpec, get_source
 from threatstream.storage import JsonLinesWriter, open_path
 
@@ -98,7 +98,7 @@ class ValidateIndicatorsOperator(BaseOperator):
         ingested_at = fetched.data_interval_end or fetched.fetched_at
         reasons: Counter[str] = Counter()
         seen: set[int] = set()
-        records = expired = duplicates = 0
+        records = expired = duplicates = unknown_tlp = 0
         with JsonLinesWriter(valid_path) as valid, JsonLinesWriter(quarantine_path) as quarantine:
             for stored in fetched.pages:
                 page = FetchedPage(_read_page(stored, fetched.storage_conn_id), stored.kind, stored.context)
@@ -109,7 +109,7 @@ class ValidateIndicatorsOperator(BaseOperator):
                         if observation.is_expired(fetched.fetched_at):
                             expired += 1
                             continue
-                        indicator: Indicator = observation.to_indicator(
+                        document = observation.to_document(
                             spec.name, ingested_at=ingested_at, default_ttl=ttl, written_at=fetched.fetched_at
                         )
                     except (InvalidIndicator, ValueError, KeyError, TypeError, AttributeError) as error:
@@ -117,12 +117,13 @@ class ValidateIndicatorsOperator(BaseOperator):
                         reasons[reason] += 1
                         quarantine.write(_quarantine_entry(spec.name, stored.uri, record, reason, message))
                         continue
-                    key = _id_key(indicator.id)
+                    key = _id_key(document["id"])
                     if key in seen:
                         duplicates += 1
                         continue
                     seen.add(key)
-                    valid.write(indicator.to_document())
+                    unknown_tlp += observation.has_unknown_tlp
+                    valid.write(document)
         rejected = quarantine.count
         return ValidateResult(
             source=spec.name,
@@ -138,6 +139,7 @@ class ValidateIndicatorsOperator(BaseOperator):
             duplicates=duplicates,
             reject_ratio=round(rejected / records, 6) if records else 0.0,
             reasons=dict(reasons),
+            unknown_tlp=unknown_tlp,
         )
 
 

@@ -14,12 +14,13 @@ from typing import Any
 
 import requests
 
-from threatstream.canonical import InvalidIndicator, ip_indicator_type
+from threatstream.canonical import InvalidIndicator
 from threatstream.exceptions import FeedFormatError
 from threatstream.hooks.feed import FeedHook, FetchedPage, FetchWindow
 from threatstream.models import Observation
 from threatstream.parsing import load_json_page, parse_timestamp
 from threatstream.sources.base import SourceSpec
+from threatstream.vocabulary import IndicatorType
 
 BLACKLIST = "api/v2/blacklist"
 KEPT_FIELDS = ("countryCode", "abuseConfidenceScore", "lastReportedAt")
@@ -96,14 +97,18 @@ def split_records(page: FetchedPage) -> Sequence[Mapping[str, Any]]:
 
 
 def parse_record(record: Mapping[str, Any], context: Mapping[str, Any]) -> Observation:
-    """One blacklist row -> one IPv4 or IPv6 observation, typed by the address's real version."""
+    """One blacklist row -> one IPv4 or IPv6 observation, typed by the address's real version.
+
+    The type is read off the text (a colon means IPv6); canonicalisation parses the address
+    once, rejects what is not one and types an IPv4-mapped IPv6 address as IPv4.
+    """
     address = record.get("ipAddress")
     if not isinstance(address, str) or not address.strip():
         raise InvalidIndicator("empty", "row has no ipAddress")
     metadata = {key: record.get(key) for key in KEPT_FIELDS}
     metadata["generatedAt"] = context.get("generated_at")
     return Observation(
-        indicator_type=ip_indicator_type(address.strip()),
+        indicator_type=IndicatorType.IPV6 if ":" in address else IndicatorType.IPV4,
         value=address,
         confidence=record.get("abuseConfidenceScore"),
         last_seen=parse_timestamp(record.get("lastReportedAt")),

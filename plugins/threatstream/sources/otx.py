@@ -22,7 +22,7 @@ from threatstream.hooks.feed import FeedHook, FetchedPage, FetchWindow
 from threatstream.models import Observation
 from threatstream.parsing import load_json_page, parse_timestamp, string_list
 from threatstream.sources.base import SourceSpec
-from threatstream.vocabulary import TLP, IndicatorType
+from threatstream.vocabulary import IndicatorType
 
 SUBSCRIBED = "api/v1/pulses/subscribed"
 #: Pulse fields every indicator of the pulse carries along (as the record's ``pulse``).
@@ -174,7 +174,7 @@ def parse_record(record: Mapping[str, Any], context: Mapping[str, Any]) -> Obser
         indicator_type=indicator_type,
         value=value if isinstance(value, str) else "",
         tags=string_list(pulse.get("tags")),
-        tlp=TLP.parse(pulse.get("tlp", pulse.get("TLP"))),
+        tlp=pulse.get("tlp", pulse.get("TLP")),  # the label as written; Observation maps it
         first_seen=parse_timestamp(indicator.get("created")) or parse_timestamp(pulse.get("created")),
         last_seen=parse_timestamp(pulse.get("modified")),
         valid_until=parse_timestamp(indicator.get("expiration")),
