@@ -141,11 +141,17 @@ def _canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
+def _report_order(entry: Mapping[str, Any]) -> tuple[str, str]:
+    """A total order on reports: logical time, then content (without the joined times)."""
+    attributes = {k: v for k, v in entry.items() if k not in ("first_reported", "last_reported")}
+    return entry["ingested_at"], _canonical_json(attributes)
+
+
 def merge_entry(current: Mapping[str, Any], incoming: Mapping[str, Any]) -> dict[str, Any]:
     """Join two reports of one source: the earliest first and latest last report, and the
     attributes of the newer report (by ``ingested_at``; ties broken by content so the
     result does not depend on the order)."""
-    newer = max(current, incoming, key=lambda entry: (entry["ingested_at"], _canonical_json(entry)))
+    newer = max(current, incoming, key=_report_order)
     return {
         **newer,
         "first_reported": min(current["first_reported"], incoming["first_reported"]),

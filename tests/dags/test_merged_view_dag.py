@@ -1,0 +1,183 @@
+"""The merged view end to end: batches from three sources, asset-triggered runs, concurrency."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow.dag_processing.dagbag import DagBag
+
+from threatstream.assets import source_asset
+from threatstream.hooks.merged_store import MergedViewHook
+from threatstream.merged import format_time, merge, prepare_for_write
+from threatstream.models import Observation
+from threatstream.sources import SOURCES
+from threatstream.vocabulary import TLP, IndicatorType
+from threatstream_dev.runs import RunDag, RunOutcome, run_outcome
+
+pytestmark = pytest.mark.dagrun
+
+DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
+DAG_ID = "threatstream_merged_view"
+IP = "94.156.8.244"
+NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+
+#: A run of the merged-view DAG with a run conf (hand-listed batches).
+RunMerge = Callable[[dict[str, Any]], RunOutcome]
+
+
+@pytest.fixture
+def run_merge(airflow_db: Path, cosmos_database: str) -> RunMerge:
+    def run(conf: dict[str, Any]) -> RunOutcome:
+        dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags[DAG_ID]
+        dag_run = dag.test(run_conf=conf)
+        outcome = run_outcome(DAG_ID, dag_run.run_id)
+        assert outcome is not None
+        return outcome
+
+    return run
+
+
+def write_batch(folder: Path, source: str, observations: list[Observation], ingested_at: datetime) -> str:
+    """A source batch's ``valid.jsonl``, built the way validate builds it."""
+    path = folder / source / "valid.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        for observation in observations:
+            document = observation.to_indicator(
+                source, ingested_at=ingested_at, default_ttl=timedelta(days=30)
+            ).to_document()
+            handle.write(json.dumps(document) + "\n")
+    return path.as_uri()
+
+
+def ipv4(value: str = IP, **fields: Any) -> Observation:
+    return Observation(indicator_type=IndicatorType.IPV4, value=value, **fields)
+
+
+def three_batches(folder: Path) -> list[dict[str, Any]]:
+    """The same IPv4 (spelt differently) from OTX, AbuseIPDB and Feodo, plus one value each."""
+    otx = [
+        ipv4(f" {IP} ", tags=("mirai",), tlp=TLP.GREEN, first_seen=NOW - timedelta(days=20)),
+        ipv4("5.188.10.197"),
+    ]
+    abuseipdb = [ipv4(IP, confidence=100, last_seen=NOW - timedelta(hours=2))]
+    feodo = [
+        ipv4(IP, tags=("botnet", "c2"), tlp=TLP.AMBER),
+        Observation(indicator_type=IndicatorType.DOMAIN, value="Evil.Example.COM."),
+    ]
+    return [
+        {"valid_uri": write_batch(folder, "otx", otx, NOW - timedelta(days=7))},
+        {"valid_uri": write_batch(folder, "abuseipdb", abuseipdb, NOW)},
+        {"valid_uri": write_batch(folder, "feodo", feodo, NOW - timedelta(days=14))},
+    ]
+
+
+def test_the_dag_is_scheduled_on_every_source_asset() -> None:
+    dagbag = DagBag(dag_folder=str(DAGS_FOLDER))
+    assert dagbag.import_errors == {}
+    assert {DAG_ID, "threatstream_stix_export"} <= set(dagbag.dag_ids)
+    dag = dagbag.dags[DAG_ID]
+    scheduled = {asset.uri for asset in dag.timetable.asset_condition.objects}
+    assert scheduled == {source_asset(name).uri for name in SOURCES}
+    assert [task.task_id for task in dag.tasks] == ["merge"]
+    assert {outlet.name for outlet in dag.tasks[0].outlets} == {"threatstream_merged_indicators"}
+    for source in SOURCES:
+        upsert = dagbag.dags[f"threatstream_{source}"].get_task("upsert")
+        assert [outlet.uri for outlet in upsert.outlets] == [source_asset(source).uri]
+
+
+def test_three_sources_yield_one_document(run_merge: RunMerge, tmp_path: Path) -> None:
+    outcome = run_merge({"batches": three_batches(tmp_path)})
+    assert outcome.succeeded
+    result = outcome.results["merge"]
+    assert (result["batches"], result["documents"], result["created"], result["updated"]) == (3, 5, 3, 2)
+    assert result["failed"] == result["conflicts"] == 0
+    assert result["ru_per_document"] > 0
+
+    merged, charge = MergedViewHook().read_merged("IPv4", IP)
+    assert merged is not None
+    assert charge == 1.0  # the local server reports 1 RU for every request
+    assert merged["source_count"] == 3
+    assert [entry["source"] for entry in merged["sources"]] == ["abuseipdb", "feodo", "otx"]
+    assert merged["tags"] == ["botnet", "c2", "mirai"]
+    assert merged["tlp"] == "amber"
+    assert merged["first_seen"] == format_time(NOW - timedelta(days=20))
+    assert merged["last_seen"] == format_time(NOW)
+    # The documented function, as of the latest report (docs/merged-view.md):
+    #   abuseipdb 0.8 * 1.0 * 1 = 0.8; otx 0.6 * 0.6 * 0.5 (one IPv4 half-life) = 0.18;
+    #   feodo 0.95 * 0.9 * 0.25 (two half-lives) = 0.21375
+    assert merged["score"] == round(100 * (1 - 0.2 * 0.82 * (1 - 0.21375)), 1) == 87.1
+    assert merged["ttl"] > 0 and merged["expires_at"] > format_time(datetime.now(UTC))
+    by_source = {entry["source"]: entry for entry in merged["sources"]}
+    assert by_source["otx"]["batch_uri"].endswith("/otx/valid.jsonl")
+    assert by_source["abuseipdb"]["confidence"] == 100
+
+    assert MergedViewHook().read_merged("domain", "evil.example.com")[0] is not None
+
+
+def test_rerunning_the_same_batches_changes_nothing(run_merge: RunMerge, tmp_path: Path) -> None:
+    batches = three_batches(tmp_path)
+    assert run_merge({"batches": batches}).succeeded
+    before, _ = MergedViewHook().read_merged("IPv4", IP)
+    again = run_merge({"batches": list(reversed(batches))})
+    assert again.succeeded
+    assert again.results["merge"]["unchanged"] == 5
+    assert again.results["merge"]["created"] == again.results["merge"]["updated"] == 0
+    after, _ = MergedViewHook().read_merged("IPv4", IP)
+    assert after == before  # not even rewritten: same _etag and _ts
+
+
+def test_a_missing_batch_fails_the_run_after_merging_the_others(run_merge: RunMerge, tmp_path: Path) -> None:
+    batches = [{"valid_uri": (tmp_path / "gone" / "valid.jsonl").as_uri()}, *three_batches(tmp_path)]
+    outcome = run_merge({"batches": batches})
+    assert outcome.state == "failed"
+    assert MergedViewHook().read_merged("IPv4", IP)[0] is not None
+
+
+def test_a_run_with_no_batch_fails(run_merge: RunMerge) -> None:
+    outcome = run_merge({})
+    assert outcome.state == "failed"
+    assert outcome.tries["merge"] == 1  # a bad request is not retried
+
+
+@pytest.mark.usefixtures("cosmos_database")
+def test_concurrent_writers_lose_no_update(tmp_path: Path) -> None:
+    """Many sources merged into one value at once: every provenance entry survives."""
+    hook = MergedViewHook(max_concurrency=8)
+    documents = [
+        ipv4(confidence=50 + n)
+        .to_indicator(f"feed{n:02d}", ingested_at=NOW, default_ttl=timedelta(days=1))
+        .to_document()
+        for n in range(24)
+    ]
+    stats = hook.merge_documents(documents)
+    assert (stats.documents, stats.failed) == (24, 0)
+    assert stats.created + stats.updated == 24
+    assert stats.conflicts > 0  # the writers really did collide
+    merged, _ = hook.read_merged("IPv4", IP)
+    assert merged is not None
+    assert merged["source_count"] == 24
+    expected = None
+    for document in documents:
+        expected = merge(expected, document)
+    assert expected is not None
+    written = prepare_for_write(expected, NOW)
+    assert written is not None
+    assert merged["score"] == written["score"]
+
+
+@pytest.mark.usefixtures("cosmos_database")
+def test_an_indicator_expired_at_every_source_leaves_the_view(tmp_path: Path) -> None:
+    hook = MergedViewHook()
+    old = ipv4().to_indicator("abuseipdb", ingested_at=NOW, default_ttl=timedelta(hours=1)).to_document()
+    stats = hook.merge_documents([old], clock=lambda: NOW)
+    assert stats.created == 1
+    # The only source's report expires; merging it again (e.g. a late rerun) removes the record.
+    stats = hook.merge_documents([old], clock=lambda: NOW + timedelta(hours=2))
+    assert stats.deleted == 1
+    assert hook.read_merged("IPv4", IP)[0] is None
