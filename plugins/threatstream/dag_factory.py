@@ -118,6 +118,8 @@ def build_source_dag(source: str | SourceSpec, *, schedule: str | None = None, *
             source=spec.name,
             max_reject_ratio="{{ params.max_reject_ratio }}",
         )
-        upsert = UpsertIndicatorsOperator(task_id="upsert", source=spec.name, outlets=[source_asset(spec.name)])
+        upsert = UpsertIndicatorsOperator(
+            task_id="upsert", source=spec.name, outlets=[source_asset(spec.name)]
+        )
         fetch >> validate >> upsert
     return dag

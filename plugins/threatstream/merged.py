@@ -259,7 +259,9 @@ def merge(
 def content_of(document: Mapping[str, Any]) -> dict[str, Any]:
     """A merged document without Cosmos system fields (``_etag``, ``_ts``, ...) and volatile fields."""
     return {
-        key: value for key, value in document.items() if not key.startswith("_") and key not in VOLATILE_FIELDS
+        key: value
+        for key, value in document.items()
+        if not key.startswith("_") and key not in VOLATILE_FIELDS
     }
 
 

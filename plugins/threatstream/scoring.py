@@ -137,7 +137,11 @@ class ScoringPolicy:
 
     def confidence(self, source: str, reported: int | None) -> float:
         """The report's confidence as 0-1, the source's default when the feed gave none."""
-        value = reported if reported is not None else self.default_confidence.get(source, self.fallback_confidence)
+        value = (
+            reported
+            if reported is not None
+            else self.default_confidence.get(source, self.fallback_confidence)
+        )
         return min(max(float(value), 0.0), 100.0) / 100.0
 
     def half_life_seconds(self, indicator_type: str) -> float:
@@ -161,7 +165,7 @@ def evidence(
 ) -> float:
     """``w * c * d`` of one source at time ``at`` (0-1); a report from the future counts as now."""
     age = max((at - item.last_reported).total_seconds(), 0.0)
-    decay = 0.5 ** (age / policy.half_life_seconds(indicator_type))
+    decay: float = 0.5 ** (age / policy.half_life_seconds(indicator_type))
     return policy.weight(item.source) * policy.confidence(item.source, item.confidence) * decay
 
 

@@ -127,7 +127,9 @@ def to_stix(document: Mapping[str, Any], at: datetime) -> dict[str, Any] | None:
     updated = parse_time(document["updated_at"])
     first_seen = parse_time(document["first_seen"])
     expires_at = parse_time(document["expires_at"])
-    assert updated is not None and first_seen is not None and expires_at is not None
+    assert updated is not None
+    assert first_seen is not None
+    assert expires_at is not None
     current = score_at(document, at)
     created = min(first_seen, updated)
     common: dict[str, Any] = {

@@ -112,7 +112,8 @@ def test_three_sources_yield_one_document(run_merge: RunMerge, tmp_path: Path) -
     #   abuseipdb 0.8 * 1.0 * 1 = 0.8; otx 0.6 * 0.6 * 0.5 (one IPv4 half-life) = 0.18;
     #   feodo 0.95 * 0.9 * 0.25 (two half-lives) = 0.21375
     assert merged["score"] == round(100 * (1 - 0.2 * 0.82 * (1 - 0.21375)), 1) == 87.1
-    assert merged["ttl"] > 0 and merged["expires_at"] > format_time(datetime.now(UTC))
+    assert merged["ttl"] > 0
+    assert merged["expires_at"] > format_time(datetime.now(UTC))
     by_source = {entry["source"]: entry for entry in merged["sources"]}
     assert by_source["otx"]["batch_uri"].endswith("/otx/valid.jsonl")
     assert by_source["abuseipdb"]["confidence"] == 100
@@ -181,3 +182,91 @@ def test_an_indicator_expired_at_every_source_leaves_the_view(tmp_path: Path) ->
     stats = hook.merge_documents([old], clock=lambda: NOW + timedelta(hours=2))
     assert stats.deleted == 1
     assert hook.read_merged("IPv4", IP)[0] is None
+
+
+def unpause(dag_id: str) -> None:
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import update
+
+    with create_session() as session:
+        session.execute(update(DagModel).where(DagModel.dag_id == dag_id).values(is_paused=False))
+
+
+def asset_triggered_run(dag_id: str) -> RunOutcome:
+    """Create the run the scheduler creates for queued asset events, then run it in-process."""
+    from airflow.jobs.job import Job
+    from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
+    from airflow.models.dag import DagModel
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState
+    from sqlalchemy import select
+
+    from threatstream_dev.runs import _drive, _scheduler_dag
+
+    dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags[dag_id]
+    with create_session() as session:
+        runner = SchedulerJobRunner(job=Job())
+        dag_model = session.scalars(select(DagModel).where(DagModel.dag_id == dag_id)).one()
+        runner._create_dag_runs_asset_triggered(dag_models=[dag_model], session=session)
+        session.commit()
+        dag_run = session.scalars(
+            select(DagRun).where(DagRun.dag_id == dag_id).order_by(DagRun.id.desc()).limit(1)
+        ).one()
+        dag_run.dag = _scheduler_dag(dag)
+        dag_run.state = DagRunState.RUNNING
+        session.commit()
+        _drive(dag, dag_run, session)
+        run_id = dag_run.run_id
+    outcome = run_outcome(dag_id, run_id)
+    assert outcome is not None
+    return outcome
+
+
+def test_upserts_trigger_the_merged_view_through_their_assets(run_dag: RunDag) -> None:
+    from threatstream_dev.runs import sync_dags_to_db
+
+    sync_dags_to_db()  # as the dag-processor does: the merged view is scheduled on the assets
+    unpause(DAG_ID)  # asset events queue runs for unpaused DAGs only
+    logical_date = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    otx, abuseipdb = (
+        run_dag("threatstream_otx", logical_date),
+        run_dag("threatstream_abuseipdb", logical_date),
+    )
+    assert otx.succeeded
+    assert abuseipdb.succeeded
+
+    outcome = asset_triggered_run(DAG_ID)
+    assert outcome.succeeded, outcome
+    result = outcome.results["merge"]
+    assert result["batches"] == 2
+    assert result["documents"] == otx.results["upsert"]["written"] + abuseipdb.results["upsert"]["written"]
+    assert result["failed"] == 0
+    # The values both feeds report: one record each, with both sources.
+    values = {
+        source: {
+            (doc["indicator_type"], doc["indicator_value"])
+            for doc in map(json.loads, Path(uri.removeprefix("file://")).read_text().splitlines())
+        }
+        for source, uri in (
+            ("otx", otx.results["validate"]["valid_uri"]),
+            ("abuseipdb", abuseipdb.results["validate"]["valid_uri"]),
+        )
+    }
+    shared = values["otx"] & values["abuseipdb"]
+    assert len(shared) >= 2
+    assert result["created"] == result["documents"] - len(shared)
+    assert result["updated"] == len(shared)
+    for kind, value in shared:
+        merged, _ = MergedViewHook().read_merged(kind, value)
+        assert merged is not None, value
+        assert merged["source_names"] == ["abuseipdb", "otx"]
+        assert {entry["batch_uri"] for entry in merged["sources"]} == {
+            otx.results["validate"]["valid_uri"],
+            abuseipdb.results["validate"]["valid_uri"],
+        }
+    both = MergedViewHook().query(
+        "SELECT c.indicator_type, c.indicator_value FROM c WHERE c.source_count = 2"
+    )
+    assert {(doc["indicator_type"], doc["indicator_value"]) for doc in both} == shared

@@ -70,7 +70,8 @@ def source_doc(
 def test_merged_id_depends_on_type_and_value_only() -> None:
     merged = merge(None, source_doc("otx"))
     assert merged["id"] == merged_id("IPv4", IP) == merge(None, source_doc("abuseipdb"))["id"]
-    assert merged["id"].startswith("IPv4:") and len(merged["id"]) == 5 + 64
+    assert merged["id"].startswith("IPv4:")
+    assert len(merged["id"]) == 5 + 64
     assert merged["partition_key"] == partition_key("IPv4", IP)
     assert merged_id("domain", "evil.example") != merged_id("hostname", "evil.example")
 
@@ -101,7 +102,9 @@ def test_provenance_entry() -> None:
         "batch_uri": "file:///b/valid.jsonl",
     }
     # Without valid_until the report lives ttl seconds from the write.
-    assert provenance(source_doc("abuseipdb"), written_at=T0)["expires_at"] == format_time(T0 + timedelta(days=7))
+    assert provenance(source_doc("abuseipdb"), written_at=T0)["expires_at"] == format_time(
+        T0 + timedelta(days=7)
+    )
 
 
 def test_merge_rejects_a_document_of_another_value() -> None:
@@ -187,7 +190,8 @@ def test_prepare_for_write_keeps_content_apart_from_volatile_fields() -> None:
     merged = merge(None, source_doc("otx"))
     first = prepare_for_write(merged, T0)
     second = prepare_for_write({**merged, "_etag": '"1"', "_ts": 1}, T0 + timedelta(seconds=30))
-    assert first is not None and second is not None
+    assert first is not None
+    assert second is not None
     assert content_of(first) == content_of(second) == merged
 
 

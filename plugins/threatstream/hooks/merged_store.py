@@ -163,7 +163,9 @@ class MergedViewHook(IndicatorStoreHook):
             raise
         return item, charge.total
 
-    def changed_between(self, since: datetime, until: datetime, *, page_size: int = 500) -> Iterator[dict[str, Any]]:
+    def changed_between(
+        self, since: datetime, until: datetime, *, page_size: int = 500
+    ) -> Iterator[dict[str, Any]]:
         """Merged documents whose ``updated_at`` is in ``[since, until)``, oldest change first.
 
         Streams the query page by page (``page_size`` documents per request).
@@ -228,7 +230,9 @@ class MergedViewHook(IndicatorStoreHook):
                     time.sleep(random.uniform(0, min(0.005 * attempt, 0.1)))  # noqa: S311
                 existing, charge = self.read_merged(kind, value)
                 stats.read_charge += charge
-                merged = merge(existing, document, written_at=written_at, batch_uri=batch_uri, policy=self.policy)
+                merged = merge(
+                    existing, document, written_at=written_at, batch_uri=batch_uri, policy=self.policy
+                )
                 prepared = prepare_for_write(merged, clock(), self.policy)
                 try:
                     outcome, charge = self._write(container, existing, prepared)

@@ -109,9 +109,7 @@ class MergeViewOperator(BaseOperator):
         for ref in batches:
             try:
                 documents = read_json_lines(open_path(ref.valid_uri, ref.storage_conn_id))
-                stats = hook.merge_documents(
-                    documents, written_at=ref.written_at, batch_uri=ref.valid_uri
-                )
+                stats = hook.merge_documents(documents, written_at=ref.written_at, batch_uri=ref.valid_uri)
             except (FileNotFoundError, ValueError) as err:
                 failed_batches.append(f"{ref.valid_uri}: {type(err).__name__}: {err}")
                 continue
@@ -131,10 +129,10 @@ class MergeViewOperator(BaseOperator):
         if failed_batches or total.failed:
             raise StoreWriteError(
                 f"{len(failed_batches)} batches unreadable {failed_batches[:3]}, {total.failed} documents "
-                f"not merged (first failures: {total.failures[:5]}); merging is idempotent and will be retried."
+                f"not merged (first failures: {total.failures[:5]}); merging is idempotent, "
+                "so the retry is safe."
             )
         context["outlet_events"][MERGED_ASSET].extra = {
             key: result[key] for key in ("batches", "documents", "created", "updated", "deleted")
         }
         return result
-
