@@ -79,7 +79,7 @@ class LookupResult:
 
 def find(
     value: str,
-    type: str | None = None,  # noqa: A002 - the public parameter name of lookup()
+    type: str | None = None,
     *,
     cosmos_conn_id: str | None = None,
     container_name: str | None = None,
@@ -117,7 +117,7 @@ def find(
     return result
 
 
-def lookup(value: str, type: str | None = None) -> dict[str, Any] | None:  # noqa: A002
+def lookup(value: str, type: str | None = None) -> dict[str, Any] | None:
     """The merged record of an indicator value, or None when no source reports it.
 
     :param value: the value as a SOC analyst has it (any spelling the pipeline canonicalises).
