@@ -328,3 +328,15 @@ def test_merged_aggregates_follow_the_entries(docs: list[dict[str, Any]]) -> Non
     assert merged["tags"] == sorted({tag for entry in merged["sources"] for tag in entry["tags"]})
     assert set(merged["tags"]) <= {tag for doc in docs for tag in doc["tags"]}
     assert 0.0 <= merged["score"] <= 100.0
+
+
+def test_the_scoring_policy_is_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from threatstream.hooks.merged_store import configured_policy
+
+    monkeypatch.setenv("AIRFLOW__THREATSTREAM__SCORING", '{"source_weights": {"otx": 1.0, "mine": 0.9}}')
+    policy = configured_policy({"source_weights": {"mine": 0.7}, "fallback_confidence": 40})
+    assert (policy.weight("otx"), policy.weight("mine"), policy.weight("urlhaus")) == (1.0, 0.7, 0.9)
+    assert policy.confidence("unknown", None) == 0.4
+    monkeypatch.setenv("AIRFLOW__THREATSTREAM__SCORING", "{not json")
+    with pytest.raises(ValueError, match="not JSON"):
+        configured_policy()

@@ -32,11 +32,37 @@ from azure.cosmos.exceptions import CosmosHttpResponseError
 from threatstream.canonical import partition_key
 from threatstream.hooks.cosmos import IndicatorStoreHook, _container_settings_path, _request_charge
 from threatstream.merged import content_of, merge, merged_id, prepare_for_write
-from threatstream.scoring import DEFAULT_POLICY, ScoringPolicy
+from threatstream.scoring import ScoringPolicy
 
 DEFAULT_MERGED_CONTAINER = "indicators_merged"
 #: Statuses that mean "someone else wrote first": read, merge and write again.
 CONFLICT_STATUSES = frozenset({404, 409, 412})
+
+
+#: The queries a SOC tool runs against the merged view (``docs/merged-view.md``), each served
+#: by the merged container's indexing policy. A lookup by value is a point read, not a query.
+SOC_QUERIES: Mapping[str, str] = {
+    # A value whose type is unknown: one indexed equality, fanned out over partitions.
+    "by_value": "SELECT * FROM c WHERE c.indicator_value = @value",
+    # The strongest indicators of one type: composite index (indicator_type ASC, score DESC).
+    "by_type_and_score": (
+        "SELECT TOP 100 c.id, c.indicator_value, c.score, c.source_count, c.last_seen FROM c "
+        "WHERE c.indicator_type = @type AND c.score >= @min_score "
+        "ORDER BY c.indicator_type ASC, c.score DESC"
+    ),
+    # What changed since a time (incremental sync to a SIEM/TIP): range index on updated_at.
+    "recently_changed": "SELECT * FROM c WHERE c.updated_at >= @since ORDER BY c.updated_at ASC",
+    # Values several sources agree on: range indexes on source_count and score.
+    "corroborated": (
+        "SELECT c.indicator_type, c.indicator_value, c.score, c.source_names FROM c "
+        "WHERE c.source_count >= @min_sources AND c.score >= @min_score"
+    ),
+    # Everything one source vouches for: index on source_names[].
+    "by_source": (
+        "SELECT c.indicator_type, c.indicator_value, c.score FROM c "
+        "WHERE ARRAY_CONTAINS(c.source_names, @source) AND c.score >= @min_score"
+    ),
+}
 
 
 def merged_container_settings() -> dict[str, Any]:
@@ -54,6 +80,24 @@ def merged_container_settings() -> dict[str, Any]:
 def default_merged_container() -> str:
     """``[threatstream] merged_container``, default ``indicators_merged``."""
     return conf.get("threatstream", "merged_container", fallback="") or DEFAULT_MERGED_CONTAINER
+
+
+def configured_policy(overrides: Mapping[str, Any] | None = None) -> ScoringPolicy:
+    """The scoring policy: defaults, then ``[threatstream] scoring`` (JSON), then ``overrides``.
+
+    Raises ValueError for malformed or out-of-range settings.
+    """
+    text = conf.get("threatstream", "scoring", fallback="") or "{}"
+    try:
+        configured = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"[threatstream] scoring is not JSON: {err}") from None
+    if not isinstance(configured, dict):
+        raise ValueError("[threatstream] scoring must be a JSON object")
+    merged = {**configured}
+    for key, value in (overrides or {}).items():
+        merged[key] = {**merged.get(key, {}), **value} if isinstance(value, Mapping) else value
+    return ScoringPolicy.from_mapping(merged)
 
 
 @dataclass
@@ -115,13 +159,13 @@ class MergedViewHook(IndicatorStoreHook):
         container_name: str | None = None,
         max_concurrency: int = 8,
         max_conflicts: int = 50,
-        policy: ScoringPolicy = DEFAULT_POLICY,
+        policy: ScoringPolicy | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(azure_cosmos_conn_id, max_concurrency=max_concurrency, **kwargs)
         self._merged_container_name = container_name or default_merged_container()
         self.max_conflicts = max_conflicts
-        self.policy = policy
+        self.policy = policy or configured_policy()
 
     @property
     def container_name(self) -> str:

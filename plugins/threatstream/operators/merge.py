@@ -14,8 +14,7 @@ from threatstream.assets import MERGED_ASSET
 from threatstream.compat import AirflowFailException
 from threatstream.exceptions import StoreWriteError
 from threatstream.hooks.cosmos import IndicatorStoreHook
-from threatstream.hooks.merged_store import MergedViewHook, MergeStats
-from threatstream.scoring import ScoringPolicy
+from threatstream.hooks.merged_store import MergedViewHook, MergeStats, configured_policy
 from threatstream.storage import open_path, read_json_lines
 
 
@@ -55,7 +54,8 @@ class MergeViewOperator(BaseOperator):
     :param batches: extra batches, each ``{"valid_uri": ..., "storage_conn_id": ...}``.
     :param cosmos_conn_id: the store connection.
     :param container_name: the merged container (default ``[threatstream] merged_container``).
-    :param scoring: overrides of the scoring policy (see :class:`ScoringPolicy`).
+    :param scoring: overrides of the scoring policy (on top of ``[threatstream] scoring``; see
+        :class:`~threatstream.scoring.ScoringPolicy`).
     :param max_concurrency: documents merged at once.
     """
 
@@ -93,7 +93,7 @@ class MergeViewOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         try:
-            policy = ScoringPolicy.from_mapping(self.scoring)
+            policy = configured_policy(self.scoring)
         except (TypeError, ValueError) as err:
             raise AirflowFailException(f"Invalid scoring settings: {err}") from None
         batches = self._requested_batches(context)
