@@ -10,6 +10,8 @@ Nothing here does I/O at import time.
 
 from __future__ import annotations
 
+from typing import Any
+
 from airflow.sdk import DAG, AssetAny, Param
 
 from threatstream.assets import MERGED_ASSET, source_asset
@@ -23,18 +25,31 @@ MERGED_VIEW_DAG_ID = "threatstream_merged_view"
 STIX_EXPORT_DAG_ID = "threatstream_stix_export"
 
 
-def build_merged_view_dag(**dag_kwargs: object) -> DAG:
-    """The merged-view DAG, scheduled on every registered source's Asset."""
-    dag_kwargs.setdefault("tags", ["threatstream", "threat-intel", "merged-view"])
-    with DAG(
-        dag_id=MERGED_VIEW_DAG_ID,
-        description="Merge each source's freshly upserted indicators into one record per value",
-        schedule=AssetAny(*(source_asset(name) for name in sorted(SOURCES))),
+def _dag(dag_id: str, description: str, schedule: Any, params: dict[str, Param], **dag_kwargs: Any) -> DAG:
+    """A DAG with the project's conventions (no catchup, one run at a time, retries)."""
+    return DAG(
+        dag_id=dag_id,
+        description=description,
+        schedule=schedule,
         start_date=DEFAULT_START_DATE,
         catchup=False,
         max_active_runs=1,
         default_args=default_args(),
-        params={
+        params=params,
+        render_template_as_native_obj=True,
+        doc_md=__doc__,
+        **dag_kwargs,
+    )
+
+
+def build_merged_view_dag(**dag_kwargs: Any) -> DAG:
+    """The merged-view DAG, scheduled on every registered source's Asset."""
+    dag_kwargs.setdefault("tags", ["threatstream", "threat-intel", "merged-view"])
+    with _dag(
+        MERGED_VIEW_DAG_ID,
+        "Merge each source's freshly upserted indicators into one record per value",
+        AssetAny(*(source_asset(name) for name in sorted(SOURCES))),
+        {
             "batches": Param(
                 [],
                 type="array",
@@ -43,26 +58,20 @@ def build_merged_view_dag(**dag_kwargs: object) -> DAG:
                 "asset-triggered runs merge the batches their events name.",
             )
         },
-        render_template_as_native_obj=True,
-        doc_md=__doc__,
-        **dag_kwargs,  # type: ignore[arg-type]
+        **dag_kwargs,
     ) as dag:
         MergeViewOperator(task_id="merge", batches="{{ params.batches }}", outlets=[MERGED_ASSET])
     return dag
 
 
-def build_stix_export_dag(schedule: str = "0 * * * *", **dag_kwargs: object) -> DAG:
+def build_stix_export_dag(schedule: str = "0 * * * *", **dag_kwargs: Any) -> DAG:
     """The STIX 2.1 export DAG: one bundle per data interval of merged-view changes."""
     dag_kwargs.setdefault("tags", ["threatstream", "threat-intel", "merged-view", "stix"])
-    with DAG(
-        dag_id=STIX_EXPORT_DAG_ID,
-        description="Export merged indicators changed in the interval as a STIX 2.1 bundle",
-        schedule=CronDataIntervalTimetable(schedule, timezone="UTC"),
-        start_date=DEFAULT_START_DATE,
-        catchup=False,
-        max_active_runs=1,
-        default_args=default_args(),
-        params={
+    with _dag(
+        STIX_EXPORT_DAG_ID,
+        "Export merged indicators changed in the interval as a STIX 2.1 bundle",
+        CronDataIntervalTimetable(schedule, timezone="UTC"),
+        {
             "since": Param(
                 None,
                 type=["null", "string"],
@@ -76,9 +85,7 @@ def build_stix_export_dag(schedule: str = "0 * * * *", **dag_kwargs: object) -> 
                 description="Export changes before this time (default: the data interval end).",
             ),
         },
-        render_template_as_native_obj=True,
-        doc_md=__doc__,
-        **dag_kwargs,  # type: ignore[arg-type]
+        **dag_kwargs,
     ) as dag:
         StixExportOperator(
             task_id="export",

@@ -91,6 +91,19 @@ def test_the_dag_is_scheduled_on_every_source_asset() -> None:
         assert [outlet.uri for outlet in upsert.outlets] == [source_asset(source).uri]
 
 
+@pytest.mark.parametrize("dag_id", [DAG_ID, "threatstream_stix_export"])
+def test_dag_conventions(dag_id: str) -> None:
+    dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags[dag_id]
+    assert {"threatstream", "merged-view"} <= set(dag.tags)
+    assert dag.doc_md
+    assert dag.catchup is False
+    assert dag.max_active_runs == 1
+    for task in dag.tasks:
+        assert task.retries >= 2
+        assert task.execution_timeout is not None
+        assert task.owner == "threatstream"
+
+
 def test_three_sources_yield_one_document(run_merge: RunMerge, tmp_path: Path) -> None:
     outcome = run_merge({"batches": three_batches(tmp_path)})
     assert outcome.succeeded
@@ -184,51 +197,63 @@ def test_an_indicator_expired_at_every_source_leaves_the_view(tmp_path: Path) ->
     assert hook.read_merged("IPv4", IP)[0] is None
 
 
-def unpause(dag_id: str) -> None:
+def deploy_now(dag_id: str) -> None:
+    """Unpause the DAG as if it had just been deployed: asset events queue runs for unpaused
+    DAGs only, and (without catchup) only events after it started scheduling on its assets
+    count, so earlier tests' upserts are not merged here."""
+    from airflow.models.asset import DagScheduleAssetReference
     from airflow.models.dag import DagModel
     from airflow.utils.session import create_session
     from sqlalchemy import update
 
     with create_session() as session:
         session.execute(update(DagModel).where(DagModel.dag_id == dag_id).values(is_paused=False))
+        session.execute(
+            update(DagScheduleAssetReference)
+            .where(DagScheduleAssetReference.dag_id == dag_id)
+            .values(created_at=datetime.now(UTC))
+        )
 
 
-def asset_triggered_run(dag_id: str) -> RunOutcome:
-    """Create the run the scheduler creates for queued asset events, then run it in-process."""
+def asset_triggered_run(dag_id: str) -> RunOutcome | None:
+    """Create the run the scheduler creates for queued asset events (None when nothing is
+    queued), then run it in-process."""
     from airflow.jobs.job import Job
     from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
     from airflow.models.dag import DagModel
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
     from airflow.utils.state import DagRunState
-    from sqlalchemy import select
+    from sqlalchemy import func, select
 
     from threatstream_dev.runs import _drive, _scheduler_dag
 
     dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags[dag_id]
     with create_session() as session:
-        runner = SchedulerJobRunner(job=Job())
+        runs_before = session.scalar(select(func.count()).select_from(DagRun).where(DagRun.dag_id == dag_id))
         dag_model = session.scalars(select(DagModel).where(DagModel.dag_id == dag_id)).one()
-        runner._create_dag_runs_asset_triggered(dag_models=[dag_model], session=session)
+        SchedulerJobRunner(job=Job())._create_dag_runs_asset_triggered(
+            dag_models=[dag_model], session=session
+        )
         session.commit()
-        dag_run = session.scalars(
-            select(DagRun).where(DagRun.dag_id == dag_id).order_by(DagRun.id.desc()).limit(1)
-        ).one()
+        runs = list(session.scalars(select(DagRun).where(DagRun.dag_id == dag_id).order_by(DagRun.id)))
+        if len(runs) == runs_before:
+            return None
+        dag_run = runs[-1]
         dag_run.dag = _scheduler_dag(dag)
         dag_run.state = DagRunState.RUNNING
         session.commit()
         _drive(dag, dag_run, session)
         run_id = dag_run.run_id
-    outcome = run_outcome(dag_id, run_id)
-    assert outcome is not None
-    return outcome
+    return run_outcome(dag_id, run_id)
 
 
 def test_upserts_trigger_the_merged_view_through_their_assets(run_dag: RunDag) -> None:
     from threatstream_dev.runs import sync_dags_to_db
 
     sync_dags_to_db()  # as the dag-processor does: the merged view is scheduled on the assets
-    unpause(DAG_ID)  # asset events queue runs for unpaused DAGs only
+    asset_triggered_run(DAG_ID)  # consume runs other tests left queued, as the scheduler would
+    deploy_now(DAG_ID)
     logical_date = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
     otx, abuseipdb = (
         run_dag("threatstream_otx", logical_date),
@@ -238,6 +263,7 @@ def test_upserts_trigger_the_merged_view_through_their_assets(run_dag: RunDag) -
     assert abuseipdb.succeeded
 
     outcome = asset_triggered_run(DAG_ID)
+    assert outcome is not None
     assert outcome.succeeded, outcome
     result = outcome.results["merge"]
     assert result["batches"] == 2
