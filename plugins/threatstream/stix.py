@@ -121,15 +121,19 @@ def _sources(document: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [{key: entry[key] for key in keys if entry.get(key) is not None} for entry in document["sources"]]
 
 
+def _required_time(document: Mapping[str, Any], key: str) -> datetime:
+    value = parse_time(document.get(key))
+    if value is None:
+        raise ValueError(f"merged document {document.get('id')} has no {key}")
+    return value
+
+
 def to_stix(document: Mapping[str, Any], at: datetime) -> dict[str, Any] | None:
     """The STIX object of one merged document (score as of ``at``); None when not exportable."""
     kind, value = str(document["indicator_type"]), str(document["indicator_value"])
-    updated = parse_time(document["updated_at"])
-    first_seen = parse_time(document["first_seen"])
-    expires_at = parse_time(document["expires_at"])
-    assert updated is not None
-    assert first_seen is not None
-    assert expires_at is not None
+    updated, first_seen, expires_at = (
+        _required_time(document, key) for key in ("updated_at", "first_seen", "expires_at")
+    )
     current = score_at(document, at)
     created = min(first_seen, updated)
     common: dict[str, Any] = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -186,6 +187,25 @@ def test_concurrent_writers_lose_no_update(tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("cosmos_database")
+def test_the_merged_document_lives_as_long_as_its_latest_source() -> None:
+    """Cosmos DB's own TTL removes the record when the last source's report expires."""
+    hook = MergedViewHook()
+    now = datetime.now(UTC)
+    documents = [
+        ipv4().to_indicator(source, ingested_at=now, default_ttl=timedelta(seconds=seconds)).to_document()
+        for source, seconds in (("abuseipdb", 1), ("otx", 5))
+    ]
+    assert hook.merge_documents(documents).failed == 0
+    merged, _ = hook.read_merged("IPv4", IP)
+    assert merged is not None
+    assert merged["ttl"] <= 5
+    time.sleep(2)  # abuseipdb's report has expired, otx's has not: the record stays
+    assert hook.read_merged("IPv4", IP)[0] is not None
+    time.sleep(5)  # both expired: the local server's TTL sweep removed the record
+    assert hook.read_merged("IPv4", IP)[0] is None
+
+
+@pytest.mark.usefixtures("cosmos_database")
 def test_an_indicator_expired_at_every_source_leaves_the_view(tmp_path: Path) -> None:
     hook = MergedViewHook()
     old = ipv4().to_indicator("abuseipdb", ingested_at=NOW, default_ttl=timedelta(hours=1)).to_document()
@@ -213,6 +233,23 @@ def deploy_now(dag_id: str) -> None:
             .where(DagScheduleAssetReference.dag_id == dag_id)
             .values(created_at=datetime.now(UTC))
         )
+
+
+def upsert_event_extra(source: str) -> dict[str, Any]:
+    """The ``extra`` of the latest asset event of a source."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        event = session.scalars(
+            select(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.uri == source_asset(source).uri)
+            .order_by(AssetEvent.id.desc())
+            .limit(1)
+        ).one()
+        return dict(event.extra)
 
 
 def asset_triggered_run(dag_id: str) -> RunOutcome | None:
@@ -262,6 +299,17 @@ def test_upserts_trigger_the_merged_view_through_their_assets(run_dag: RunDag) -
     assert otx.succeeded
     assert abuseipdb.succeeded
 
+    assert set(upsert_event_extra("otx")) == {
+        "source",
+        "run_id",
+        "valid_uri",
+        "storage_conn_id",
+        "written",
+        "failed",
+        "ingested_at",
+        "data_interval_start",
+        "data_interval_end",
+    }
     outcome = asset_triggered_run(DAG_ID)
     assert outcome is not None
     assert outcome.succeeded, outcome

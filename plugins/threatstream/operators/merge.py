@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
@@ -16,6 +17,8 @@ from threatstream.exceptions import StoreWriteError
 from threatstream.hooks.cosmos import IndicatorStoreHook
 from threatstream.hooks.merged_store import MergedViewHook, MergeStats, configured_policy
 from threatstream.storage import open_path, read_json_lines
+
+log = logging.getLogger(__name__)
 
 
 class BatchRef(BaseModel):
@@ -32,13 +35,23 @@ class BatchRef(BaseModel):
 
 
 def triggering_batches(context: Context) -> Iterator[BatchRef]:
-    """The batches named by the asset events that triggered this run, oldest first."""
+    """The batches named by the asset events that triggered this run, oldest first.
+
+    An event without ``valid_uri`` (e.g. created by hand in the UI) names no batch: it is
+    logged and skipped.
+    """
     accessor: Mapping[Any, Sequence[Any]] = context.get("triggering_asset_events") or {}
     events = [event for asset in accessor for event in accessor[asset]]
     for event in sorted(events, key=lambda event: event.timestamp):
         extra = dict(event.extra or {})
         if extra.get("valid_uri"):
             yield BatchRef.model_validate({**extra, "written_at": event.timestamp})
+        else:
+            log.warning(
+                "Asset event of %s from %s names no batch (no valid_uri); skipped",
+                getattr(event.asset, "name", "?"),
+                event.source_dag_id or "outside a DAG",
+            )
 
 
 class MergeViewOperator(BaseOperator):
