@@ -12,7 +12,8 @@ TEXT = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size
 
 def unescape(literal: str) -> str:
     """Inverse of the STIX string-literal escaping (for the round-trip check)."""
-    assert literal.startswith("'") and literal.endswith("'")
+    assert literal.startswith("'")
+    assert literal.endswith("'")
     body, out, i = literal[1:-1], [], 0
     while i < len(body):
         if body[i] == "\\":
