@@ -154,8 +154,9 @@ def test_a_missing_batch_fails_the_run_after_merging_the_others(run_merge: RunMe
     assert MergedViewHook().read_merged("IPv4", IP)[0] is not None
 
 
-def test_a_run_with_no_batch_fails(run_merge: RunMerge) -> None:
-    outcome = run_merge({})
+@pytest.mark.parametrize("conf", [{}, {"batches": [{"valid_uri": 5}]}], ids=["none", "malformed"])
+def test_a_run_without_a_proper_batch_fails_at_once(run_merge: RunMerge, conf: dict[str, Any]) -> None:
+    outcome = run_merge(conf)
     assert outcome.state == "failed"
     assert outcome.tries["merge"] == 1  # a bad request is not retried
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from airflow.sdk import BaseOperator, Context
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from threatstream.assets import MERGED_ASSET
 from threatstream.compat import AirflowFailException
@@ -95,7 +95,10 @@ class MergeViewOperator(BaseOperator):
     def _requested_batches(self, context: Context) -> list[BatchRef]:
         if isinstance(self.batches, str):
             raise AirflowFailException(f"batches must render to a list, got the string {self.batches!r}")
-        refs = [*triggering_batches(context), *(BatchRef.model_validate(item) for item in self.batches or ())]
+        try:
+            refs = [*triggering_batches(context), *(BatchRef.model_validate(b) for b in self.batches or ())]
+        except ValidationError as err:
+            raise AirflowFailException(f"A batch is malformed: {err}") from None
         unique = {ref.valid_uri: ref for ref in refs}
         if not unique:
             raise AirflowFailException(
