@@ -12,6 +12,7 @@ from typing import Any
 from airflow.configuration import conf
 from airflow.sdk import DAG, Param
 
+from threatstream.assets import source_asset
 from threatstream.compat import CronDataIntervalTimetable, CronTriggerTimetable
 from threatstream.operators.fetch import FetchFeedOperator
 from threatstream.operators.upsert import UpsertIndicatorsOperator
@@ -117,6 +118,8 @@ def build_source_dag(source: str | SourceSpec, *, schedule: str | None = None, *
             source=spec.name,
             max_reject_ratio="{{ params.max_reject_ratio }}",
         )
-        upsert = UpsertIndicatorsOperator(task_id="upsert", source=spec.name)
+        upsert = UpsertIndicatorsOperator(
+            task_id="upsert", source=spec.name, outlets=[source_asset(spec.name)]
+        )
         fetch >> validate >> upsert
     return dag

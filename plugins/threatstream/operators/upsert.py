@@ -8,6 +8,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator, Context
 
+from threatstream.assets import source_asset
 from threatstream.exceptions import StoreWriteError
 from threatstream.hooks.cosmos import IndicatorStoreHook
 from threatstream.models import UpsertResult, ValidateResult
@@ -77,4 +78,19 @@ class UpsertIndicatorsOperator(BaseOperator):
                 f"{stats.failed} of {stats.attempted} documents were not written "
                 f"(first failures: {stats.failures[:5]}); the upsert is idempotent and will be retried."
             )
+        context["outlet_events"][source_asset(self.source)].extra = {
+            "source": result.source,
+            "run_id": result.run_id,
+            "valid_uri": validated.valid_uri,
+            "storage_conn_id": validated.storage_conn_id,
+            "written": result.written,
+            "failed": result.failed,
+            "ingested_at": validated.model_dump(mode="json")["ingested_at"],
+            "data_interval_start": _iso(context.get("data_interval_start")),
+            "data_interval_end": _iso(context.get("data_interval_end")),
+        }
         return result.model_dump(mode="json")
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None

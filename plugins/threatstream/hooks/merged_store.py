@@ -1,0 +1,337 @@
+"""The merged view's container: point reads, and merges written with optimistic concurrency.
+
+The merged view lives in a container of its own (default ``indicators_merged``, in the
+database of the ``threatstream_cosmos`` connection), with the same partition key scheme as
+the source documents and its own indexing policy (``include/cosmos/merged_container.json``).
+
+Every source document is merged by a point read of its merged document, the pure
+:func:`threatstream.merged.merge`, and a write conditioned on the ETag that was read
+(``If-Match``); a concurrent writer makes the write fail with 412 (or 409 for two creates),
+and the document is read and merged again. No update is lost, whatever runs concurrently.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from airflow.configuration import conf
+from azure.core import MatchConditions
+from azure.core.exceptions import ServiceRequestError, ServiceResponseError
+from azure.cosmos import ContainerProxy, PartitionKey
+from azure.cosmos.exceptions import CosmosHttpResponseError
+
+from threatstream.canonical import partition_key
+from threatstream.hooks.cosmos import IndicatorStoreHook, _container_settings_path, _request_charge
+from threatstream.merged import content_of, merge, merged_id, prepare_for_write
+from threatstream.scoring import ScoringPolicy
+
+DEFAULT_MERGED_CONTAINER = "indicators_merged"
+#: Statuses that mean "someone else wrote first": read, merge and write again.
+CONFLICT_STATUSES = frozenset({404, 409, 412})
+
+
+#: The queries a SOC tool runs against the merged view (``docs/merged-view.md``), each served
+#: by the merged container's indexing policy. A lookup by value is a point read, not a query.
+SOC_QUERIES: Mapping[str, str] = {
+    # A value whose type is unknown: one indexed equality, fanned out over partitions.
+    "by_value": "SELECT * FROM c WHERE c.indicator_value = @value",
+    # The strongest indicators of one type: composite index (indicator_type ASC, score DESC).
+    "by_type_and_score": (
+        "SELECT TOP 100 c.id, c.indicator_value, c.score, c.source_count, c.last_seen FROM c "
+        "WHERE c.indicator_type = @type AND c.score >= @min_score "
+        "ORDER BY c.indicator_type ASC, c.score DESC"
+    ),
+    # What changed since a time (incremental sync to a SIEM/TIP): range index on updated_at.
+    "recently_changed": "SELECT * FROM c WHERE c.updated_at >= @since ORDER BY c.updated_at ASC",
+    # Values several sources agree on: range indexes on source_count and score.
+    "corroborated": (
+        "SELECT c.indicator_type, c.indicator_value, c.score, c.source_names FROM c "
+        "WHERE c.source_count >= @min_sources AND c.score >= @min_score"
+    ),
+    # Everything one source vouches for: index on source_names[].
+    "by_source": (
+        "SELECT c.indicator_type, c.indicator_value, c.score FROM c "
+        "WHERE ARRAY_CONTAINS(c.source_names, @source) AND c.score >= @min_score"
+    ),
+}
+
+
+def merged_container_settings() -> dict[str, Any]:
+    """Settings of the merged container: ``merged_container.json`` next to ``container.json``."""
+    path = _container_settings_path().with_name("merged_container.json")
+    try:
+        settings: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"Merged-view container settings not found at {path}; deploy include/cosmos/ with the DAGs."
+        ) from None
+    return settings
+
+
+def default_merged_container() -> str:
+    """``[threatstream] merged_container``, default ``indicators_merged``."""
+    return conf.get("threatstream", "merged_container", fallback="") or DEFAULT_MERGED_CONTAINER
+
+
+def configured_policy(overrides: Mapping[str, Any] | None = None) -> ScoringPolicy:
+    """The scoring policy: defaults, then ``[threatstream] scoring`` (JSON), then ``overrides``.
+
+    Raises ValueError for malformed or out-of-range settings.
+    """
+    text = conf.get("threatstream", "scoring", fallback="") or "{}"
+    try:
+        configured = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"[threatstream] scoring is not JSON: {err}") from None
+    if not isinstance(configured, dict):
+        raise ValueError("[threatstream] scoring must be a JSON object")
+    merged = {**configured}
+    for key, value in (overrides or {}).items():
+        merged[key] = {**merged.get(key, {}), **value} if isinstance(value, Mapping) else value
+    return ScoringPolicy.from_mapping(merged)
+
+
+@dataclass
+class MergeStats:
+    """What merging a stream of source documents did, and what it cost."""
+
+    documents: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    expired: int = 0
+    conflicts: int = 0
+    failed: int = 0
+    read_charge: float = 0.0
+    write_charge: float = 0.0
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, other: MergeStats) -> None:
+        for item in fields(self):
+            if item.name != "failures":
+                setattr(self, item.name, getattr(self, item.name) + getattr(other, item.name))
+        self.failures.extend(other.failures[: max(0, 20 - len(self.failures))])
+
+    def as_dict(self) -> dict[str, Any]:
+        result = {item.name: getattr(self, item.name) for item in fields(self) if item.name != "failures"}
+        result["read_charge"] = round(self.read_charge, 2)
+        result["write_charge"] = round(self.write_charge, 2)
+        return result
+
+
+class _Charge:
+    """A ``response_hook`` that adds up request charges."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+
+    def __call__(self, headers: Mapping[str, Any], _body: Any) -> None:
+        self.total += _request_charge(headers)
+
+
+class MergedViewHook(IndicatorStoreHook):
+    """The merged-view container of the ``threatstream_cosmos`` database.
+
+    :param azure_cosmos_conn_id: the store connection (same account and database).
+    :param container_name: the merged container; default ``[threatstream] merged_container``
+        or ``indicators_merged``.
+    :param max_concurrency: source documents merged at once.
+    :param max_conflicts: read-merge-write attempts per document when others write first.
+    :param policy: the scoring policy.
+    """
+
+    hook_name = "ThreatStream merged view"
+
+    def __init__(
+        self,
+        azure_cosmos_conn_id: str = IndicatorStoreHook.default_conn_name,
+        *,
+        container_name: str | None = None,
+        max_concurrency: int = 8,
+        max_conflicts: int = 50,
+        policy: ScoringPolicy | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(azure_cosmos_conn_id, max_concurrency=max_concurrency, **kwargs)
+        self._merged_container_name = container_name or default_merged_container()
+        self.max_conflicts = max_conflicts
+        self.policy = policy or configured_policy()
+
+    @property
+    def container_name(self) -> str:
+        return self._merged_container_name
+
+    def get_container(self) -> ContainerProxy:
+        """The merged container, creating it (and the database) when missing."""
+        if self._container is None:
+            settings = merged_container_settings()
+            try:
+                database = self.get_conn().create_database_if_not_exists(self.database_name)
+                self._container = database.create_container_if_not_exists(
+                    id=self.container_name,
+                    partition_key=PartitionKey(path=settings["partition_key_path"]),
+                    default_ttl=settings.get("default_ttl", -1),
+                    indexing_policy=settings.get("indexing_policy"),
+                )
+            except CosmosHttpResponseError as err:
+                raise self._classify(err, "preparing the merged container") from None
+        return self._container
+
+    # -- reads -------------------------------------------------------------------------
+
+    def read_merged(self, indicator_type: str, canonical_value: str) -> tuple[dict[str, Any] | None, float]:
+        """Point read of one value's merged document (None when absent) and its RU charge."""
+        charge = _Charge()
+        try:
+            item: dict[str, Any] = self._retrying()(
+                self.get_container().read_item,
+                merged_id(indicator_type, canonical_value),
+                partition_key=partition_key(indicator_type, canonical_value),
+                response_hook=charge,
+            )
+        except CosmosHttpResponseError as err:
+            if err.status_code == 404:
+                return None, charge.total
+            if err.status_code in (401, 403):
+                raise self._classify(err, "reading a merged document") from None
+            raise
+        return item, charge.total
+
+    def changed_between(
+        self, since: datetime, until: datetime, *, page_size: int = 500
+    ) -> Iterator[dict[str, Any]]:
+        """Merged documents whose ``updated_at`` is in ``[since, until)``, oldest change first.
+
+        Streams the query page by page (``page_size`` documents per request).
+        """
+        from threatstream.merged import format_time
+
+        items = self.get_container().query_items(
+            "SELECT * FROM c WHERE c.updated_at >= @since AND c.updated_at < @until ORDER BY c.updated_at",
+            parameters=[
+                {"name": "@since", "value": format_time(since)},
+                {"name": "@until", "value": format_time(until)},
+            ],
+            enable_cross_partition_query=True,
+            max_item_count=page_size,
+        )
+        yield from items
+
+    # -- merges ------------------------------------------------------------------------
+
+    def merge_documents(
+        self,
+        documents: Iterable[Mapping[str, Any]],
+        *,
+        written_at: datetime | None = None,
+        batch_uri: str | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        chunk_size: int = 1000,
+    ) -> MergeStats:
+        """Merge canonical source documents into the view, ``max_concurrency`` at a time.
+
+        Streams ``documents`` ``chunk_size`` at a time (flat memory). A document that
+        cannot be merged is counted in ``failed`` with its reason, never raised, so the
+        rest of the batch still lands.
+        """
+        container = self.get_container()
+        stats = MergeStats()
+        iterator = iter(documents)
+
+        def one(document: Mapping[str, Any]) -> MergeStats:
+            return self._merge_one(container, document, written_at, batch_uri, clock)
+
+        with ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="merged-view") as pool:
+            while chunk := list(islice(iterator, chunk_size)):
+                for result in pool.map(one, chunk):
+                    stats.add(result)
+        return stats
+
+    def _merge_one(
+        self,
+        container: ContainerProxy,
+        document: Mapping[str, Any],
+        written_at: datetime | None,
+        batch_uri: str | None,
+        clock: Callable[[], datetime],
+    ) -> MergeStats:
+        stats = MergeStats(documents=1)
+        try:
+            kind, value = str(document["indicator_type"]), str(document["indicator_value"])
+            for attempt in range(self.max_conflicts):
+                if attempt:
+                    # Someone else wrote first: back off a little (jittered) before re-reading.
+                    time.sleep(random.uniform(0, min(0.005 * attempt, 0.1)))  # noqa: S311
+                existing, charge = self.read_merged(kind, value)
+                stats.read_charge += charge
+                merged = merge(
+                    existing, document, written_at=written_at, batch_uri=batch_uri, policy=self.policy
+                )
+                prepared = prepare_for_write(merged, clock(), self.policy)
+                try:
+                    outcome, charge = self._write(container, existing, prepared)
+                except CosmosHttpResponseError as err:
+                    if err.status_code not in CONFLICT_STATUSES:
+                        raise
+                    stats.conflicts += 1
+                    continue
+                stats.write_charge += charge
+                setattr(stats, outcome, getattr(stats, outcome) + 1)
+                return stats
+            raise RuntimeError(f"still conflicting after {self.max_conflicts} attempts")
+        except CosmosHttpResponseError as err:
+            if err.status_code in (401, 403):
+                raise self._classify(err, "merging a document") from None
+            return self._merge_failed(stats, document, f"HTTP {err.status_code}")
+        except (ServiceRequestError, ServiceResponseError) as err:
+            return self._merge_failed(stats, document, type(err).__name__)
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+            return self._merge_failed(stats, document, f"{type(err).__name__}: {err}")
+
+    def _write(
+        self, container: ContainerProxy, existing: dict[str, Any] | None, prepared: dict[str, Any] | None
+    ) -> tuple[str, float]:
+        """Write ``prepared`` over ``existing`` if nobody changed it since it was read."""
+        charge = _Charge()
+        if prepared is None:
+            if existing is None:
+                return "expired", 0.0
+            self._retrying()(
+                container.delete_item,
+                existing["id"],
+                partition_key=existing["partition_key"],
+                etag=existing["_etag"],
+                match_condition=MatchConditions.IfNotModified,
+                response_hook=charge,
+            )
+            return "deleted", charge.total
+        if existing is None:
+            self._retrying()(container.create_item, prepared, response_hook=charge)
+            return "created", charge.total
+        if content_of(existing) == content_of(prepared):
+            return "unchanged", 0.0
+        self._retrying()(
+            container.replace_item,
+            existing["id"],
+            prepared,
+            etag=existing["_etag"],
+            match_condition=MatchConditions.IfNotModified,
+            response_hook=charge,
+        )
+        return "updated", charge.total
+
+    @staticmethod
+    def _merge_failed(stats: MergeStats, document: Mapping[str, Any], reason: str) -> MergeStats:
+        stats.failed += 1
+        stats.failures.append({"id": document.get("id"), "reason": reason})
+        return stats

@@ -1,0 +1,128 @@
+"""``threatstream lookup``: type detection, canonicalisation, point reads, the console script."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tomllib
+from datetime import UTC, datetime, timedelta
+from importlib import import_module
+from pathlib import Path
+
+import pytest
+
+from threatstream.canonical import InvalidIndicator
+from threatstream.cli import candidate_types, find, lookup, main
+from threatstream.hooks.merged_store import MergedViewHook
+from threatstream.models import Observation
+from threatstream.vocabulary import TLP, IndicatorType
+
+REPO = Path(__file__).resolve().parents[2]
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("94.156.8.244", ["IPv4"]),
+        ("2a0d:5600:24:a::2", ["IPv6"]),
+        ("94.156.8.0/24", ["CIDR"]),
+        ("hXXp://x", ["URL"]),
+        ("http://Evil.example/a", ["URL"]),
+        ("cve-2024-3400", ["CVE"]),
+        ("ops@evil.example", ["email"]),
+        ("d41d8cd98f00b204e9800998ecf8427e", ["FileHash-MD5", "FileHash-IMPHASH", "JA3"]),
+        ("A" * 64, ["FileHash-SHA256", "SSLCertFingerprint"]),
+        (":".join(["ab"] * 20), ["SSLCertFingerprint"]),
+        ("1BoatSLRHtKNngkdXEeobR76b53LETtpyT", ["BitcoinAddress"]),
+        ("Evil.Example.COM.", ["domain", "hostname"]),
+        ("no type here", []),
+    ],
+)
+def test_candidate_types(value: str, expected: list[str]) -> None:
+    assert [kind.value for kind in candidate_types(value)] == expected
+
+
+@pytest.fixture
+def seeded(cosmos_database: str) -> MergedViewHook:
+    """A merged view holding an IPv4 (two sources), a hostname and a URL."""
+    hook = MergedViewHook()
+    observations = [
+        ("otx", Observation(indicator_type=IndicatorType.IPV4, value="94.156.8.244", tlp=TLP.GREEN)),
+        ("abuseipdb", Observation(indicator_type=IndicatorType.IPV4, value="94.156.8.244", confidence=90)),
+        ("otx", Observation(indicator_type=IndicatorType.HOSTNAME, value="cdn.evil.example")),
+        (
+            "urlhaus",
+            Observation(indicator_type=IndicatorType.URL, value="HTTP://Evil.Example:80/it's%2fa\\b"),
+        ),
+    ]
+    documents = [
+        observation.to_indicator(source, ingested_at=NOW, default_ttl=timedelta(days=7)).to_document()
+        for source, observation in observations
+    ]
+    assert hook.merge_documents(documents).failed == 0
+    return hook
+
+
+def test_lookup_canonicalises_and_point_reads(seeded: MergedViewHook) -> None:
+    record = lookup(" 94.156.8.244 ")
+    assert record is not None
+    assert record["source_names"] == ["abuseipdb", "otx"]
+    assert record["tlp"] == "green"
+    assert 0 < record["current_score"] <= record["score"]
+    assert not any(key.startswith("_") for key in record)
+    # Any spelling the pipeline canonicalises finds the same record.
+    url = lookup("http://EVIL.example/it's%2Fa\\b", "URL")
+    assert url is not None
+    assert url["indicator_value"] == "http://evil.example/it's%2Fa\\b"
+    assert lookup("5.188.10.197") is None
+
+
+def test_ambiguous_types_are_tried_in_order(seeded: MergedViewHook) -> None:
+    result = find("CDN.Evil.Example.")
+    assert result.record is not None
+    assert result.record["indicator_type"] == "hostname"
+    assert result.tried == [("domain", "cdn.evil.example"), ("hostname", "cdn.evil.example")]
+
+
+def test_a_value_that_cannot_be_canonicalised_is_an_error(seeded: MergedViewHook) -> None:
+    with pytest.raises(InvalidIndicator) as caught:
+        lookup("10.0.0.1")
+    assert caught.value.reason == "non_global_ip"
+    with pytest.raises(InvalidIndicator, match="unknown_type"):
+        lookup("no type here")
+
+
+def test_main_prints_text_and_json(seeded: MergedViewHook, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lookup", "94.156.8.244"]) == 0
+    text = capsys.readouterr().out
+    assert "IPv4 94.156.8.244" in text
+    assert "- abuseipdb: reported" in text
+    assert "confidence 90" in text
+    assert main(["lookup", "94.156.8.244", "--type", "IPv4", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["record"]["source_count"] == 2
+    assert printed["request_charge"] == 1.0  # one point read (the local server reports 1 RU each)
+    assert main(["lookup", "5.188.10.197"]) == 1
+    assert "not found (IPv4 5.188.10.197)" in capsys.readouterr().out
+    assert main(["lookup", "10.0.0.1"]) == 2
+    assert "non_global_ip" in capsys.readouterr().err
+
+
+def test_python_dash_m_and_the_console_script(seeded: MergedViewHook) -> None:
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    module, function = scripts["threatstream"].split(":")
+    assert getattr(import_module(module), function) is main
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "plugins"), str(REPO / "dev")])}
+    completed = subprocess.run(
+        [sys.executable, "-m", "threatstream.cli", "lookup", "94.156.8.244", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert json.loads(completed.stdout)["record"]["source_names"] == ["abuseipdb", "otx"]
