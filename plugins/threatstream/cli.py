@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from threatstream.canonical import InvalidIndicator, canonicalize
+from threatstream.canonical import InvalidIndicator, canonical_indicator, refang
 from threatstream.vocabulary import IndicatorType
 
 __all__ = ["LookupResult", "candidate_types", "find", "lookup", "main"]
@@ -40,8 +40,11 @@ _HASH_TYPES: dict[int, tuple[IndicatorType, ...]] = {
 
 
 def candidate_types(value: str) -> tuple[IndicatorType, ...]:
-    """The indicator types ``value`` may be stored as, most likely first (may be empty)."""
-    text = value.strip()
+    """The indicator types ``value`` may be stored as, most likely first (may be empty).
+
+    Defanged spellings (``hxxp://``, ``evil[.]example``, ``1.2.3[.]4``) are recognised too.
+    """
+    text = refang(IndicatorType.URL, value.strip())
     if "://" in text:
         return (IndicatorType.URL,)
     if _CVE.fullmatch(text):
@@ -96,7 +99,10 @@ def find(
     errors: list[InvalidIndicator] = []
     for kind in kinds:
         try:
-            canonical.append((kind, canonicalize(kind, value)))
+            # The type may change (an absolute URI is a URL, ::ffff:a.b.c.d is IPv4).
+            canonical_type, canonical_value, _ = canonical_indicator(kind, value)
+            if (canonical_type, canonical_value) not in canonical:
+                canonical.append((canonical_type, canonical_value))
         except InvalidIndicator as err:
             errors.append(err)
     if not canonical:

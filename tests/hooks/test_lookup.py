@@ -38,6 +38,9 @@ NOW = datetime.now(UTC).replace(microsecond=0)
         (":".join(["ab"] * 20), ["SSLCertFingerprint"]),
         ("1BoatSLRHtKNngkdXEeobR76b53LETtpyT", ["BitcoinAddress"]),
         ("Evil.Example.COM.", ["domain", "hostname"]),
+        ("evil[.]example[.]com", ["domain", "hostname"]),
+        ("1.2.3[.]4", ["IPv4"]),
+        ("user[at]evil.example", ["email"]),
         ("no type here", []),
     ],
 )
@@ -78,6 +81,15 @@ def test_lookup_canonicalises_and_point_reads(seeded: MergedViewHook) -> None:
     assert url is not None
     assert url["indicator_value"] == "http://evil.example/it's%2Fa\\b"
     assert lookup("5.188.10.197") is None
+    # Defanged and IPv4-mapped spellings reach the same records.
+    for spelling, expected in (
+        ("94.156.8[.]244", record),
+        ("::ffff:94.156.8.244", record),
+        ("hxxp://evil[.]example/it's%2fa\\b", url),
+    ):
+        found = lookup(spelling)
+        assert found is not None
+        assert found["id"] == expected["id"]
 
 
 def test_ambiguous_types_are_tried_in_order(seeded: MergedViewHook) -> None:
