@@ -61,6 +61,7 @@ def test_schedules_respect_feed_rules(dagbag: DagBag) -> None:
     for snapshot, cron in (
         ("threatstream_urlhaus", "*/15 * * * *"),
         ("threatstream_abuseipdb", "0 */6 * * *"),
+        ("threatstream_feodo", "10 * * * *"),  # a static file refreshed every few minutes
     ):
         timetable = dagbag.dags[snapshot].timetable
         assert isinstance(timetable, CronTriggerTimetable), snapshot
