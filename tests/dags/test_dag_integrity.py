@@ -62,6 +62,7 @@ def test_schedules_respect_feed_rules(dagbag: DagBag) -> None:
         ("threatstream_urlhaus", "*/15 * * * *"),
         ("threatstream_abuseipdb", "0 */6 * * *"),
         ("threatstream_feodo", "10 * * * *"),  # a static file refreshed every few minutes
+        ("threatstream_cisa_kev", "30 6 * * *"),  # updated on working days
     ):
         timetable = dagbag.dags[snapshot].timetable
         assert isinstance(timetable, CronTriggerTimetable), snapshot

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from threatstream.sources.abuseipdb import ABUSEIPDB
 from threatstream.sources.base import SourceSpec
+from threatstream.sources.cisa_kev import CISA_KEV
 from threatstream.sources.feodo import FEODO
 from threatstream.sources.otx import OTX
 from threatstream.sources.urlhaus import URLHAUS
 
-SOURCES: dict[str, SourceSpec] = {spec.name: spec for spec in (URLHAUS, OTX, ABUSEIPDB, FEODO)}
+SOURCES: dict[str, SourceSpec] = {spec.name: spec for spec in (URLHAUS, OTX, ABUSEIPDB, FEODO, CISA_KEV)}
 
 
 def get_source(name: str) -> SourceSpec:
