@@ -48,7 +48,7 @@ import re
 import socket
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -60,6 +60,7 @@ TEST_KEYS: dict[str, str] = {
     "urlhaus": "urlhaus-test-key",
     "otx": "otx-test-key",
     "abuseipdb": "abuseipdb-test-key",
+    "threatfox": "threatfox-test-key",
 }
 """The API key each keyed source's fixtures accept (``Auth-Key``, ``X-OTX-API-KEY``, ``Key``, ...)."""
 
@@ -106,6 +107,7 @@ class RecordedRequest:
     headers: dict[str, str]
     status: int
     timestamp: datetime
+    body: Query = field(default_factory=dict)  # fields of a JSON-object or form body
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -116,6 +118,7 @@ class RecordedRequest:
             "headers": self.headers,
             "status": self.status,
             "timestamp": self.timestamp.isoformat(),
+            "body": self.body,
         }
 
 
@@ -506,6 +509,10 @@ class FeedReplayServer:
             headers={k: REDACTED if k.lower() in self._secret_headers else v for k, v in headers.items()},
             status=response.status,
             timestamp=datetime.now(UTC),
+            body={
+                k: [REDACTED] if k.lower() in _SECRET_QUERY_PARAMS else v
+                for k, v in _body_fields(body, headers).items()
+            },
         )
         with self._lock:
             self._log.append(record)

@@ -8,9 +8,12 @@ from threatstream.sources.base import SourceSpec
 from threatstream.sources.cisa_kev import CISA_KEV
 from threatstream.sources.feodo import FEODO
 from threatstream.sources.otx import OTX
+from threatstream.sources.threatfox import THREATFOX
 from threatstream.sources.urlhaus import URLHAUS
 
-SOURCES: dict[str, SourceSpec] = {spec.name: spec for spec in (URLHAUS, OTX, ABUSEIPDB, FEODO, CISA_KEV)}
+SOURCES: dict[str, SourceSpec] = {
+    spec.name: spec for spec in (URLHAUS, OTX, ABUSEIPDB, FEODO, CISA_KEV, THREATFOX)
+}
 
 
 def get_source(name: str) -> SourceSpec:
