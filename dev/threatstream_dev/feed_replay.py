@@ -61,6 +61,7 @@ TEST_KEYS: dict[str, str] = {
     "otx": "otx-test-key",
     "abuseipdb": "abuseipdb-test-key",
     "threatfox": "threatfox-test-key",
+    "malwarebazaar": "malwarebazaar-test-key",
 }
 """The API key each keyed source's fixtures accept (``Auth-Key``, ``X-OTX-API-KEY``, ``Key``, ...)."""
 

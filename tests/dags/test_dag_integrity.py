@@ -64,6 +64,7 @@ def test_schedules_respect_feed_rules(dagbag: DagBag) -> None:
         ("threatstream_feodo", "10 * * * *"),  # a static file refreshed every few minutes
         ("threatstream_cisa_kev", "30 6 * * *"),  # updated on working days
         ("threatstream_threatfox", "20 * * * *"),  # days=1: every run overlaps the last 23 hours
+        ("threatstream_malwarebazaar", "*/30 * * * *"),  # half of the 60-minute selector=time window
     ):
         timetable = dagbag.dags[snapshot].timetable
         assert isinstance(timetable, CronTriggerTimetable), snapshot

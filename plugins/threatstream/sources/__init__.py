@@ -7,12 +7,13 @@ from threatstream.sources.abuseipdb import ABUSEIPDB
 from threatstream.sources.base import SourceSpec
 from threatstream.sources.cisa_kev import CISA_KEV
 from threatstream.sources.feodo import FEODO
+from threatstream.sources.malwarebazaar import MALWAREBAZAAR
 from threatstream.sources.otx import OTX
 from threatstream.sources.threatfox import THREATFOX
 from threatstream.sources.urlhaus import URLHAUS
 
 SOURCES: dict[str, SourceSpec] = {
-    spec.name: spec for spec in (URLHAUS, OTX, ABUSEIPDB, FEODO, CISA_KEV, THREATFOX)
+    spec.name: spec for spec in (URLHAUS, OTX, ABUSEIPDB, FEODO, CISA_KEV, THREATFOX, MALWAREBAZAAR)
 }
 
 
