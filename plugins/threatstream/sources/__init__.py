@@ -17,12 +17,22 @@ SOURCES: dict[str, SourceSpec] = {
 }
 
 
+def all_sources() -> list[SourceSpec]:
+    """The built-in sources and the declarative list feeds (``include/feeds/lists/*.json``)."""
+    from threatstream.sources.csv_list import list_sources
+
+    return [*SOURCES.values(), *list_sources()]
+
+
 def get_source(name: str) -> SourceSpec:
-    """The spec of source ``name``."""
-    try:
+    """The spec of source ``name``: a built-in one, else a declarative list feed."""
+    if name in SOURCES:
         return SOURCES[name]
-    except KeyError:
-        raise KeyError(f"Unknown ThreatStream source {name!r}; known: {sorted(SOURCES)}") from None
+    known = all_sources()
+    for spec in known:
+        if spec.name == name:
+            return spec
+    raise KeyError(f"Unknown ThreatStream source {name!r}; known: {sorted(s.name for s in known)}")
 
 
-__all__ = ["SOURCES", "SourceSpec", "get_source"]
+__all__ = ["SOURCES", "SourceSpec", "all_sources", "get_source"]
