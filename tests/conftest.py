@@ -88,6 +88,7 @@ def feed_connections(replay: FeedReplayServer, monkeypatch: pytest.MonkeyPatch) 
         "threatfox",
         "malwarebazaar",
         "threatfox_csv",
+        "taxii",
     ):
         monkeypatch.setenv(f"AIRFLOW_CONN_THREATSTREAM_{source.upper()}", replay.connection_json(source))
     return replay

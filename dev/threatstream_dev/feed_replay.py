@@ -62,6 +62,7 @@ TEST_KEYS: dict[str, str] = {
     "abuseipdb": "abuseipdb-test-key",
     "threatfox": "threatfox-test-key",
     "malwarebazaar": "malwarebazaar-test-key",
+    "taxii": "taxii-test-key",  # sent as "Authorization: Bearer <key>" (or Basic, with a login)
 }
 """The API key each keyed source's fixtures accept (``Auth-Key``, ``X-OTX-API-KEY``, ``Key``, ...)."""
 

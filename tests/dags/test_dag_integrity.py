@@ -56,9 +56,10 @@ def test_dag_files_are_thin() -> None:
 def test_schedules_respect_feed_rules(dagbag: DagBag) -> None:
     from airflow.sdk import CronDataIntervalTimetable, CronTriggerTimetable
 
-    otx = dagbag.dags["threatstream_otx"]
-    assert isinstance(otx.timetable, CronDataIntervalTimetable)  # real data intervals: backfill works
-    assert otx.timetable.expression == "0 * * * *"
+    for interval_based in ("threatstream_otx", "threatstream_taxii"):
+        timetable = dagbag.dags[interval_based].timetable
+        assert isinstance(timetable, CronDataIntervalTimetable)  # real data intervals: backfill works
+        assert timetable.expression == "0 * * * *"
     for snapshot, cron in (
         ("threatstream_urlhaus", "*/15 * * * *"),
         ("threatstream_abuseipdb", "0 */6 * * *"),

@@ -9,11 +9,12 @@ from threatstream.sources.cisa_kev import CISA_KEV
 from threatstream.sources.feodo import FEODO
 from threatstream.sources.malwarebazaar import MALWAREBAZAAR
 from threatstream.sources.otx import OTX
+from threatstream.sources.taxii import TAXII
 from threatstream.sources.threatfox import THREATFOX
 from threatstream.sources.urlhaus import URLHAUS
 
 SOURCES: dict[str, SourceSpec] = {
-    spec.name: spec for spec in (URLHAUS, OTX, ABUSEIPDB, FEODO, CISA_KEV, THREATFOX, MALWAREBAZAAR)
+    spec.name: spec for spec in (URLHAUS, OTX, ABUSEIPDB, FEODO, CISA_KEV, THREATFOX, MALWAREBAZAAR, TAXII)
 }
 
 
