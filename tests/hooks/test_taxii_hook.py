@@ -14,7 +14,7 @@ from threatstream_dev.feed_replay import FeedReplayServer
 
 pytestmark = pytest.mark.replay
 
-WINDOW = FetchWindow(datetime(2026, 11, 28, 11, 0, tzinfo=UTC), datetime(2026, 11, 28, 12, 0, tzinfo=UTC))
+WINDOW = FetchWindow(datetime(2026, 11, 28, 9, 0, tzinfo=UTC), datetime(2026, 11, 28, 10, 0, tzinfo=UTC))
 OBJECTS = "/trustgroup1/collections/91a7b528-80eb-42ed-a74d-c6fbd5a26116/objects/"
 
 
@@ -29,12 +29,12 @@ def test_discovers_the_root_and_collection_and_pages_to_the_end(feed_connections
     assert [r.path for r in requests] == ["/taxii2/", "/trustgroup1/collections/", OBJECTS, OBJECTS, OBJECTS]
     first, by_next, by_header = (r.query for r in requests[2:])
     assert first == {
-        "added_after": ["2026-11-28T11:00:00.000000Z"],
+        "added_after": ["2026-11-28T09:00:00.000000Z"],
         "limit": ["10"],
         "match[type]": ["indicator"],
     }
-    assert by_next == {**first, "next": ["2026-11-28T11:09:00.000000Z|10"]}  # the same query, plus next
-    assert by_header == {**first, "added_after": ["2026-11-28T11:20:00.000000Z"]}  # X-TAXII-Date-Added-Last
+    assert by_next == {**first, "next": ["2026-11-28T09:09:00.000000Z|10"]}  # the same query, plus next
+    assert by_header == {**first, "added_after": ["2026-11-28T09:20:00.000000Z"]}  # X-TAXII-Date-Added-Last
     assert {r.headers["Accept"] for r in requests} == {TAXII_MEDIA_TYPE}
     assert {r.headers["Authorization"] for r in requests} == {"<redacted>"}
 
@@ -89,9 +89,9 @@ def test_a_header_that_does_not_advance_fails(feed_connections: FeedReplayServer
 
 
 def test_pages_added_after_the_window_are_left_to_later_runs(feed_connections: FeedReplayServer) -> None:
-    early = FetchWindow(datetime(2026, 11, 28, 10, 0, tzinfo=UTC), datetime(2026, 11, 28, 11, 10, tzinfo=UTC))
+    early = FetchWindow(datetime(2026, 11, 28, 8, 0, tzinfo=UTC), datetime(2026, 11, 28, 9, 10, tzinfo=UTC))
     pages = list(TaxiiHook().iter_pages(early))
-    assert len(pages) == 1  # page 2 starts at 11:12, after the window: not kept, not followed
+    assert len(pages) == 1  # page 2 starts at 09:12, after the window: not kept, not followed
     assert len(feed_connections.requests("taxii")) == 4
 
 

@@ -13,7 +13,7 @@ from threatstream.hooks.feed import FetchedPage
 from threatstream.sources.taxii import TAXII, parse_record, pattern_indicator, split_records
 from threatstream.vocabulary import TLP, IndicatorType
 
-AT = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+AT = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 
 
 def pages() -> list[FetchedPage]:
@@ -35,8 +35,8 @@ def test_the_collection_pages_yield_typed_indicators() -> None:
     assert values["mail-secure-gateway.com"].indicator_type is IndicatorType.DOMAIN
     c2 = values["45.137.21.9"]
     assert (c2.tlp, c2.confidence, c2.tags) == (TLP.AMBER, 85, ["c2", "qakbot"])
-    assert c2.first_seen == datetime(2026, 11, 28, 11, 0, 5, tzinfo=UTC)
-    assert c2.valid_until == datetime(2027, 2, 28, tzinfo=UTC)
+    assert c2.first_seen == datetime(2026, 11, 28, 9, 0, 5, tzinfo=UTC)
+    assert c2.valid_until == datetime(2028, 2, 28, tzinfo=UTC)
     assert values["secure-docs-share.com"].tlp is TLP.GREEN  # TLP 1.0 marking id
     purple = values["login-office365-verify.net"]
     assert purple.tlp is None
