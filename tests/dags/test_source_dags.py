@@ -9,23 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from threatstream.sources import all_sources
 from threatstream_dev.cosmos_emulator import CosmosEmulator
 from threatstream_dev.feed_replay import TEST_KEYS, FeedReplayServer
 from threatstream_dev.runs import RunDag, StoredDocuments
 
 pytestmark = pytest.mark.dagrun
 
-SOURCES = (
-    "urlhaus",
-    "otx",
-    "abuseipdb",
-    "feodo",
-    "cisa_kev",
-    "threatfox",
-    "malwarebazaar",
-    "taxii",
-    "threatfox_csv",
-)
+SOURCES = tuple(spec.name for spec in all_sources())  # the built-in ones and every list spec
 #: Sources whose feed checks a key (the others are public downloads).
 KEYED = tuple(source for source in SOURCES if source in TEST_KEYS)
 LOGICAL_DATE = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
