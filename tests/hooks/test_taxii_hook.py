@@ -115,3 +115,12 @@ def test_collection_must_be_named_when_several_are_readable(feed_connections: Fe
 def test_max_pages_bounds_the_chain(feed_connections: FeedReplayServer) -> None:
     with pytest.raises(FeedFormatError, match="after 2 pages"):
         list(TaxiiHook().iter_pages(WINDOW, max_pages=2))
+
+
+@pytest.mark.parametrize("options", [{"limit": 0}, {"max_pages": 0}])
+def test_bad_bounds_fail_before_any_request(
+    feed_connections: FeedReplayServer, options: dict[str, int]
+) -> None:
+    with pytest.raises(FeedRequestError, match="positive"):
+        list(TaxiiHook().iter_pages(WINDOW, **options))
+    assert feed_connections.requests("taxii") == []

@@ -166,6 +166,8 @@ class TaxiiHook(FeedHook):
         """
         if window.start is None:
             raise ValueError("TAXII fetches need the run's data interval start")
+        if int(limit) < 1 or int(max_pages) < 1:
+            raise FeedRequestError(f"TAXII limit and max_pages must be positive, got {limit} and {max_pages}")
         root = self.api_root(api_root)
         collection_id = self.collection(root, collection)
         endpoint = f"{root}collections/{collection_id}/objects/"
