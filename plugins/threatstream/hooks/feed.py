@@ -153,7 +153,10 @@ class FeedHook(HttpHook):
     def post(
         self, endpoint: str, *, json: Any = None, data: Mapping[str, Any] | None = None
     ) -> requests.Response:
-        """POST a JSON (``json``) or form (``data``) body; retries and errors as for :meth:`get`."""
+        """POST a JSON (``json``) or form (``data``) body; retries and errors as for :meth:`get`.
+
+        For query APIs that read (abuse.ch ``get_iocs``, ``get_recent``): retrying them is safe.
+        """
         return self._request("POST", endpoint, json=json, data=data)
 
     def _request(self, method: str, endpoint: str, **request: Any) -> requests.Response:
