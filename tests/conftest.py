@@ -79,6 +79,6 @@ def cosmos_database(cosmos_server: CosmosEmulator, monkeypatch: pytest.MonkeyPat
 @pytest.fixture
 def feed_connections(replay: FeedReplayServer, monkeypatch: pytest.MonkeyPatch) -> FeedReplayServer:
     """``threatstream_<source>`` connections pointing at the replay server."""
-    for source in ("urlhaus", "otx", "abuseipdb"):
+    for source in sorted(replay.sources):  # every source with replay fixtures
         monkeypatch.setenv(f"AIRFLOW_CONN_THREATSTREAM_{source.upper()}", replay.connection_json(source))
     return replay

@@ -28,7 +28,17 @@ from threatstream_dev.runs import run_outcome
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_HOME = REPO / ".demo"
-DEMO_SOURCES = ("urlhaus", "otx", "abuseipdb")
+#: TAXII is left out: its fixture covers one recorded hour, and the demo runs for this hour.
+DEMO_SOURCES = (
+    "urlhaus",
+    "otx",
+    "abuseipdb",
+    "feodo",
+    "cisa_kev",
+    "threatfox",
+    "malwarebazaar",
+    "threatfox_csv",
+)
 DATABASE = "threatstream"
 
 

@@ -1,8 +1,11 @@
-"""Local HTTP replay of the threat-intel feeds (URLhaus, AlienVault OTX, AbuseIPDB).
+"""Local HTTP replay of the threat-intel feeds (URLhaus, AlienVault OTX, AbuseIPDB, and the rest).
 
-One server serves all three sources under their real API paths (``/v1/urls/...``, ``/api/v1/pulses/...``,
-``/api/v2/blacklist``), checks each source's auth header, and answers from the fixtures in
-``include/feeds/<source>/``. Tests drive it in-process (:class:`FeedReplayServer`); a server started with
+One server serves every source under its real API paths (``/v1/urls/...``, ``/api/v1/pulses/...``,
+``/api/v2/blacklist``, ...), checks each source's auth header, and answers from the fixtures in
+``include/feeds/<source>/``. Sources whose real hosts share paths (ThreatFox and MalwareBazaar both
+answer ``POST /api/v1/``) are *mounted* under a path of their own (``/threatfox/api/v1/``), standing in
+for their host; their connection's base URL includes the mount. Tests drive it in-process
+(:class:`FeedReplayServer`); a server started with
 ``python -m threatstream_dev.feed_replay --port 0`` is driven over HTTP instead:
 
 * ``POST /_replay/faults``    ``{"source", "status", "body", "headers", "times", "path"}``
@@ -14,20 +17,24 @@ One server serves all three sources under their real API paths (``/v1/urls/...``
 Fixture format (``<source>/routes.json``)::
 
     {"prefixes": ["/v1/"],                       # request paths that belong to this source
+     "mount": "/threatfox",                      # optional: served under this path (a stand-in host)
      "auth": {"header": "Auth-Key", "keys": [...],
-              "missing": <response>, "invalid": <response>},
+              "missing": <response>, "invalid": <response>},   # optional: no auth block, no check
      "scenarios": {"default": [<route>, ...], "<name>": [<route>, ...]}}
 
 A route is ``{"method": "GET", "path": "/v1/urls/recent/limit/{limit}/", "query": {...}, "status": 200,
-"headers": {...}, "body_file": "x.json" | "body": <inline JSON or text>, "limit": {...}, "set": {...}}``.
+"headers": {...}, "body_file": "x.json" | "body": <inline JSON or text>, "limit": {...}, "set": {...},
+"request_body": {...}}``.
 
 * ``query`` constrains request parameters: ``"2"`` exact value, ``"*"`` present with any value, ``null``
   absent; a list means any of its items.
+* ``request_body`` constrains the fields of a POST body (a JSON object or a form), the same way; values
+  are compared as strings (JSON ``1`` matches ``"1"``). A body that is neither matches no constraint.
 * ``limit`` ``{"param", "in": "path"|"query", "items": "<top-level list key>" | null}`` keeps the first N
   items of that JSON list (``null``: the first N lines of a text body).
 * ``set`` overrides top-level keys of a JSON body (used to re-point OTX ``next`` links).
 * ``{base_url}`` in a body or in ``set`` values becomes the server's own URL as the client addressed it
-  (``http://`` + the ``Host`` header, e.g. ``http://127.0.0.1:8123``).
+  (``http://`` + the ``Host`` header, e.g. ``http://127.0.0.1:8123``), plus the source's mount.
 
 Routes are tried in order, those of the active scenario first, then the default ones. Requests are
 checked in this order: injected fault, auth header, route; an unknown path gives a 404 JSON body.
@@ -41,7 +48,7 @@ import re
 import socket
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -53,8 +60,11 @@ TEST_KEYS: dict[str, str] = {
     "urlhaus": "urlhaus-test-key",
     "otx": "otx-test-key",
     "abuseipdb": "abuseipdb-test-key",
+    "threatfox": "threatfox-test-key",
+    "malwarebazaar": "malwarebazaar-test-key",
+    "taxii": "taxii-test-key",  # sent as "Authorization: Bearer <key>" (or Basic, with a login)
 }
-"""The API key each source's fixtures accept (header ``Auth-Key``, ``X-OTX-API-KEY`` and ``Key``)."""
+"""The API key each keyed source's fixtures accept (``Auth-Key``, ``X-OTX-API-KEY``, ``Key``, ...)."""
 
 DEFAULT_FIXTURES_DIR = Path(__file__).resolve().parents[2] / "include" / "feeds"
 REDACTED = "<redacted>"
@@ -63,7 +73,19 @@ _SECRET_HEADERS = frozenset({"authorization", "cookie"})
 _SECRET_QUERY_PARAMS = frozenset({"key"})  # AbuseIPDB also accepts its key as ?key=
 _CONTENT_TYPES = {".json": "application/json", ".txt": "text/plain; charset=utf-8", ".html": "text/html"}
 _ROUTE_KEYS = frozenset(
-    {"description", "method", "path", "query", "status", "headers", "body", "body_file", "limit", "set"}
+    {
+        "description",
+        "method",
+        "path",
+        "query",
+        "request_body",
+        "status",
+        "headers",
+        "body",
+        "body_file",
+        "limit",
+        "set",
+    }
 )
 
 Query = dict[str, list[str]]
@@ -87,6 +109,7 @@ class RecordedRequest:
     headers: dict[str, str]
     status: int
     timestamp: datetime
+    body: Query = field(default_factory=dict)  # fields of a JSON-object or form body
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -97,6 +120,7 @@ class RecordedRequest:
             "headers": self.headers,
             "status": self.status,
             "timestamp": self.timestamp.isoformat(),
+            "body": self.body,
         }
 
 
@@ -112,6 +136,7 @@ class _Route:
     method: str
     pattern: re.Pattern[str]
     query: dict[str, list[str | None]]
+    request_body: dict[str, list[str | None]]
     status: int
     headers: dict[str, str]
     body: bytes
@@ -141,11 +166,15 @@ class _Route:
 class _Source:
     name: str
     prefixes: tuple[str, ...]
-    auth_header: str
+    auth_header: str | None  # None: the source checks no key
     keys: frozenset[str]
-    missing_key: Response
-    invalid_key: Response
+    missing_key: Response | None
+    invalid_key: Response | None
     scenarios: dict[str, list[_Route]]
+    mount: str = ""
+
+    def owns(self, path: str) -> bool:
+        return path.startswith(self.mount) and path.removeprefix(self.mount).startswith(self.prefixes)
 
 
 @dataclass
@@ -182,6 +211,20 @@ def _compile_path(template: str) -> re.Pattern[str]:
 
 def _constraints(spec: Mapping[str, Any]) -> dict[str, list[str | None]]:
     return {name: list(value) if isinstance(value, list) else [value] for name, value in spec.items()}
+
+
+def _body_fields(body: bytes, headers: Mapping[str, str]) -> Query:
+    """The fields of a JSON-object or form POST body, as strings (like query parameters)."""
+    content_type = (_header(headers, "Content-Type") or "").lower()
+    if "application/x-www-form-urlencoded" in content_type:
+        return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    try:
+        document = json.loads(body) if body else None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    if not isinstance(document, dict):
+        return {}
+    return {k: [v if isinstance(v, str) else json.dumps(v)] for k, v in document.items()}
 
 
 def _query_matches(constraints: Mapping[str, list[str | None]], query: Query) -> bool:
@@ -239,6 +282,7 @@ def _load_route(spec: Mapping[str, Any], directory: Path) -> _Route:
         method=str(spec.get("method", "GET")).upper(),
         pattern=_compile_path(str(spec["path"])),
         query=_constraints(spec.get("query", {})),
+        request_body=_constraints(spec.get("request_body", {})),
         status=response.status,
         headers=response.headers,
         body=response.body,
@@ -250,7 +294,7 @@ def _load_route(spec: Mapping[str, Any], directory: Path) -> _Route:
 def _load_source(directory: Path) -> _Source:
     """Parse ``<directory>/routes.json`` and read every body file it names."""
     spec = json.loads((directory / "routes.json").read_text(encoding="utf-8"))
-    auth = spec["auth"]
+    auth = spec.get("auth")
     scenarios = {
         name: [_load_route(route, directory) for route in routes]
         for name, routes in spec["scenarios"].items()
@@ -260,11 +304,12 @@ def _load_source(directory: Path) -> _Source:
     return _Source(
         name=directory.name,
         prefixes=tuple(spec["prefixes"]),
-        auth_header=str(auth["header"]),
-        keys=frozenset(auth["keys"]),
-        missing_key=_load_response(auth["missing"], directory),
-        invalid_key=_load_response(auth["invalid"], directory),
+        auth_header=str(auth["header"]) if auth else None,
+        keys=frozenset(auth["keys"]) if auth else frozenset(),
+        missing_key=_load_response(auth["missing"], directory) if auth else None,
+        invalid_key=_load_response(auth["invalid"], directory) if auth else None,
         scenarios=scenarios,
+        mount=str(spec.get("mount", "")).rstrip("/"),
     )
 
 
@@ -321,7 +366,9 @@ class FeedReplayServer:
         self.sources: dict[str, _Source] = {p.parent.name: _load_source(p.parent) for p in routes_files}
         if not self.sources:
             raise FileNotFoundError(f"no <source>/routes.json under {self.fixtures_dir}")
-        self._secret_headers = _SECRET_HEADERS | {s.auth_header.lower() for s in self.sources.values()}
+        self._secret_headers = _SECRET_HEADERS | {
+            s.auth_header.lower() for s in self.sources.values() if s.auth_header
+        }
         self._lock = threading.Lock()
         self._scenarios: dict[str, str] = {}
         self._faults: list[_Fault] = []
@@ -424,15 +471,21 @@ class FeedReplayServer:
     def connection_json(
         self, source: str, *, key: str | None = None, extra: dict[str, object] | None = None
     ) -> str:
-        """Airflow HTTP connection JSON for ``source`` (key defaults to ``TEST_KEYS``; ``""`` omits it)."""
-        self._source(source)
-        password = TEST_KEYS[source] if key is None else key
+        """Airflow HTTP connection JSON for ``source`` (key defaults to ``TEST_KEYS``; ``""`` omits it).
+
+        A mounted source's connection names its base URL in ``host`` (``http://127.0.0.1:8123/threatfox``),
+        as a connection may for a feed served below a path.
+        """
+        mount = self._source(source).mount
+        password = TEST_KEYS.get(source, "") if key is None else key
         conn: dict[str, object] = {
             "conn_type": "http",
             "host": self.host,
             "port": self.port,
             "schema": "http",
         }
+        if mount:
+            conn = {"conn_type": "http", "host": self.url + mount}
         if password:
             conn["password"] = password
         conn["extra"] = {"timeout": 10, **(extra or {})}
@@ -446,8 +499,10 @@ class FeedReplayServer:
         path, query = split.path, parse_qs(split.query, keep_blank_values=True)
         if path.startswith(CONTROL_PREFIX):
             return self._control(method, path, query, body)
-        source = next((s for s in self.sources.values() if path.startswith(s.prefixes)), None)
-        response = self._serve(source, method, path, query, headers)
+        # Mounted sources first: their paths would otherwise fall under an unmounted prefix.
+        owners = sorted(self.sources.values(), key=lambda s: not s.mount)
+        source = next((s for s in owners if s.owns(path)), None)
+        response = self._serve(source, method, path, query, headers, body)
         record = RecordedRequest(
             source=source.name if source else None,
             method=method,
@@ -456,32 +511,51 @@ class FeedReplayServer:
             headers={k: REDACTED if k.lower() in self._secret_headers else v for k, v in headers.items()},
             status=response.status,
             timestamp=datetime.now(UTC),
+            body={
+                k: [REDACTED] if k.lower() in _SECRET_QUERY_PARAMS else v
+                for k, v in _body_fields(body, headers).items()
+            },
         )
         with self._lock:
             self._log.append(record)
         return response
 
-    def _serve(
-        self, source: _Source | None, method: str, path: str, query: Query, headers: Mapping[str, str]
+    def _serve(  # noqa: PLR0917 (one request's parts)
+        self,
+        source: _Source | None,
+        method: str,
+        path: str,
+        query: Query,
+        headers: Mapping[str, str],
+        body: bytes = b"",
     ) -> Response:
         if source is None:
             return _json_response(404, {"error": "no replay source for this path", "path": path})
         fault = self._take_fault(source.name, path, query)
         if fault is not None:
             return fault
-        key = _header(headers, source.auth_header)
-        if not key:
-            return source.missing_key
-        if key not in source.keys:
-            return source.invalid_key
+        if source.auth_header is not None:
+            key = _header(headers, source.auth_header)
+            if not key:
+                return cast(Response, source.missing_key)
+            if key not in source.keys:
+                return cast(Response, source.invalid_key)
         with self._lock:
             scenario = self._scenarios.get(source.name, "default")
         routes = source.scenarios[scenario] + (source.scenarios["default"] if scenario != "default" else [])
+        route_path = path.removeprefix(source.mount)
+        fields = _body_fields(body, headers) if any(r.request_body for r in routes) else {}
         for route in routes:
-            match = route.pattern.match(path)
-            if match and route.method == method and _query_matches(route.query, query):
+            match = route.pattern.match(route_path)
+            if (
+                match
+                and route.method == method
+                and _query_matches(route.query, query)
+                and _query_matches(route.request_body, fields)
+            ):
                 host = _header(headers, "Host")
-                return route.render(f"http://{host}" if host else self.url, match.groupdict(), query)
+                base_url = (f"http://{host}" if host else self.url) + source.mount
+                return route.render(base_url, match.groupdict(), query)
         return _json_response(404, {"error": "no replay route", "method": method, "path": path})
 
     def _take_fault(self, source: str, path: str, query: Query) -> Response | None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 
-from threatstream.sources import SOURCES
+from threatstream.sources import SOURCES, all_sources
 
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 
@@ -24,9 +24,10 @@ def test_no_import_errors_or_warnings(dagbag: DagBag) -> None:
 
 def test_one_dag_per_source(dagbag: DagBag) -> None:
     assert {f"threatstream_{name}" for name in SOURCES} <= set(dagbag.dag_ids)
+    assert {spec.dag_id for spec in all_sources()} <= set(dagbag.dag_ids)  # and per list spec
 
 
-@pytest.mark.parametrize("dag_id", [f"threatstream_{name}" for name in SOURCES])
+@pytest.mark.parametrize("dag_id", [spec.dag_id for spec in all_sources()])
 def test_dag_conventions(dagbag: DagBag, dag_id: str) -> None:
     dag = dagbag.dags[dag_id]
     assert {"threatstream", dag_id.removeprefix("threatstream_")} <= set(dag.tags)
@@ -55,12 +56,18 @@ def test_dag_files_are_thin() -> None:
 def test_schedules_respect_feed_rules(dagbag: DagBag) -> None:
     from airflow.sdk import CronDataIntervalTimetable, CronTriggerTimetable
 
-    otx = dagbag.dags["threatstream_otx"]
-    assert isinstance(otx.timetable, CronDataIntervalTimetable)  # real data intervals: backfill works
-    assert otx.timetable.expression == "0 * * * *"
+    for interval_based in ("threatstream_otx", "threatstream_taxii"):
+        timetable = dagbag.dags[interval_based].timetable
+        assert isinstance(timetable, CronDataIntervalTimetable)  # real data intervals: backfill works
+        assert timetable.expression == "0 * * * *"
     for snapshot, cron in (
         ("threatstream_urlhaus", "*/15 * * * *"),
         ("threatstream_abuseipdb", "0 */6 * * *"),
+        ("threatstream_feodo", "10 * * * *"),  # a static file refreshed every few minutes
+        ("threatstream_cisa_kev", "30 6 * * *"),  # updated on working days
+        ("threatstream_threatfox", "20 * * * *"),  # days=1: every run overlaps the last 23 hours
+        ("threatstream_malwarebazaar", "*/30 * * * *"),  # half of the 60-minute selector=time window
+        ("threatstream_threatfox_csv", "40 * * * *"),  # a list spec: the 48-hour export, hourly
     ):
         timetable = dagbag.dags[snapshot].timetable
         assert isinstance(timetable, CronTriggerTimetable), snapshot

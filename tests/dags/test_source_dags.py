@@ -9,13 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from threatstream.sources import all_sources
 from threatstream_dev.cosmos_emulator import CosmosEmulator
 from threatstream_dev.feed_replay import TEST_KEYS, FeedReplayServer
 from threatstream_dev.runs import RunDag, StoredDocuments
 
 pytestmark = pytest.mark.dagrun
 
-SOURCES = ("urlhaus", "otx", "abuseipdb")
+SOURCES = tuple(spec.name for spec in all_sources())  # the built-in ones and every list spec
+#: Sources whose feed checks a key (the others are public downloads).
+KEYED = tuple(source for source in SOURCES if source in TEST_KEYS)
 LOGICAL_DATE = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 #: Which tasks run again when one is cleared with its downstream tasks.
 RERUN = {"fetch": {"fetch", "validate", "upsert"}, "validate": {"validate", "upsert"}, "upsert": {"upsert"}}
@@ -46,7 +49,7 @@ def test_reruns_leave_the_container_identical(
         previous = rerun
 
 
-@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize("source", KEYED)
 def test_rejected_credentials_make_the_run_fail_without_retries(
     source: str,
     run_dag: RunDag,
@@ -65,7 +68,7 @@ def test_rejected_credentials_make_the_run_fail_without_retries(
     assert stored_documents() == []
 
 
-@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize("source", KEYED)
 def test_keys_never_reach_logs_xcom_or_files(
     source: str,
     run_dag: RunDag,

@@ -22,7 +22,14 @@ from threatstream_dev.feed_replay import DEFAULT_FIXTURES_DIR, TEST_KEYS, FeedRe
 
 pytestmark = pytest.mark.replay
 
-AUTH_HEADERS = {"urlhaus": "Auth-Key", "otx": "X-OTX-API-KEY", "abuseipdb": "Key"}
+AUTH_HEADERS = {
+    "urlhaus": "Auth-Key",
+    "otx": "X-OTX-API-KEY",
+    "abuseipdb": "Key",
+    "threatfox": "Auth-Key",
+    "malwarebazaar": "Auth-Key",
+    "taxii": "Authorization",
+}
 MAIN_PATHS = {
     "urlhaus": "/v1/urls/recent/",
     "otx": "/api/v1/pulses/subscribed",
@@ -78,13 +85,18 @@ def load(source: str, name: str) -> Any:
 
 def test_fixture_json_files_all_parse_and_every_body_file_is_routed() -> None:
     json_files = sorted(DEFAULT_FIXTURES_DIR.glob("*/*.json"))
-    assert {p.parent.name for p in json_files} == set(TEST_KEYS)
+    routed = {p.parent.name for p in DEFAULT_FIXTURES_DIR.glob("*/routes.json")}
+    assert set(TEST_KEYS) <= routed
+    assert {p.parent.name for p in json_files} - routed <= {"lists"}  # list specs, not fixtures
     for path in json_files:
         json.loads(path.read_text(encoding="utf-8"))
-    for source in TEST_KEYS:
+    for source in routed:
         routes = load(source, "routes.json")
-        assert TEST_KEYS[source] in routes["auth"]["keys"]
-        assert routes["auth"]["header"] == AUTH_HEADERS[source]
+        if source in TEST_KEYS:
+            assert any(TEST_KEYS[source] in key for key in routes["auth"]["keys"]), source
+            assert routes["auth"]["header"] == AUTH_HEADERS[source]
+        else:
+            assert "auth" not in routes, f"{source}: a keyed source needs a TEST_KEYS entry"
         named = {r["body_file"] for rs in routes["scenarios"].values() for r in rs if "body_file" in r}
         on_disk = {p.name for p in (DEFAULT_FIXTURES_DIR / source).iterdir()} - {"routes.json"}
         assert named == on_disk, f"{source}: unrouted or missing body files"
@@ -93,7 +105,7 @@ def test_fixture_json_files_all_parse_and_every_body_file_is_routed() -> None:
 # -- serving, auth ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("source", sorted(TEST_KEYS))
+@pytest.mark.parametrize("source", sorted(MAIN_PATHS))
 def test_each_source_serves_its_fixture_with_the_right_key(server: FeedReplayServer, source: str) -> None:
     response = get(server, source, MAIN_PATHS[source])
     assert response.status_code == 200
@@ -376,7 +388,7 @@ def test_http_control_endpoints(server: FeedReplayServer) -> None:
     assert len(requests.get(f"{control}/requests", timeout=5).json()) == 2  # control calls are not logged
 
     status = requests.get(f"{control}/status", timeout=5).json()
-    assert status["scenarios"] == {"abuseipdb": "default", "otx": "default", "urlhaus": "no_results"}
+    assert status["scenarios"] == dict.fromkeys(server.sources, "default") | {"urlhaus": "no_results"}
     assert requests.post(f"{control}/reset", timeout=5).status_code == 200
     assert server.requests() == []
     assert get(server, "urlhaus", "/v1/urls/recent/").json()["query_status"] == "ok"
@@ -419,7 +431,7 @@ def test_cli_runs_in_the_foreground(tmp_path: Path) -> None:
         match = re.fullmatch(r"Feed replay server at (http://127\.0\.0\.1:\d+)", line)
         assert match, line
         status = requests.get(match.group(1) + "/_replay/status", timeout=5).json()
-        assert status["sources"] == ["abuseipdb", "otx", "urlhaus"]
+        assert status["sources"] == sorted(p.parent.name for p in DEFAULT_FIXTURES_DIR.glob("*/routes.json"))
     finally:
         proc.terminate()
         proc.wait(timeout=10)

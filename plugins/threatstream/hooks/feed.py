@@ -148,6 +148,18 @@ class FeedHook(HttpHook):
         raise :class:`FeedAuthError` and other client errors :class:`FeedRequestError`,
         both without retry.
         """
+        return self._request("GET", endpoint, params=params)
+
+    def post(
+        self, endpoint: str, *, json: Any = None, data: Mapping[str, Any] | None = None
+    ) -> requests.Response:
+        """POST a JSON (``json``) or form (``data``) body; retries and errors as for :meth:`get`.
+
+        For query APIs that read (abuse.ch ``get_iocs``, ``get_recent``): retrying them is safe.
+        """
+        return self._request("POST", endpoint, json=json, data=data)
+
+    def _request(self, method: str, endpoint: str, **request: Any) -> requests.Response:
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.max_attempts),
             wait=self._wait,
@@ -157,10 +169,10 @@ class FeedHook(HttpHook):
             reraise=True,
         )
         try:
-            return retrying(self._get_once, endpoint, params)
+            return retrying(self._request_once, method, endpoint, request)
         except (TransientResponseError, requests.ConnectionError, requests.Timeout) as err:
             raise FeedUnavailableError(
-                f"{self.hook_name}: GET {endpoint} via connection '{self.http_conn_id}' failed after "
+                f"{self.hook_name}: {method} {endpoint} via connection '{self.http_conn_id}' failed after "
                 f"{self.max_attempts} attempts: {self._redact(str(err))}"
             ) from None
 
@@ -171,11 +183,11 @@ class FeedHook(HttpHook):
         retry_after = error.retry_after if isinstance(error, TransientResponseError) else None
         return float(max(backoff, retry_after or 0.0))
 
-    def _get_once(self, endpoint: str, params: Mapping[str, Any] | None) -> requests.Response:
+    def _request_once(self, method: str, endpoint: str, request: Mapping[str, Any]) -> requests.Response:
         session = self.session
         url = self.url_from_endpoint(endpoint)
-        prepared = session.prepare_request(requests.Request("GET", url, params=params))
-        self.log.info("GET %s", prepared.url)
+        prepared = session.prepare_request(requests.Request(method, url, **request))
+        self.log.info("%s %s", method, prepared.url)
         self.request_count += 1
         started = time.monotonic()
         response: requests.Response = self.run_and_check(session, prepared, self.merged_extra)

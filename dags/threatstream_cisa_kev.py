@@ -1,0 +1,5 @@
+"""ThreatStream: CISA Known Exploited Vulnerabilities catalogue -> Azure Cosmos DB, via Airflow."""
+
+from threatstream.dag_factory import build_source_dag
+
+dag = build_source_dag("cisa_kev")
