@@ -22,16 +22,17 @@ def test_end_to_end(
     assert outcome.succeeded
     fetch, validate, upsert = (outcome.results[t] for t in ("fetch", "validate", "upsert"))
     assert (fetch["records"], fetch["requests"]) == (19, 1)
-    assert (validate["valid"], validate["rejected"], validate["duplicates"]) == (15, 3, 1)
-    assert validate["reasons"] == {"invalid_ip": 2, "non_global_ip": 1}
-    assert upsert["written"] == 15
+    assert (validate["valid"], validate["rejected"], validate["duplicates"]) == (16, 2, 1)
+    assert validate["reasons"] == {"invalid_ip": 1, "non_global_ip": 1}
+    assert upsert["written"] == 16
 
     (request,) = feed_connections.requests("feodo")
     assert request.path == "/downloads/ipblocklist.json"
     assert "Auth-Key" not in request.headers  # no key configured: none sent
 
     documents = {d["indicator_value"]: d for d in stored_documents()}
-    assert len(documents) == 15
+    assert len(documents) == 16
+    assert documents["45.61.136.59"]["raw_metadata"]["original_value"] == "45.61.136[.]59"  # refanged
     qakbot = documents["50.16.16.211"]
     assert qakbot["id"].startswith("feodo:IPv4:")
     assert qakbot["tags"] == ["QakBot"]

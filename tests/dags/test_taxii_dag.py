@@ -26,16 +26,16 @@ def test_end_to_end(
     fetch, validate, upsert = (outcome.results[t] for t in ("fetch", "validate", "upsert"))
     assert fetch["data_interval_start"] == "2026-11-28T09:00:00Z"
     assert (fetch["records"], len(fetch["pages"]), fetch["requests"]) == (25, 3, 5)
-    assert (validate["valid"], validate["rejected"], validate["expired"]) == (19, 4, 2)
-    assert validate["reasons"] == {"unsupported_pattern": 3, "invalid_url": 1}
-    assert upsert["written"] == 19
+    assert (validate["valid"], validate["rejected"], validate["expired"]) == (20, 3, 2)
+    assert validate["reasons"] == {"unsupported_pattern": 3}
+    assert upsert["written"] == 20
     added_after = {
         r.query["added_after"][0] for r in feed_connections.requests("taxii") if "added_after" in r.query
     }
     assert "2026-11-28T09:00:00.000000Z" in added_after
 
     documents = {d["indicator_value"]: d for d in stored_documents()}
-    assert len(documents) == 19
+    assert len(documents) == 20
     c2 = documents["45.137.21.9"]
     assert c2["id"].startswith("taxii:IPv4:")
     assert (c2["tlp"], c2["confidence"], c2["tags"]) == ("amber", 85, ["c2", "qakbot"])
@@ -74,4 +74,4 @@ def test_backfill_asks_each_window_for_what_was_added_after_its_start(
         if "next" not in r.query and "limit" in r.query
     ]
     assert first_requests[:2] == ["2026-11-28T08:00:00.000000Z", "2026-11-28T09:00:00.000000Z"]
-    assert len(stored_documents()) == 19
+    assert len(stored_documents()) == 20

@@ -23,15 +23,14 @@ def test_end_to_end(
     assert outcome.succeeded
     fetch, validate, upsert = (outcome.results[t] for t in ("fetch", "validate", "upsert"))
     assert (fetch["records"], fetch["requests"]) == (30, 1)
-    assert (validate["valid"], validate["rejected"], validate["duplicates"]) == (24, 5, 1)
+    assert (validate["valid"], validate["rejected"], validate["duplicates"]) == (25, 4, 1)
     assert validate["reasons"] == {
-        "invalid_url": 1,
         "non_global_ip": 1,
         "invalid_hash": 1,
         "unknown_type": 1,
         "invalid_ip": 1,
     }
-    assert upsert["written"] == 24
+    assert upsert["written"] == 25
     (request,) = feed_connections.requests("threatfox")
     assert request.body == {"query": ["get_iocs"], "days": ["1"]}  # the DAG param's default
 
@@ -40,7 +39,7 @@ def test_end_to_end(
         "IPv4": 7,
         "IPv6": 2,
         "domain": 5,
-        "URL": 4,
+        "URL": 5,
         "FileHash-MD5": 1,
         "FileHash-SHA1": 2,
         "FileHash-SHA256": 3,

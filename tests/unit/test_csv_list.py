@@ -42,8 +42,8 @@ def test_the_example_spec_ingests_the_threatfox_export() -> None:
     assert get_source("threatfox_csv").dag_id == "threatstream_threatfox_csv"
     batch = ingest(source, fixture_page("threatfox_csv", "recent.csv"))
     assert batch.records == 30  # comments, the commented header and the trailer are skipped
-    assert batch.rejects == {"malformed_row": 1, "invalid_url": 1, "non_global_ip": 1, "invalid_hash": 1}
-    assert len(batch.indicators) == 25  # 30 - 4 rejects - 1 repeated IOC
+    assert batch.rejects == {"malformed_row": 1, "non_global_ip": 1, "invalid_hash": 1}
+    assert len(batch.indicators) == 26  # 30 - 3 rejects - 1 repeated IOC
     values = batch.by_value()
     mirai = values["2a02:cf40:1::5"]
     assert mirai.indicator_type is IndicatorType.IPV6  # "IPv4" in the map: typed by the address

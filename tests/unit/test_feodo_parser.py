@@ -16,9 +16,10 @@ from threatstream.vocabulary import TLP, IndicatorType
 def test_the_blocklist_yields_typed_ips_and_quarantines_bad_entries() -> None:
     batch = ingest(FEODO, fixture_page("feodo", "ipblocklist.json"))
     assert batch.records == 19
-    assert len(batch.indicators) == 15  # 19 - 3 rejects - 1 second port of the same C2
-    assert batch.rejects == {"invalid_ip": 2, "non_global_ip": 1}  # defanged, "None"; private
+    assert len(batch.indicators) == 16  # 19 - 2 rejects - 1 second port of the same C2
+    assert batch.rejects == {"invalid_ip": 1, "non_global_ip": 1}  # "None"; private
     values = batch.by_value()
+    assert values["45.61.136.59"].raw_metadata["original_value"] == "45.61.136[.]59"  # refanged
     assert values["2a01:4f8:222:1e8c::2"].indicator_type is IndicatorType.IPV6
     assert values["50.16.16.211"].indicator_type is IndicatorType.IPV4
     assert {i.tlp for i in batch.indicators.values()} == {TLP.CLEAR}

@@ -23,10 +23,13 @@ def pages() -> list[FetchedPage]:
 def test_the_collection_pages_yield_typed_indicators() -> None:
     batch = ingest(TAXII, *pages(), at=AT)
     assert batch.records == 25  # indicators only: identity, malware, marking, relationship are skipped
-    assert batch.rejects == {"unsupported_pattern": 3, "invalid_url": 1}
+    assert batch.rejects == {"unsupported_pattern": 3}
     assert batch.expired == 2  # one revoked, one past valid_until
-    assert len(batch.indicators) == 19
+    assert len(batch.indicators) == 20
     values = batch.by_value()
+    # A defanged pattern value is refanged, the original kept.
+    refanged = values["http://defanged.example/x"]
+    assert refanged.raw_metadata["original_value"] == "hxxp://defanged[.]example/x"
     assert values["91.243.44.0/24"].indicator_type is IndicatorType.CIDR
     assert values["2a01:4f8:13b:2b85::/64"].indicator_type is IndicatorType.CIDR
     assert values["2a0b:4140:da9e::2"].indicator_type is IndicatorType.IPV6

@@ -17,15 +17,16 @@ from threatstream.vocabulary import TLP, IndicatorType
 def test_get_iocs_yields_every_type_and_quarantines_bad_iocs() -> None:
     batch = ingest(THREATFOX, fixture_page("threatfox", "get_iocs.json"))
     assert batch.records == 30
-    assert len(batch.indicators) == 24  # 30 - 5 rejects - 1 repeat
+    assert len(batch.indicators) == 25  # 30 - 4 rejects - 1 repeat
     assert batch.rejects == {
-        "invalid_url": 1,
         "non_global_ip": 1,
         "invalid_hash": 1,
         "unknown_type": 1,
         "invalid_ip": 1,
     }
     values = batch.by_value()
+    refanged = values["http://evil-payload.shop/load.php"]
+    assert refanged.raw_metadata["original_value"] == "hxxp://evil-payload[.]shop/load.php"
     assert values["2a02:cf40:1::5"].indicator_type is IndicatorType.IPV6
     assert values["2a02:cf40:1::5"].raw_metadata["port"] == 40669
     assert values["2a01:4f8:c0c:7b0e::1"].raw_metadata["port"] == 443  # bracketed [v6]:port

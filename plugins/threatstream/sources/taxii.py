@@ -43,7 +43,7 @@ from threatstream.hooks.feed import FeedHook, FetchedPage, FetchWindow
 from threatstream.models import Observation
 from threatstream.parsing import load_json_page, parse_timestamp, string_list
 from threatstream.sources.base import SourceSpec
-from threatstream.vocabulary import TLP, IndicatorType
+from threatstream.vocabulary import IndicatorType
 
 TAXII_MEDIA_TYPE = "application/taxii+json;version=2.1"
 #: The TLP marking definitions every STIX 2.1 producer shares (TLP 1.0 in STIX 2.1 itself,
@@ -278,17 +278,14 @@ def parse_record(record: Mapping[str, Any], context: Mapping[str, Any]) -> Obser
     metadata: dict[str, Any] = {key: indicator.get(key) for key in KEPT_FIELDS}
     metadata.update({key: context.get(key) for key in ("api_root", "collection")})
     labels: list[str] = list(record.get("tlp_labels") or [])
-    try:
-        tlp = TLP.parse(labels[0]) if labels else None
-    except ValueError:
-        tlp, metadata["tlp_label"] = None, labels[0]
     confidence = indicator.get("confidence")
     return Observation(
         indicator_type=indicator_type,
         value=value,
         confidence=confidence if isinstance(confidence, int) and 0 <= confidence <= 100 else None,
         tags=string_list(indicator.get("labels")),
-        tlp=tlp,
+        # The label as marked; Observation maps it (an unknown one is kept as raw metadata).
+        tlp=labels[0] if labels else None,
         first_seen=parse_timestamp(indicator.get("valid_from")),
         last_seen=parse_timestamp(indicator.get("modified")),
         valid_until=parse_timestamp(indicator.get("valid_until")),
