@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 EMULATOR := dev/cosmos-emulator
 
-.PHONY: setup demo test lint format lock clean
+.PHONY: setup demo test test-compat lint format lock lock-compat clean
 
 setup: $(VENV)/.synced $(EMULATOR)/node_modules/.installed
 
@@ -26,6 +26,11 @@ demo: setup
 test: setup
 	$(PY) -m pytest
 
+# The package on every Airflow version the platforms run (dev/compat/requirements-compat-*.txt):
+# one virtualenv per version (Python 3.12, as on MWAA and Astro Runtime), the `compat` tests.
+test-compat: setup
+	dev/compat/test-compat $(COMPAT_VERSIONS)
+
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -39,5 +44,9 @@ lock: $(VENV)/.synced
 	$(VENV)/bin/uv pip compile requirements-dev.in -p 3.11 --generate-hashes -o requirements-lock.txt
 	$(VENV)/bin/uv pip compile requirements-bootstrap.in -p 3.11 --generate-hashes -o requirements-bootstrap.txt
 
+lock-compat: $(VENV)/.synced
+	for in in dev/compat/requirements-compat-*.in; do \
+	  $(VENV)/bin/uv pip compile $$in -p 3.12 --generate-hashes --quiet -o $${in%.in}.txt || exit 1; done
+
 clean:
-	rm -rf $(VENV) $(EMULATOR)/node_modules .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .compat $(VENV) $(EMULATOR)/node_modules .demo .pytest_cache .mypy_cache .ruff_cache
