@@ -5,10 +5,11 @@ PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
 EMULATOR := dev/cosmos-emulator
+AZURITE := dev/azurite
 
 .PHONY: setup demo test test-compat lint format lock lock-compat clean
 
-setup: $(VENV)/.synced $(EMULATOR)/node_modules/.installed
+setup: $(VENV)/.synced $(EMULATOR)/node_modules/.installed $(AZURITE)/node_modules/.installed
 
 $(VENV)/.synced: requirements-lock.txt requirements-bootstrap.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,6 +19,10 @@ $(VENV)/.synced: requirements-lock.txt requirements-bootstrap.txt
 
 $(EMULATOR)/node_modules/.installed: $(EMULATOR)/package-lock.json
 	npm ci --prefix $(EMULATOR) --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(AZURITE)/node_modules/.installed: $(AZURITE)/package-lock.json
+	npm ci --prefix $(AZURITE) --no-audit --no-fund --loglevel=error
 	touch $@
 
 demo: setup
@@ -49,4 +54,4 @@ lock-compat: $(VENV)/.synced
 	  $(VENV)/bin/uv pip compile $$in -p 3.12 --generate-hashes --quiet -o $${in%.in}.txt || exit 1; done
 
 clean:
-	rm -rf .compat $(VENV) $(EMULATOR)/node_modules .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .compat $(VENV) $(EMULATOR)/node_modules $(AZURITE)/node_modules .demo .pytest_cache .mypy_cache .ruff_cache
