@@ -16,6 +16,7 @@ Manual use: ``python -m threatstream_dev.azurite`` (from ``dev/``) starts one in
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import shutil
@@ -123,10 +124,8 @@ class Azurite:
         from azure.storage.blob import BlobServiceClient
 
         client = BlobServiceClient.from_connection_string(self.connection_string)
-        try:
+        with contextlib.suppress(ResourceExistsError):
             client.create_container(name)
-        except ResourceExistsError:
-            pass
 
     def connection_json(self) -> str:
         """An Airflow connection (JSON form) for ``abfs://`` paths on this Azurite."""
@@ -152,10 +151,8 @@ def main() -> None:
         print(f"AIRFLOW_CONN_THREATSTREAM_STORAGE='{azurite.connection_json()}'")
         print(f"AIRFLOW__THREATSTREAM__STORAGE_BASE=abfs://{args.container}/")
         assert azurite._process is not None
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             azurite._process.wait()
-        except KeyboardInterrupt:
-            pass
 
 
 if __name__ == "__main__":
