@@ -21,7 +21,7 @@ from typing import Any
 
 import tenacity
 from airflow.providers.microsoft.azure.hooks.cosmos import AzureCosmosDBHook
-from airflow.providers.microsoft.azure.utils import get_sync_default_azure_credential
+from airflow.providers.microsoft.azure.utils import get_field, get_sync_default_azure_credential
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 from azure.cosmos import ContainerProxy, CosmosClient, PartitionKey
 from azure.cosmos.exceptions import CosmosBatchOperationError, CosmosHttpResponseError
@@ -178,18 +178,20 @@ class IndicatorStoreHook(AzureCosmosDBHook):
         if self._conn is None:
             conn = self.get_connection(self.conn_id)
             extras = conn.extra_dejson
-            if not conn.password and not self._get_field(extras, "resource_group_name"):
+
+            def field(name: str) -> Any:
+                return get_field(conn_id=self.conn_id, conn_type=self.conn_type, extras=extras, field_name=name)
+
+            if not conn.password and not field("resource_group_name"):
                 if not conn.login:
-                    raise StoreAuthError(
-                        f"Cosmos DB ({self.conn_id}): the connection has no endpoint (login)"
-                    )
+                    raise StoreAuthError(f"Cosmos DB ({self.conn_id}): no endpoint (login) in the connection")
                 credential = get_sync_default_azure_credential(
-                    managed_identity_client_id=self._get_field(extras, "managed_identity_client_id"),
-                    workload_identity_tenant_id=self._get_field(extras, "workload_identity_tenant_id"),
+                    managed_identity_client_id=field("managed_identity_client_id"),
+                    workload_identity_tenant_id=field("workload_identity_tenant_id"),
                 )
-                self.default_database_name = self._get_field(extras, "database_name")
-                self.default_collection_name = self._get_field(extras, "collection_name")
-                self.default_partition_key = self._get_field(extras, "partition_key")
+                self.default_database_name = field("database_name")
+                self.default_collection_name = field("collection_name")
+                self.default_partition_key = field("partition_key")
                 self._conn = CosmosClient(conn.login, credential=credential)
         return super().get_conn()
 
