@@ -180,7 +180,9 @@ class IndicatorStoreHook(AzureCosmosDBHook):
             extras = conn.extra_dejson
 
             def field(name: str) -> Any:
-                return get_field(conn_id=self.conn_id, conn_type=self.conn_type, extras=extras, field_name=name)
+                return get_field(
+                    conn_id=self.conn_id, conn_type=self.conn_type, extras=extras, field_name=name
+                )
 
             if not conn.password and not field("resource_group_name"):
                 if not conn.login:
