@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 EMULATOR := dev/cosmos-emulator
 AZURITE := dev/azurite
 
-.PHONY: setup demo test test-compat lint format lock lock-compat clean
+.PHONY: setup demo test test-compat lint format lock lock-compat mwaa-bundle mwaa-constraints clean
 
 setup: $(VENV)/.synced $(EMULATOR)/node_modules/.installed $(AZURITE)/node_modules/.installed
 
@@ -36,6 +36,16 @@ test: setup
 test-compat: setup
 	dev/compat/test-compat $(COMPAT_VERSIONS)
 
+# What Amazon MWAA reads from S3, in build/mwaa (docs/deployment.md). MWAA_STORAGE_BASE: s3:// batches.
+MWAA_AIRFLOW_VERSION ?= 3.0.6
+MWAA_STORAGE_BASE ?= s3://<bucket>/threatstream/
+mwaa-bundle: $(VENV)/.synced
+	$(PY) deploy/mwaa/build_bundle.py --airflow $(MWAA_AIRFLOW_VERSION) --storage-base '$(MWAA_STORAGE_BASE)'
+
+mwaa-constraints: $(VENV)/.synced
+	cd deploy/mwaa && ../../$(VENV)/bin/uv pip compile constraints-$(MWAA_AIRFLOW_VERSION).in -p 3.12 \
+	  --no-header --no-annotate --quiet -o constraints-$(MWAA_AIRFLOW_VERSION).txt
+
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -54,4 +64,4 @@ lock-compat: $(VENV)/.synced
 	  $(VENV)/bin/uv pip compile $$in -p 3.12 --generate-hashes --quiet -o $${in%.in}.txt || exit 1; done
 
 clean:
-	rm -rf .compat $(VENV) $(EMULATOR)/node_modules $(AZURITE)/node_modules .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf build .compat $(VENV) $(EMULATOR)/node_modules $(AZURITE)/node_modules .demo .pytest_cache .mypy_cache .ruff_cache
