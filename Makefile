@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 EMULATOR := dev/cosmos-emulator
 AZURITE := dev/azurite
 
-.PHONY: setup demo test test-compat lint format lock lock-compat mwaa-bundle mwaa-constraints clean
+.PHONY: setup demo test test-compat audit lint format lock lock-compat mwaa-bundle mwaa-constraints clean
 
 setup: $(VENV)/.synced $(EMULATOR)/node_modules/.installed $(AZURITE)/node_modules/.installed
 
@@ -45,6 +45,10 @@ mwaa-bundle: $(VENV)/.synced
 mwaa-constraints: $(VENV)/.synced
 	cd deploy/mwaa && ../../$(VENV)/bin/uv pip compile constraints-$(MWAA_AIRFLOW_VERSION).in -p 3.12 \
 	  --no-header --no-annotate --quiet -o constraints-$(MWAA_AIRFLOW_VERSION).txt
+
+# Known vulnerabilities in the locked dependencies (pip-audit); skipped with a notice offline.
+audit: $(VENV)/.synced
+	PYTHONPATH=dev $(PY) -m threatstream_dev.dependency_audit requirements-lock.txt
 
 lint: setup
 	$(VENV)/bin/ruff check .
