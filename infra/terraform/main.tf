@@ -18,8 +18,11 @@ resource "azurerm_cosmosdb_account" "threatstream" {
   resource_group_name           = var.resource_group_name
   offer_type                    = "Standard"
   kind                          = "GlobalDocumentDB"
-  local_authentication_disabled = !var.key_auth_enabled
-  minimal_tls_version           = "Tls12"
+  local_authentication_disabled      = var.key_auth_enabled ? false : true
+  access_key_metadata_writes_enabled = false
+  minimal_tls_version                = "Tls12"
+  public_network_access_enabled      = var.public_network_access_enabled
+  ip_range_filter                    = var.allowed_ip_ranges
 
   consistency_policy {
     consistency_level = "Session"
@@ -115,6 +118,13 @@ resource "azurerm_key_vault" "feeds" {
   enable_rbac_authorization  = true
   purge_protection_enabled   = true
   soft_delete_retention_days = 90
+
+  public_network_access_enabled = var.public_network_access_enabled
+  network_acls {
+    bypass         = "AzureServices"
+    default_action = length(var.allowed_ip_ranges) > 0 ? "Deny" : "Allow"
+    ip_rules       = var.allowed_ip_ranges
+  }
 }
 
 resource "azurerm_role_assignment" "airflow_reads_feed_keys" {

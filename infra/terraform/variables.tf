@@ -55,3 +55,15 @@ variable "key_auth_enabled" {
   type        = bool
   default     = false
 }
+
+variable "public_network_access_enabled" {
+  description = "Reach Cosmos DB and the Key Vault over public endpoints (false: private endpoints only, set up separately)."
+  type        = bool
+  default     = true
+}
+
+variable "allowed_ip_ranges" {
+  description = "Egress IPs/CIDRs of the Airflow deployment (Astro's or MWAA's NAT); empty allows every address."
+  type        = list(string)
+  default     = []
+}

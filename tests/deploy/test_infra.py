@@ -85,7 +85,8 @@ def test_account_capacity_and_keyless_access(terraform: dict[str, Any]) -> None:
     account = terraform["resource"]["azurerm_cosmosdb_account"]["threatstream"]
     assert account["kind"] == "GlobalDocumentDB"
     assert "EnableServerless" in _dynamic(account)["capabilities"]["for_each"]
-    assert account["local_authentication_disabled"] == "${!var.key_auth_enabled}"
+    assert account["local_authentication_disabled"] == "${var.key_auth_enabled ? false : true}"
+    assert account["access_key_metadata_writes_enabled"] is False
     assert terraform["variable"]["key_auth_enabled"]["default"] is False
     container = terraform["resource"]["azurerm_cosmosdb_sql_container"]["indicators"]
     assert "autoscale_settings" in _dynamic(container)
