@@ -41,7 +41,8 @@ def test_project_files_astro_expects() -> None:
 
 def test_settings_hold_every_connection_with_placeholder_secrets_only(settings: dict[str, Any]) -> None:
     connections = {c["conn_id"]: c for c in settings["connections"]}
-    needed = {spec.dag_id for spec in SOURCES.values()} | {IndicatorStoreHook.default_conn_name}
+    needed = {spec.hook_class.default_conn_name for spec in SOURCES.values()}
+    needed.add(IndicatorStoreHook.default_conn_name)
     assert needed <= set(connections)
     for conn_id, conn in connections.items():
         password = conn.get("conn_password") or ""

@@ -121,7 +121,7 @@ def test_layout_follows_airflows_own_compose(compose: dict[str, Any]) -> None:
 
 
 def test_every_connection_the_code_reads_is_provided(compose: dict[str, Any]) -> None:
-    conn_ids = {spec.dag_id for spec in SOURCES.values()} | {
+    conn_ids = {spec.hook_class.default_conn_name for spec in SOURCES.values()} | {
         IndicatorStoreHook.default_conn_name,
         STORAGE_CONN_ID,
     }
