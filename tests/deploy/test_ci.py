@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -27,3 +28,20 @@ def test_dependabot_covers_python_npm_images_and_actions() -> None:
     assert ("pip", "/") in watched
     assert ("pip", "/dev/compat") in watched
     assert {("docker", "/"), ("docker", "/deploy/compose"), ("github-actions", "/")} <= watched
+
+
+def test_compat_locks_cover_requirements_txt() -> None:
+    """A dependency added to requirements.txt needs `make lock-compat` (and `make mwaa-constraints`)."""
+
+    needed = {
+        re.split(r"[<>=\[;\s]", line.strip(), maxsplit=1)[0].lower().replace("_", "-")
+        for line in (REPO / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    }
+    locks = sorted((REPO / "dev" / "compat").glob("requirements-compat-*.txt"))
+    assert len(locks) >= 3
+    for lock in locks:
+        pinned = set(re.findall(r"^([A-Za-z0-9_.-]+)==", lock.read_text(), re.M))
+        pinned = {name.lower().replace("_", "-") for name in pinned}
+        assert needed <= pinned, f"{lock.name} lacks {needed - pinned}: run make lock-compat"
+        assert "apache-airflow==" + lock.stem.removeprefix("requirements-compat-") in lock.read_text()
