@@ -5,10 +5,11 @@ PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
 EMULATOR := dev/cosmos-emulator
+AZURITE := dev/azurite
 
-.PHONY: setup demo test lint format lock clean
+.PHONY: setup demo test test-compat audit lint format lock lock-compat mwaa-bundle mwaa-constraints clean
 
-setup: $(VENV)/.synced $(EMULATOR)/node_modules/.installed
+setup: $(VENV)/.synced $(EMULATOR)/node_modules/.installed $(AZURITE)/node_modules/.installed
 
 $(VENV)/.synced: requirements-lock.txt requirements-bootstrap.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,11 +21,34 @@ $(EMULATOR)/node_modules/.installed: $(EMULATOR)/package-lock.json
 	npm ci --prefix $(EMULATOR) --no-audit --no-fund --loglevel=error
 	touch $@
 
+$(AZURITE)/node_modules/.installed: $(AZURITE)/package-lock.json
+	npm ci --prefix $(AZURITE) --no-audit --no-fund --loglevel=error
+	touch $@
+
 demo: setup
 	PYTHONPATH=plugins:dev $(PY) -m threatstream_dev.demo
 
 test: setup
 	$(PY) -m pytest
+
+# The package on every Airflow version the platforms run (dev/compat/requirements-compat-*.txt):
+# one virtualenv per version (Python 3.12, as on MWAA and Astro Runtime), the `compat` tests.
+test-compat: setup
+	dev/compat/test-compat $(COMPAT_VERSIONS)
+
+# What Amazon MWAA reads from S3, in build/mwaa (docs/deployment.md). MWAA_STORAGE_BASE: s3:// batches.
+MWAA_AIRFLOW_VERSION ?= 3.0.6
+MWAA_STORAGE_BASE ?= s3://<bucket>/threatstream/
+mwaa-bundle: $(VENV)/.synced
+	$(PY) deploy/mwaa/build_bundle.py --airflow $(MWAA_AIRFLOW_VERSION) --storage-base '$(MWAA_STORAGE_BASE)'
+
+mwaa-constraints: $(VENV)/.synced
+	cd deploy/mwaa && ../../$(VENV)/bin/uv pip compile constraints-$(MWAA_AIRFLOW_VERSION).in -p 3.12 \
+	  --no-header --no-annotate --quiet -o constraints-$(MWAA_AIRFLOW_VERSION).txt
+
+# Known vulnerabilities in the locked dependencies (pip-audit); skipped with a notice offline.
+audit: $(VENV)/.synced
+	PYTHONPATH=dev $(PY) -m threatstream_dev.dependency_audit requirements-lock.txt
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -39,5 +63,9 @@ lock: $(VENV)/.synced
 	$(VENV)/bin/uv pip compile requirements-dev.in -p 3.11 --generate-hashes -o requirements-lock.txt
 	$(VENV)/bin/uv pip compile requirements-bootstrap.in -p 3.11 --generate-hashes -o requirements-bootstrap.txt
 
+lock-compat: $(VENV)/.synced
+	for in in dev/compat/requirements-compat-*.in; do \
+	  $(VENV)/bin/uv pip compile $$in -p 3.12 --generate-hashes --quiet -o $${in%.in}.txt || exit 1; done
+
 clean:
-	rm -rf $(VENV) $(EMULATOR)/node_modules .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf build .compat $(VENV) $(EMULATOR)/node_modules $(AZURITE)/node_modules .demo .pytest_cache .mypy_cache .ruff_cache

@@ -28,6 +28,7 @@ for path in (REPO / "plugins", REPO / "dev"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
+from threatstream_dev.azurite import Azurite  # noqa: E402
 from threatstream_dev.cosmos_emulator import CosmosEmulator, running_emulator  # noqa: E402
 from threatstream_dev.feed_replay import FeedReplayServer  # noqa: E402
 
@@ -46,6 +47,25 @@ def cosmos_server() -> Iterator[CosmosEmulator]:
     """The local Cosmos-protocol server (reused when THREATSTREAM_COSMOS_URL is set)."""
     with running_emulator() as emulator:
         yield emulator
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Azurite]:
+    """Azurite's Blob service (in memory) on a random port, for batches on ``abfs://``."""
+    with Azurite() as server:
+        yield server
+
+
+@pytest.fixture
+def abfs_storage(azurite: Azurite, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Batches in a fresh blob container: ``storage_base=abfs://<container>/`` with the
+    ``threatstream_storage`` connection (Azurite's development account, via extras)."""
+    container = f"batches-{uuid.uuid4().hex[:12]}"
+    azurite.create_container(container)
+    monkeypatch.setenv("AIRFLOW_CONN_THREATSTREAM_STORAGE", azurite.connection_json())
+    monkeypatch.setenv("AIRFLOW__THREATSTREAM__STORAGE_BASE", f"abfs://{container}/")
+    monkeypatch.setenv("AIRFLOW__THREATSTREAM__STORAGE_CONN_ID", "threatstream_storage")
+    return container
 
 
 @pytest.fixture(scope="session")

@@ -57,6 +57,12 @@ def airflow_version() -> tuple[int, int]:
     return int(major.group() or 0) if major else 0, int(minor.group() or 0) if minor else 0
 
 
+#: ``retry_exponential_backoff`` for delays that double on every retry, in the form this
+#: Airflow accepts: a multiplier since 3.2 (where ``True`` would mean a factor of 1, no
+#: backoff), a boolean before (``True`` doubles; a float is refused when the DAG is parsed).
+DOUBLING_RETRY_BACKOFF: float | bool = 2.0 if airflow_version() >= (3, 2) else True
+
+
 @cache
 def notice_missing(feature: str, needs: str) -> None:
     """Log, once per process, that ``feature`` is skipped because it needs Airflow ``needs``."""
@@ -70,6 +76,7 @@ def notice_missing(feature: str, needs: str) -> None:
 
 __all__ = [
     "AIRFLOW_VERSION",
+    "DOUBLING_RETRY_BACKOFF",
     "HAS_DEADLINES",
     "AirflowException",
     "AirflowFailException",

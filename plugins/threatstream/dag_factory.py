@@ -13,7 +13,7 @@ from airflow.configuration import conf
 from airflow.sdk import DAG, Param
 
 from threatstream.assets import source_asset
-from threatstream.compat import CronDataIntervalTimetable, CronTriggerTimetable
+from threatstream.compat import DOUBLING_RETRY_BACKOFF, CronDataIntervalTimetable, CronTriggerTimetable
 from threatstream.operators.fetch import FetchFeedOperator
 from threatstream.operators.upsert import UpsertIndicatorsOperator
 from threatstream.operators.validate import ValidateIndicatorsOperator
@@ -30,7 +30,7 @@ def default_args() -> dict[str, Any]:
         "owner": "threatstream",
         "retries": conf.getint("threatstream", "retries", fallback=3),
         "retry_delay": timedelta(seconds=retry_delay),
-        "retry_exponential_backoff": 2.0,
+        "retry_exponential_backoff": DOUBLING_RETRY_BACKOFF,
         "max_retry_delay": timedelta(minutes=30),
         "execution_timeout": timedelta(minutes=60),
     }

@@ -88,6 +88,7 @@ class JsonLinesWriter:
 def read_json_lines(path: ObjectStoragePath) -> Iterator[dict[str, Any]]:
     """Stream the documents of a JSON-lines file, one line at a time."""
     with path.open("r", encoding="utf-8") as handle:  # type: ignore[no-untyped-call]
-        for line in handle:
+        # readline, not iteration: Airflow 3.0's file wrapper does not forward __iter__.
+        for line in iter(handle.readline, ""):
             if line.strip():
                 yield json.loads(line)

@@ -7,11 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.dag_processing.dagbag import DagBag
 
 from threatstream.hooks.cosmos import IndicatorStoreHook
 from threatstream_dev.feed_replay import FeedReplayServer
-from threatstream_dev.runs import RunDag, RunOutcome, StoredDocuments, clear_and_rerun, run_outcome
+from threatstream_dev.runs import (
+    RunDag,
+    RunOutcome,
+    StoredDocuments,
+    clear_and_rerun,
+    load_dagbag,
+    run_outcome,
+)
 
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 
@@ -21,7 +27,7 @@ def run_dag(airflow_db: Path, cosmos_database: str, feed_connections: FeedReplay
     """Run a DAG for a logical date (optionally only some tasks and their downstream)."""
 
     def run(dag_id: str, logical_date: datetime, rerun_from: str | None = None) -> RunOutcome:
-        dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags[dag_id]
+        dag = load_dagbag(DAGS_FOLDER).dags[dag_id]
         if rerun_from:
             # Clear one task (with downstream) in the latest run and let it run again.
             latest = run_outcome(dag_id)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
-from airflow.dag_processing.dagbag import DagBag
 
 from threatstream_dev.feed_replay import FeedReplayServer
-from threatstream_dev.runs import StoredDocuments, backfill
+from threatstream_dev.runs import StoredDocuments, backfill, load_dagbag
 
 pytestmark = pytest.mark.dagrun
 
@@ -18,12 +18,12 @@ FROM, TO = datetime(2026, 11, 20, 6, 0, tzinfo=UTC), datetime(2026, 11, 20, 8, 0
 
 
 @pytest.fixture
-def dagbag(airflow_db: Path, cosmos_database: str, feed_connections: FeedReplayServer) -> DagBag:
-    return DagBag(dag_folder=str(DAGS_FOLDER))
+def dagbag(airflow_db: Path, cosmos_database: str, feed_connections: FeedReplayServer) -> Any:
+    return load_dagbag(DAGS_FOLDER)
 
 
 def test_otx_backfill_fetches_each_past_window(
-    dagbag: DagBag, stored_documents: StoredDocuments, feed_connections: FeedReplayServer
+    dagbag: Any, stored_documents: StoredDocuments, feed_connections: FeedReplayServer
 ) -> None:
     outcomes = backfill(dagbag.dags["threatstream_otx"], FROM, TO)
     assert [o.state for o in outcomes] == ["success"] * 3
@@ -46,7 +46,7 @@ def test_otx_backfill_fetches_each_past_window(
 
 
 def test_snapshot_feed_backfill_runs_skip_without_calling_the_feed(
-    dagbag: DagBag, stored_documents: StoredDocuments, feed_connections: FeedReplayServer
+    dagbag: Any, stored_documents: StoredDocuments, feed_connections: FeedReplayServer
 ) -> None:
     outcomes = backfill(dagbag.dags["threatstream_abuseipdb"], FROM, TO)
     assert outcomes

@@ -21,8 +21,9 @@ from typing import Any
 
 import tenacity
 from airflow.providers.microsoft.azure.hooks.cosmos import AzureCosmosDBHook
+from airflow.providers.microsoft.azure.utils import get_field, get_sync_default_azure_credential
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
-from azure.cosmos import ContainerProxy, PartitionKey
+from azure.cosmos import ContainerProxy, CosmosClient, PartitionKey
 from azure.cosmos.exceptions import CosmosBatchOperationError, CosmosHttpResponseError
 
 from threatstream.exceptions import StoreAuthError
@@ -163,6 +164,38 @@ class IndicatorStoreHook(AzureCosmosDBHook):
             "azure.cosmos._cosmos_http_logging_policy",
         ):
             logging.getLogger(name).setLevel(logging.WARNING)
+
+    def get_conn(self) -> CosmosClient:
+        """The Cosmos client; with no key and no management-API extras, signed in with Entra ID.
+
+        A connection with a password uses it as the account key, and one with
+        ``resource_group_name`` reads the key through the management API (both the provider's
+        routes). Otherwise the client authenticates data-plane requests with Microsoft Entra ID
+        (``DefaultAzureCredential``: managed identity, workload identity, environment, ...),
+        honouring the ``managed_identity_client_id`` and ``workload_identity_tenant_id`` extras;
+        no key exists anywhere. The identity needs a Cosmos DB data-plane role on the account.
+        """
+        if self._conn is None:
+            conn = self.get_connection(self.conn_id)
+            extras = conn.extra_dejson
+
+            def field(name: str) -> Any:
+                return get_field(
+                    conn_id=self.conn_id, conn_type=self.conn_type, extras=extras, field_name=name
+                )
+
+            if not conn.password and not field("resource_group_name"):
+                if not conn.login:
+                    raise StoreAuthError(f"Cosmos DB ({self.conn_id}): no endpoint (login) in the connection")
+                credential = get_sync_default_azure_credential(
+                    managed_identity_client_id=field("managed_identity_client_id"),
+                    workload_identity_tenant_id=field("workload_identity_tenant_id"),
+                )
+                self.default_database_name = field("database_name")
+                self.default_collection_name = field("collection_name")
+                self.default_partition_key = field("partition_key")
+                self._conn = CosmosClient(conn.login, credential=credential)
+        return super().get_conn()
 
     @property
     def database_name(self) -> str:

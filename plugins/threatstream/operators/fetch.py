@@ -14,7 +14,7 @@ from threatstream.compat import AirflowSkipException
 from threatstream.hooks.feed import FetchWindow
 from threatstream.models import FetchResult, StoredPage
 from threatstream.sources import get_source
-from threatstream.storage import batch_prefix
+from threatstream.storage import batch_prefix, default_storage_conn_id
 
 
 class FetchFeedOperator(BaseOperator):
@@ -103,7 +103,7 @@ class FetchFeedOperator(BaseOperator):
             data_interval_start=window.start,
             data_interval_end=window.end,
             prefix=str(prefix),
-            storage_conn_id=self.storage_conn_id,
+            storage_conn_id=self.storage_conn_id or default_storage_conn_id(),
             pages=pages,
             bytes=sum(page.bytes for page in pages),
             records=sum(page.records for page in pages),

@@ -1,0 +1,73 @@
+"""``apply_retention``: delete batch files past their retention (the maintenance DAG's task)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.configuration import conf
+from airflow.sdk import BaseOperator, Context, ObjectStoragePath
+
+from threatstream.compat import AirflowFailException
+from threatstream.retention import RetentionPolicy, apply_retention
+from threatstream.sources import SOURCES
+from threatstream.storage import default_storage_base, default_storage_conn_id
+
+
+def configured_policy() -> RetentionPolicy:
+    """The ``[threatstream] retention_days`` / ``quarantine_retention_days`` options."""
+    return RetentionPolicy(
+        retention_days=conf.getfloat("threatstream", "retention_days", fallback=30.0),
+        quarantine_retention_days=conf.getfloat("threatstream", "quarantine_retention_days", fallback=90.0),
+    )
+
+
+class ApplyRetentionOperator(BaseOperator):
+    """Delete batch prefixes older than the retention policy; quarantine files are kept longer.
+
+    :param storage_base: object-storage base URI (templated); defaults to ``[threatstream] storage_base``.
+    :param storage_conn_id: connection for the storage base; defaults to ``[threatstream] storage_conn_id``.
+    :param report_only: report what would be deleted without deleting (templated; the
+        DAG's ``dry_run`` param).
+    """
+
+    template_fields: Sequence[str] = ("storage_base", "storage_conn_id", "report_only")
+    ui_color = "#f6f0e8"
+
+    def __init__(
+        self,
+        *,
+        storage_base: str | None = None,
+        storage_conn_id: str | None = None,
+        report_only: bool | str = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.storage_base = storage_base
+        self.storage_conn_id = storage_conn_id
+        self.report_only = report_only
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        try:
+            policy = configured_policy()
+        except ValueError as err:  # a bad setting fails at once, without retries
+            raise AirflowFailException(f"Invalid [threatstream] retention settings: {err}") from None
+        base = ObjectStoragePath(
+            self.storage_base or default_storage_base(),
+            conn_id=self.storage_conn_id or default_storage_conn_id(),
+        )
+        dry_run = self.report_only is True or str(self.report_only).lower() == "true"
+        report = apply_retention(base, sorted(SOURCES), policy, dry_run=dry_run)
+        self.log.info(
+            "Retention (%s days, quarantine %s days)%s: %d batches seen, %d deleted, %d trimmed "
+            "(quarantine kept), %d files / %d bytes deleted",
+            policy.retention_days,
+            policy.quarantine_retention_days,
+            " [dry run]" if dry_run else "",
+            report.batches_seen,
+            report.batches_deleted,
+            report.batches_trimmed,
+            report.files_deleted,
+            report.bytes_deleted,
+        )
+        return report.as_dict()

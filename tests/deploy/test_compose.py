@@ -1,0 +1,192 @@
+"""docker-compose.yaml: valid for Compose, and it provides everything the code reads.
+
+No Docker engine runs here: ``docker-compose config`` (Debian's docker-compose 1.29, no
+daemon needed) validates and resolves the file; the images are not built or started.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from threatstream.hooks.cosmos import IndicatorStoreHook
+from threatstream.sources import SOURCES
+from threatstream_dev.feed_replay import TEST_KEYS
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE = REPO / "docker-compose.yaml"
+ENV_EXAMPLE = REPO / ".env.example"
+#: The services that parse DAGs or run tasks: each needs every connection and setting.
+AIRFLOW_SERVICES = (
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-worker",
+    "airflow-triggerer",
+)
+STORAGE_CONN_ID = "threatstream_storage"
+
+
+def _env_file(path: Path) -> dict[str, str]:
+    entries = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            entries[key.strip()] = value
+    return entries
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
+    return loaded
+
+
+def _environment(compose: dict[str, Any], service: str) -> dict[str, str]:
+    """A service's container environment: its env files (.env from .env.example), then ``environment``."""
+    spec = compose["services"][service]
+    env: dict[str, str] = {}
+    for env_file in spec.get("env_file", []):
+        assert env_file == ".env", env_file
+        env.update(_env_file(ENV_EXAMPLE))
+    env.update({k: str(v) for k, v in (spec.get("environment") or {}).items()})
+    return env
+
+
+def _mounts(compose: dict[str, Any], service: str) -> dict[str, Path]:
+    """Container path -> repository path of a service's bind mounts."""
+    mounts = {}
+    for volume in compose["services"][service].get("volumes", []):
+        source, target = volume.split(":")[:2]
+        if source.startswith("./"):
+            mounts[target] = REPO / source
+    return mounts
+
+
+def _code_reads(pattern: str) -> set[str]:
+    found: set[str] = set()
+    for path in (REPO / "plugins" / "threatstream").rglob("*.py"):
+        found.update(re.findall(pattern, path.read_text()))
+    return found
+
+
+def test_docker_compose_config_accepts_the_file(tmp_path: Path) -> None:
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        pytest.skip("docker-compose is not installed (Debian: apt-get install docker-compose)")
+    shutil.copy(COMPOSE, tmp_path / "docker-compose.yaml")
+    shutil.copy(ENV_EXAMPLE, tmp_path / ".env")
+    for profile in ([], ["--profile", "official-cosmos"]):
+        checked = subprocess.run(
+            [binary, *profile, "config", "-q"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert checked.returncode == 0, checked.stderr
+    resolved = subprocess.run(
+        [binary, "config"], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=True
+    )
+    services = yaml.safe_load(resolved.stdout)["services"]
+    for service in AIRFLOW_SERVICES:
+        env = services[service]["environment"]
+        assert env["AIRFLOW_CONN_THREATSTREAM_COSMOS"].startswith("{"), service
+        assert env["AIRFLOW__THREATSTREAM__STORAGE_BASE"].startswith("abfs://"), service
+
+
+def test_layout_follows_airflows_own_compose(compose: dict[str, Any]) -> None:
+    assert set(AIRFLOW_SERVICES) | {"airflow-init", "postgres", "redis"} <= set(compose["services"])
+    assert {"azurite", "cosmos", "feed-replay"} <= set(compose["services"])
+    commands = {s: compose["services"][s]["command"] for s in AIRFLOW_SERVICES}
+    assert commands == {
+        "airflow-apiserver": "api-server",
+        "airflow-scheduler": "scheduler",
+        "airflow-dag-processor": "dag-processor",
+        "airflow-worker": "celery worker",
+        "airflow-triggerer": "triggerer",
+    }
+    for service in (*AIRFLOW_SERVICES, "airflow-init"):
+        env = _environment(compose, service)
+        assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+        assert "_PIP_ADDITIONAL_REQUIREMENTS" not in env
+
+
+def test_every_connection_the_code_reads_is_provided(compose: dict[str, Any]) -> None:
+    conn_ids = {spec.hook_class.default_conn_name for spec in SOURCES.values()} | {
+        IndicatorStoreHook.default_conn_name,
+        STORAGE_CONN_ID,
+    }
+    for service in AIRFLOW_SERVICES:
+        env = _environment(compose, service)
+        for conn_id in sorted(conn_ids):
+            value = env.get(f"AIRFLOW_CONN_{conn_id.upper()}")
+            assert value, f"{service} lacks connection {conn_id}"
+            assert "conn_type" in json.loads(value), conn_id
+
+
+def test_connections_point_at_the_compose_services(compose: dict[str, Any]) -> None:
+    env = _environment(compose, "airflow-worker")
+    services = set(compose["services"])
+    for source in SOURCES:
+        conn = json.loads(env[f"AIRFLOW_CONN_THREATSTREAM_{source.upper()}"])
+        assert conn["host"] in services, source
+        if conn["host"] == "feed-replay":
+            assert conn["password"] == TEST_KEYS[source]  # the replay server accepts it
+    cosmos = json.loads(env["AIRFLOW_CONN_THREATSTREAM_COSMOS"])
+    assert cosmos["conn_type"] == "azure_cosmos"
+    assert re.match(r"http://cosmos:8081/?$", cosmos["login"])
+    storage = json.loads(env[f"AIRFLOW_CONN_{STORAGE_CONN_ID.upper()}"])
+    assert "BlobEndpoint=http://azurite:10000/devstoreaccount1" in storage["extra"]["connection_string"]
+    assert env["AIRFLOW__THREATSTREAM__STORAGE_BASE"].startswith("abfs://")
+    assert env["AIRFLOW__THREATSTREAM__STORAGE_CONN_ID"] == STORAGE_CONN_ID
+
+
+def test_settings_in_the_compose_stack_are_ones_the_code_reads(compose: dict[str, Any]) -> None:
+    options = _code_reads(r'conf\.get\w*\(\s*"threatstream",\s*"(\w+)"')
+    assert {"storage_base", "storage_conn_id", "retention_days", "quarantine_retention_days"} <= options
+    env = _environment(compose, "airflow-worker")
+    configured = {k.removeprefix("AIRFLOW__THREATSTREAM__").lower() for k in env if "__THREATSTREAM__" in k}
+    assert {"storage_base", "storage_conn_id"} <= configured
+    assert configured <= options, f"settings nothing reads: {configured - options}"
+
+
+def test_env_vars_and_paths_the_code_reads_exist_in_the_containers(compose: dict[str, Any]) -> None:
+    env_vars = _code_reads(r'os\.environ(?:\.get\(|\[)\s*"(THREATSTREAM_\w+)"')
+    assert "THREATSTREAM_CONTAINER_SETTINGS" in env_vars
+    for service in AIRFLOW_SERVICES:
+        env = _environment(compose, service)
+        mounts = _mounts(compose, service)
+        assert {"/opt/airflow/dags", "/opt/airflow/plugins", "/opt/airflow/include"} <= set(mounts), service
+        assert mounts["/opt/airflow/plugins"] == REPO / "plugins"
+        for name in env_vars:
+            value = env.get(name)
+            assert value, f"{service} lacks {name}"
+            target = next(t for t in mounts if value.startswith(t + "/"))
+            assert (mounts[target] / value.removeprefix(target + "/")).is_file(), value
+    assert (REPO / "plugins" / ".airflowignore").is_file()
+    replay = _mounts(compose, "feed-replay")
+    assert replay["/opt/airflow/dev"] == REPO / "dev"
+    assert (replay["/opt/airflow/include"] / "feeds").is_dir()
+
+
+def test_images_are_built_from_pinned_bases_with_requirements_installed(compose: dict[str, Any]) -> None:
+    for service in ("airflow-worker", "cosmos"):
+        build = compose["services"][service]["build"]
+        dockerfile = REPO / build["context"] / build["dockerfile"]
+        lines = dockerfile.read_text().splitlines()
+        base = next(line.split()[1] for line in lines if line.startswith("FROM "))
+        assert ":" in base, base
+        assert not base.endswith(":latest"), base
+    airflow_dockerfile = (REPO / "deploy" / "compose" / "Dockerfile").read_text()
+    assert re.search(r"^FROM apache/airflow:3\.\d+\.\d+-python3\.\d+$", airflow_dockerfile, re.M)
+    assert "-r /opt/threatstream/requirements.txt" in airflow_dockerfile
+    assert "COPY --chown=airflow:0 requirements.txt" in airflow_dockerfile

@@ -1,0 +1,115 @@
+"""The MWAA bundle: built from the repository, in the layout MWAA reads from S3."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "deploy" / "mwaa"))
+
+import build_bundle  # noqa: E402
+
+VERSION = "3.0.6"
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_bundle.build(
+        tmp_path_factory.mktemp("mwaa") / "bundle", VERSION, "s3://threatstream-test-bucket/batches/"
+    )
+
+
+def _requirements(path: Path) -> list[str]:
+    return [line for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_layout(bundle: Path) -> None:
+    files = {p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file()}
+    dag_files = {f"dags/{p.name}" for p in (REPO / "dags").glob("*.py")}
+    assert files == dag_files | {
+        f"dags/constraints-{VERSION}.txt",
+        "plugins.zip",
+        "requirements.txt",
+        "startup.sh",
+    }
+
+
+def test_plugins_zip_holds_the_package_and_its_airflowignore(bundle: Path) -> None:
+    with zipfile.ZipFile(bundle / "plugins.zip") as archive:
+        names = set(archive.namelist())
+        assert archive.read(".airflowignore").decode().split() == ["threatstream/"]
+        settings = json.loads(archive.read("include/cosmos/container.json"))
+    package = {
+        p.relative_to(REPO / "plugins").as_posix()
+        for p in (REPO / "plugins" / "threatstream").rglob("*.py")
+        if "__pycache__" not in p.parts
+    }
+    assert package <= names
+    assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
+    assert settings == json.loads((REPO / "include" / "cosmos" / "container.json").read_text())
+
+
+def test_plugins_zip_is_reproducible(bundle: Path, tmp_path: Path) -> None:
+    build_bundle.build_plugins_zip(tmp_path / "again.zip")
+    assert (tmp_path / "again.zip").read_bytes() == (bundle / "plugins.zip").read_bytes()
+
+
+def test_requirements_start_with_the_constraint_line(bundle: Path) -> None:
+    lines = _requirements(bundle / "requirements.txt")
+    assert lines[0] == f'--constraint "/usr/local/airflow/dags/constraints-{VERSION}.txt"'
+    assert set(_requirements(REPO / "requirements.txt")) | {"apache-airflow-providers-amazon[s3fs]"} == set(
+        lines[1:]
+    )
+
+
+def test_constraints_pin_the_target_airflow_and_every_requirement(bundle: Path) -> None:
+    pins = dict(line.split("==", 1) for line in _requirements(bundle / "dags" / f"constraints-{VERSION}.txt"))
+    assert pins["apache-airflow"] == VERSION
+    for requirement in _requirements(REPO / "requirements.txt"):
+        name = re.split(r"[<>=\[]", requirement, maxsplit=1)[0].lower()
+        assert name in pins, name
+    assert "apache-airflow-providers-amazon" in pins
+    assert "s3fs" in pins
+
+
+def test_startup_script_points_at_what_the_bundle_ships(bundle: Path, tmp_path: Path) -> None:
+    script = (bundle / "startup.sh").read_text()
+    assert script.startswith("#!/bin/sh\n")
+    env = dict(re.findall(r"^export (\w+)=(\S+)$", script, re.M))
+    assert env["AIRFLOW__THREATSTREAM__STORAGE_BASE"] == "s3://threatstream-test-bucket/batches/"
+    settings = env["THREATSTREAM_CONTAINER_SETTINGS"]
+    assert settings.startswith("/usr/local/airflow/plugins/")
+    # Unpacked where MWAA unpacks it, the package imports and finds its container settings.
+    plugins = tmp_path / "plugins"
+    with zipfile.ZipFile(bundle / "plugins.zip") as archive:
+        archive.extractall(plugins)
+    local_settings = plugins / settings.removeprefix("/usr/local/airflow/plugins/")
+    code = (
+        "from threatstream.hooks.cosmos import load_container_settings as l; print(l()['partition_key_path'])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={
+            **os.environ,
+            "PYTHONPATH": str(plugins),
+            "THREATSTREAM_CONTAINER_SETTINGS": str(local_settings),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert result.stdout.strip() == "/partition_key"
+
+
+def test_refuses_a_non_s3_storage_base(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="s3://"):
+        build_bundle.build(tmp_path / "b", VERSION, "file:///tmp/batches")
