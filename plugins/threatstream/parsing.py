@@ -1,14 +1,45 @@
-"""Small pure helpers that source parsers share: timestamps, JSON pages, tag lists."""
+"""Small pure helpers that source parsers share: timestamps, JSON pages (whole or streamed), tag lists."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from itertools import accumulate
+from typing import Any, Protocol
+
+import ijson
 
 from threatstream.exceptions import FeedFormatError
+
+
+class ByteStream(Protocol):
+    """What parsers read a page body from: ``read(size) -> bytes`` and ``close()``."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+class ChunkReader(io.RawIOBase):
+    """A readable raw stream; subclasses return the next chunk (``b""`` at the end) in ``read_chunk``."""
+
+    def read_chunk(self, size: int) -> bytes:
+        raise NotImplementedError
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read_chunk(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        return self.readall() if size is None or size < 0 else self.read_chunk(size)
+
 
 _SPACE_UTC = re.compile(r"\s*(UTC|GMT|Z)$", re.IGNORECASE)
 
@@ -36,13 +67,194 @@ def parse_timestamp(value: Any) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
-def load_json_page(body: bytes, what: str) -> Any:
-    """Decode a JSON response page or raise :class:`FeedFormatError` naming ``what``."""
+def load_json_page(body: bytes | ByteStream, what: str) -> Any:
+    """Decode a whole JSON page (bytes or a binary stream) or raise :class:`FeedFormatError`.
+
+    For pages whose size is already bounded (the hook's ``max_body_bytes``). Garbage of any
+    kind, including nesting deeper than the interpreter's recursion limit, integers longer
+    than Python's digit limit and invalid UTF-8, is a :class:`FeedFormatError`: retrying
+    cannot fix it.
+    """
+    data = body if isinstance(body, bytes) else body.read()
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        preview = body[:80].decode("utf-8", "replace")
-        raise FeedFormatError(f"{what}: response is not JSON ({err}); starts with {preview!r}") from None
+        return json.loads(data)
+    except RecursionError:
+        raise FeedFormatError(f"{what}: JSON nested too deeply; {_preview(data)}") from None
+    except (UnicodeDecodeError, ValueError) as err:  # ValueError: JSONDecodeError, int digit limit
+        raise FeedFormatError(
+            f"{what}: response is not JSON ({_first_line(err)}); {_preview(data)}"
+        ) from None
+
+
+def iter_json_array(source: ByteStream, path: str, what: str) -> Iterator[Any]:
+    """Stream the items of the list at dotted ``path`` (e.g. ``data``) of a JSON document.
+
+    Memory stays flat whatever the document's size: items are built one at a time by
+    ``ijson``'s C backend. Nesting deeper than :data:`MAX_JSON_DEPTH` is refused before the
+    parser sees it, numbers are read as ``int``/``float`` (an integer beyond 64 bits is
+    refused), and a document without a list at ``path`` is a :class:`FeedFormatError`, so
+    a changed shape never passes as an empty page.
+    """
+    guarded = JsonDepthGuard(source, what)
+    head = _read_up_to(guarded, _HEAD_BYTES)
+    shape_known = _list_starts_in(head, path, what, complete=len(head) < _HEAD_BYTES)
+    stream = _ChainedReader(head, guarded)
+    seen: list[bool] = []
+    try:
+        if shape_known:
+            yield from ijson.items(stream, f"{path}.item", use_float=True, buf_size=_READ_BYTES)
+            return
+        events = _checked_events(ijson.parse(stream, use_float=True, buf_size=_READ_BYTES), path, what, seen)
+        yield from ijson.items(events, f"{path}.item")
+    except ijson.JSONError as err:
+        raise FeedFormatError(
+            f"{what}: response is not valid JSON ({_first_line(err)}); {_preview(head)}"
+        ) from None
+    except (UnicodeDecodeError, RecursionError) as err:
+        raise FeedFormatError(f"{what}: unreadable JSON ({type(err).__name__}: {_first_line(err)})") from None
+    if not seen:
+        raise FeedFormatError(f"{what}: expected a '{path}' list; {_preview(head)}")
+
+
+def first_json_value(head: bytes, path: str) -> Any:
+    """The scalar at dotted ``path`` if it occurs in ``head`` (a document's first bytes), else None."""
+    try:
+        for prefix, event, value in ijson.parse(io.BytesIO(head), use_float=True):
+            if prefix == path and event not in ("start_map", "start_array", "map_key"):
+                return value
+    except (ijson.JSONError, ValueError, UnicodeDecodeError):
+        return None
+    return None
+
+
+#: Deepest JSON nesting a page may have (real feeds nest 5 levels at most).
+MAX_JSON_DEPTH = 64
+_READ_BYTES = 1 << 16
+_HEAD_BYTES = 1 << 16
+_STRUCTURE_ONLY = bytes(set(range(256)) - set(b'"[]{}'))
+_STRING = re.compile(rb'"[^"]*"')
+_DEPTH_STEP = [0] * 256
+for _open, _close in (b"[]", b"{}"):
+    _DEPTH_STEP[_open], _DEPTH_STEP[_close] = 1, -1
+
+
+class JsonDepthGuard(ChunkReader):
+    """A pass-through reader that fails when the JSON it carries nests deeper than a bound.
+
+    ``ijson`` keeps one prefix string per open level, so memory grows with the square of
+    the depth (20,000 levels cost about 1 GB): the guard checks each chunk before the
+    parser sees it. It tracks only what changes depth (brackets outside strings, string
+    and escape state across chunk boundaries) with bytes-level operations, so it costs
+    little next to parsing.
+    """
+
+    def __init__(self, source: ByteStream, what: str, max_depth: int = MAX_JSON_DEPTH) -> None:
+        super().__init__()
+        self._source = source
+        self._what = what
+        self._max_depth = max_depth
+        self._depth = 0
+        self._in_string = False
+        self._escaped_first = False
+
+    def read_chunk(self, size: int) -> bytes:
+        data = self._source.read(size)
+        if data:
+            self._check(data)
+        return data
+
+    def _check(self, chunk: bytes) -> None:
+        if self._escaped_first:
+            chunk = chunk[1:]
+        trailing_backslashes = len(chunk) - len(chunk.rstrip(b"\\"))
+        self._escaped_first = trailing_backslashes % 2 == 1
+        # Escaped backslashes and quotes never delimit strings; then keep only quotes and brackets.
+        structure = chunk.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _STRUCTURE_ONLY)
+        if self._in_string:
+            structure = b'"' + structure
+        # Adjacent quotes are an empty string or the gap between two strings: neither holds brackets.
+        outside = _STRING.sub(b"", structure.replace(b'""', b""))
+        self._in_string = b'"' in outside
+        brackets = outside.split(b'"', 1)[0]
+        if not brackets:
+            return
+        levels = list(accumulate(map(_DEPTH_STEP.__getitem__, brackets), initial=self._depth))
+        self._depth = levels[-1]
+        if max(levels) > self._max_depth:
+            raise FeedFormatError(f"{self._what}: JSON nested deeper than {self._max_depth} levels")
+
+
+class _ChainedReader(ChunkReader):
+    """``head`` followed by the rest of ``source``."""
+
+    def __init__(self, head: bytes, source: ByteStream) -> None:
+        super().__init__()
+        self._head = head
+        self._source = source
+
+    def read_chunk(self, size: int) -> bytes:
+        if self._head:
+            data, self._head = self._head[:size], self._head[size:]
+            return data
+        return self._source.read(size)
+
+
+def _read_up_to(source: ByteStream, size: int) -> bytes:
+    parts: list[bytes] = []
+    remaining = size
+    while remaining > 0:
+        data = source.read(remaining)
+        if not data:
+            break
+        parts.append(data)
+        remaining -= len(data)
+    return b"".join(parts)
+
+
+def _list_starts_in(head: bytes, path: str, what: str, *, complete: bool) -> bool:
+    """Whether ``head`` shows a list starting at ``path``; False when it cannot tell yet.
+
+    Raises :class:`FeedFormatError` when ``head`` shows another value at ``path`` or is the
+    whole document and has no such list.
+    """
+    try:
+        for prefix, event, _ in ijson.parse(io.BytesIO(head), use_float=True):
+            if prefix == path:
+                if event == "start_array":
+                    return True
+                raise FeedFormatError(f"{what}: expected a list at '{path}', found {event}; {_preview(head)}")
+    except ijson.JSONError as err:
+        if complete:
+            raise FeedFormatError(
+                f"{what}: response is not valid JSON ({_first_line(err)}); {_preview(head)}"
+            ) from None
+        return False
+    except (ValueError, UnicodeDecodeError) as err:
+        raise FeedFormatError(f"{what}: unreadable JSON ({_first_line(err)}); {_preview(head)}") from None
+    if complete:
+        raise FeedFormatError(f"{what}: expected a '{path}' list; {_preview(head)}")
+    return False
+
+
+def _checked_events(
+    events: Iterable[tuple[str, str, Any]], path: str, what: str, seen: list[bool]
+) -> Iterator[tuple[str, str, Any]]:
+    for event in events:
+        if event[0] == path and not seen:
+            if event[1] != "start_array":
+                raise FeedFormatError(f"{what}: expected a list at '{path}', found {event[1]}")
+            seen.append(True)
+        yield event
+
+
+def _first_line(error: BaseException) -> str:
+    detail = error.args[0] if error.args else ""
+    text = (detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)).strip()
+    return text.splitlines()[0][:200] if text else type(error).__name__
+
+
+def _preview(data: bytes) -> str:
+    return f"starts with {data[:80].decode('utf-8', 'replace')!r}"
 
 
 def string_list(value: Any) -> tuple[str, ...]:

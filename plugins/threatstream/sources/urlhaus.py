@@ -7,7 +7,7 @@ few days, at most 1000. Poll often enough that fewer than 1000 URLs arrive betwe
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +15,7 @@ import requests
 
 from threatstream.canonical import InvalidIndicator
 from threatstream.exceptions import FeedAuthError, FeedFormatError
-from threatstream.hooks.feed import FeedHook, FetchedPage, FetchWindow
+from threatstream.hooks.feed import MIB, FeedHook, FeedLimits, FetchedPage, FetchWindow
 from threatstream.models import Observation
 from threatstream.parsing import load_json_page, parse_timestamp, string_list
 from threatstream.sources.base import SourceSpec
@@ -40,6 +40,11 @@ class URLhausHook(FeedHook):
     default_conn_name = "threatstream_urlhaus"
     hook_name = "URLhaus"
     auth_header = "Auth-Key"
+    #: One page of at most 1000 URLs (about 0.5 kB each, so about 0.5 MB).
+    default_limits = FeedLimits(
+        max_body_bytes=8 * MIB, max_request_seconds=120, max_pages=1, max_records=5000
+    )
+    option_schema = {"limit": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_LIMIT}}  # noqa: RUF012
 
     def is_auth_failure(self, response: requests.Response) -> bool:
         if response.status_code in (401, 403):
@@ -51,8 +56,6 @@ class URLhausHook(FeedHook):
 
     def iter_pages(self, window: FetchWindow, *, limit: int | None = None, **_: Any) -> Iterator[FetchedPage]:
         """Yield the single page of recent URLs (``limit`` of them, 1-1000, if given)."""
-        if limit is not None and not 1 <= int(limit) <= MAX_LIMIT:
-            raise ValueError(f"URLhaus limit must be between 1 and {MAX_LIMIT}, got {limit}")
         endpoint = f"v1/urls/recent/limit/{int(limit)}/" if limit else "v1/urls/recent/"
         response = self.get(endpoint)
         status = _query_status(load_json_page(response.content, "URLhaus urls/recent"))
@@ -64,16 +67,19 @@ class URLhausHook(FeedHook):
         yield FetchedPage(body=response.content)
 
 
-def split_records(page: FetchedPage) -> Sequence[Mapping[str, Any]]:
-    """The URL records of a ``urls/recent`` page; ``no_results`` is an empty page."""
-    body = load_json_page(page.body, "URLhaus urls/recent")
+def split_records(page: FetchedPage) -> Iterator[Mapping[str, Any]]:
+    """The URL records of a ``urls/recent`` page; ``no_results`` is an empty page.
+
+    The page is at most 1000 URLs (bounded by ``max_body_bytes``), so it is decoded whole.
+    """
+    with page.open() as stream:
+        body = load_json_page(stream, "URLhaus urls/recent")
     status = _query_status(body)
     if status == "no_results":
-        return []
+        return
     if status != "ok" or not isinstance(body.get("urls"), list):
         raise FeedFormatError(f"URLhaus: unexpected response (query_status={status!r}, no 'urls' list)")
-    urls: list[Mapping[str, Any]] = body["urls"]
-    return urls
+    yield from body["urls"]
 
 
 def parse_record(record: Mapping[str, Any], context: Mapping[str, Any]) -> Observation:
