@@ -119,10 +119,10 @@ def iter_json_array(source: ByteStream, path: str, what: str) -> Iterator[Any]:
 def first_json_value(head: bytes, path: str) -> Any:
     """The scalar at dotted ``path`` if it occurs in ``head`` (a document's first bytes), else None."""
     try:
-        for prefix, event, value in ijson.parse(io.BytesIO(head), use_float=True):
+        for prefix, event, value in ijson.parse(JsonDepthGuard(io.BytesIO(head), "head"), use_float=True):
             if prefix == path and event not in ("start_map", "start_array", "map_key"):
                 return value
-    except (ijson.JSONError, ValueError, UnicodeDecodeError):
+    except (ijson.JSONError, FeedFormatError, UnicodeDecodeError):
         return None
     return None
 

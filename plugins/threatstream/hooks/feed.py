@@ -83,10 +83,10 @@ class FeedLimits:
         for name, value in overrides.items():
             if value is None:
                 continue
-            default = getattr(self, name)
-            number = _positive_number(value, integer=isinstance(default, int))
+            integer = name != "max_request_seconds"
+            number = _positive_number(value, integer=integer)
             if number is None:
-                kind = "a positive integer" if isinstance(default, int) else "a positive number"
+                kind = "a positive integer" if integer else "a positive number"
                 raise FeedOptionError(f"{where}: '{name}' must be {kind}, got {value!r}")
             changes[name] = number
         return dataclasses.replace(self, **changes)

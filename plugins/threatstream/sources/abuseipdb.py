@@ -78,15 +78,12 @@ class AbuseIPDBHook(FeedHook):
         """
         params = {"confidenceMinimum": int(confidence_minimum), "limit": int(limit)}
         context: dict[str, Any] = {}
-        body = self._noted(self.open_stream(BLACKLIST, params), context)
-        yield FetchedPage(
-            body,
-            context=context,
-            reopen=lambda: self._noted(self.open_once("GET", BLACKLIST, params=params), context),
-        )
+        body = self.with_retries(f"GET {BLACKLIST}", self._open_blacklist, params, context)
+        yield FetchedPage(body, context=context, reopen=lambda: self._open_blacklist(params, context))
 
-    def _noted(self, body: FeedBody, context: dict[str, Any]) -> FeedBody:
-        """Record the quota headers and the list's ``generatedAt`` (from the body's first bytes)."""
+    def _open_blacklist(self, params: Mapping[str, Any], context: dict[str, Any]) -> FeedBody:
+        """One request for the list; records the quota headers and ``generatedAt`` (from its first bytes)."""
+        body = self.open_once("GET", BLACKLIST, params=params)
         context["generated_at"] = first_json_value(body.peek_head(HEAD_BYTES), "meta.generatedAt")
         self._metadata = {
             "generated_at": context["generated_at"],
