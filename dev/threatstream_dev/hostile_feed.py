@@ -32,6 +32,7 @@ import time
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -152,6 +153,19 @@ def redirect(location: str, *, code: int = 302) -> Behaviour:
 
     def behave(reply: Reply) -> None:
         reply.head(code, {"Location": reply.substitute(location)}, 0)
+
+    return behave
+
+
+def file_body(path: str | Path, *, content_type: str = "application/json") -> Behaviour:
+    """A (large) file streamed from disk with ``Content-Length`` (e.g. a generated 1M-row blacklist)."""
+    source = Path(path)
+
+    def behave(reply: Reply) -> None:
+        reply.head(200, {"Content-Type": content_type}, source.stat().st_size)
+        with source.open("rb") as handle:
+            while data := handle.read(_CHUNK):
+                reply.send(data)
 
     return behave
 
@@ -391,14 +405,17 @@ class HostileFeedServer:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--blacklist", help="a JSON file served as the AbuseIPDB blacklist")
     args = parser.parse_args(argv)
     server = HostileFeedServer(port=args.port)
+    if args.blacklist:
+        server.route("/api/v2/blacklist", file_body(args.blacklist))
     server.route("/bomb", gzip_bomb())
     server.route("/drip", drip(b'{"data": []}'))
     server.route("/redirect", redirect("http://localhost:{port}/bomb"))
     server.route("/reset", reset_mid_body(b'{"data": [' + b" " * 100_000 + b"]}"))
     with server:
-        print(f"hostile feed on {server.url}: /bomb /drip /redirect /reset (Ctrl-C stops)", flush=True)
+        print(f"hostile feed on {server.url}: /bomb /drip /redirect /reset /api/v2/blacklist", flush=True)
         try:
             while True:
                 time.sleep(3600)

@@ -461,6 +461,13 @@ class FeedHook(HttpHook):
             with body:
                 response._content = body.peek_head(ERROR_BODY_BYTES)
             self.raise_for_status(response)
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self.limits.max_body_bytes:
+            body.close()
+            raise FeedTooLargeError(
+                f"{self.hook_name}: {method} {endpoint} via connection '{self.http_conn_id}' announces "
+                f"{declared} bytes, more than max_body_bytes={self.limits.max_body_bytes}."
+            )
         return body
 
     def with_retries(self, what: str, func: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
