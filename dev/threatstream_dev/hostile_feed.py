@@ -7,7 +7,8 @@ status(429), json_body(doc))``. Behaviours write raw bytes to the socket:
 
 * ``json_body`` / ``raw_body`` / ``status``: ordinary answers (any status, headers, body);
 * ``redirect``: a 3xx with a ``Location`` (``{base_url}`` and ``{port}`` are substituted);
-* ``drip``: a body sent one byte at a time, each after a pause (a per-read timeout never fires);
+* ``drip`` / ``drip_headers``: a body (or the headers) sent one byte at a time, each after a
+  pause (a per-read timeout never fires);
 * ``gzip_bomb``: a small gzip body that inflates to gigabytes (built from repeated members);
 * ``endless``: a valid JSON prefix followed by an endless or very long body, streamed;
 * ``reset_mid_body``: part of the body, then a TCP reset;
@@ -178,6 +179,18 @@ def drip(body: bytes | str, *, interval: float = 0.5) -> Behaviour:
         reply.head(200, {"Content-Type": "application/json"}, len(data))
         for offset in range(len(data)):
             reply.send(data[offset : offset + 1])
+            time.sleep(interval)
+
+    return behave
+
+
+def drip_headers(*, interval: float = 0.5, header_bytes: int = 10_000) -> Behaviour:
+    """A status line, then header bytes one at a time, ``interval`` seconds apart."""
+
+    def behave(reply: Reply) -> None:
+        reply.send(b"HTTP/1.1 200 OK\r\nX-Padding: ")
+        for _ in range(header_bytes):
+            reply.send(b"a")
             time.sleep(interval)
 
     return behave

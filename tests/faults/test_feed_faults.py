@@ -38,6 +38,7 @@ from threatstream_dev.hostile_feed import (
     HostileFeedServer,
     deflate_bomb,
     drip,
+    drip_headers,
     endless,
     gzip_bomb,
     huge_integer,
@@ -334,6 +335,23 @@ def test_a_slow_drip_fails_within_the_request_time_limit(
         "urlhaus: one byte every 0.5 s (read timeout 2 s)",
         "each attempt stops at max_request_seconds (1.5 s); retried, then FeedUnavailableError",
         f"2 attempts failed in {elapsed:.1f}s",
+    )
+
+
+def test_headers_dripped_a_byte_at_a_time_fail_within_the_request_time_limit(
+    hostile: HostileFeedServer, monkeypatch: pytest.MonkeyPatch, fault_case: FaultCase
+) -> None:
+    _connect(monkeypatch, hostile, "urlhaus", timeout=2, max_request_seconds=1.5)
+    hostile.route(URLHAUS, drip_headers(interval=0.3), json_body(URLS_OK))
+    started = time.monotonic()
+    assert _fetch_all(URLhausHook(max_attempts=2, backoff_initial=0.01)) == 2
+    elapsed = time.monotonic() - started
+    assert len(hostile.requests()) == 2
+    assert 1.4 < elapsed < 4
+    fault_case(
+        "urlhaus: headers one byte every 0.3 s (read timeout 2 s), then the feed",
+        "the attempt ends at max_request_seconds (1.5 s); retried, then green",
+        f"green on the 2nd attempt after {elapsed:.1f}s",
     )
 
 

@@ -14,11 +14,16 @@ the server drips; a run may not exceed ``max_pages`` pages and ``max_records`` r
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import functools
 import io
 import math
+import socket
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, closing
 from dataclasses import dataclass
@@ -30,6 +35,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import tenacity
 import urllib3
+import urllib3.connection
 from airflow.providers.http.hooks.http import HttpHook
 
 from threatstream.exceptions import (
@@ -144,6 +150,62 @@ def parse_retry_after(value: str | None) -> float | None:
     return seconds if seconds >= 0 else None
 
 
+#: The sockets of the hook whose request is being sent (set around each send).
+_OPEN_SOCKETS: contextvars.ContextVar[weakref.WeakSet[socket.socket] | None] = contextvars.ContextVar(
+    "threatstream_feed_sockets", default=None
+)
+
+
+def _register(sock: socket.socket | None) -> None:
+    sockets = _OPEN_SOCKETS.get()
+    if sockets is not None and sock is not None:
+        sockets.add(sock)
+
+
+class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        _register(self.sock)
+
+
+class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        _register(self.sock)
+
+
+class _WatchedHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class _Watchdog:
+    """Shuts the hook's sockets down when a request outlives its deadline.
+
+    Per-read timeouts cannot stop a server that drips headers or body a byte at a time;
+    this ends the blocked read however the time is being spent.
+    """
+
+    def __init__(self, sockets: weakref.WeakSet[socket.socket], seconds: float) -> None:
+        self.fired = False
+        self._sockets = sockets
+        self._timer = threading.Timer(max(seconds, 0.0), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        self.fired = True
+        for sock in list(self._sockets):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
 class FeedBody(ChunkReader):
     """A response body as a bounded binary stream.
 
@@ -161,9 +223,11 @@ class FeedBody(ChunkReader):
         deadline: float,
         read_timeout: float,
         describe: str,
+        watchdog: _Watchdog | None = None,
     ) -> None:
         super().__init__()
         self.response = response
+        self._watchdog = watchdog
         self.bytes_read = 0
         self._max_bytes = max_bytes
         self._deadline = deadline
@@ -196,10 +260,8 @@ class FeedBody(ChunkReader):
 
     def _read1(self, size: int) -> bytes:
         remaining = self._deadline - time.monotonic()
-        if remaining <= 0:
-            raise RequestDeadlineExceeded(
-                f"{self._describe}: body not complete within the request time limit"
-            )
+        if remaining <= 0 or self._expired():
+            raise self._late()
         raw = self.response.raw
         connection = getattr(raw, "connection", None)
         sock = getattr(connection, "sock", None)
@@ -207,11 +269,13 @@ class FeedBody(ChunkReader):
             sock.settimeout(min(self._read_timeout, remaining))
         try:
             data: bytes = raw.read1(size, decode_content=True)
-        except urllib3.exceptions.ReadTimeoutError as err:
-            raise requests.ReadTimeout(f"{self._describe}: {err}") from None
-        except urllib3.exceptions.DecodeError as err:
-            raise requests.exceptions.ContentDecodingError(f"{self._describe}: {err}") from None
         except (urllib3.exceptions.HTTPError, HTTPException, OSError) as err:
+            if self._expired():
+                raise self._late() from None
+            if isinstance(err, urllib3.exceptions.ReadTimeoutError):
+                raise requests.ReadTimeout(f"{self._describe}: {err}") from None
+            if isinstance(err, urllib3.exceptions.DecodeError):
+                raise requests.exceptions.ContentDecodingError(f"{self._describe}: {err}") from None
             raise requests.exceptions.ChunkedEncodingError(
                 f"{self._describe}: connection broken mid-body ({type(err).__name__})"
             ) from None
@@ -222,6 +286,12 @@ class FeedBody(ChunkReader):
                 "raise the source's limit (connection extra 'max_body_bytes') if the feed really grew."
             )
         return data
+
+    def _expired(self) -> bool:
+        return self._watchdog is not None and self._watchdog.fired
+
+    def _late(self) -> RequestDeadlineExceeded:
+        return RequestDeadlineExceeded(f"{self._describe}: body not complete within the request time limit")
 
     def read_all(self) -> bytes:
         """The rest of the body (bounded by ``max_bytes``)."""
@@ -336,6 +406,7 @@ class FeedHook(HttpHook):
         self.request_count = 0
         self._session: requests.Session | None = None
         self._api_key: str | None = None
+        self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
         self._limits = self.default_limits.updated(
             {
                 "max_body_bytes": max_body_bytes,
@@ -380,6 +451,10 @@ class FeedHook(HttpHook):
                     f"connection's password field (sent as the {self.auth_header} header)."
                 )
             self.merged_extra.setdefault("timeout", self.default_timeout)
+            for adapter in session.adapters.values():
+                pools = getattr(adapter, "poolmanager", None)
+                if pools is not None:  # let the request watchdog find this session's sockets
+                    pools.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
             self._session = session
         return self._session
 
@@ -449,13 +524,14 @@ class FeedHook(HttpHook):
 
     def open_once(self, method: str, endpoint: str, **request: Any) -> FeedBody:
         """One attempt of :meth:`open_stream`: send, classify the status, return the open body."""
-        response, deadline = self._send(method, endpoint, **request)
+        response, deadline, watchdog = self._send(method, endpoint, **request)
         body = FeedBody(
             response,
             max_bytes=self.limits.max_body_bytes,
             deadline=deadline,
             read_timeout=self._timeouts()[1],
             describe=f"{self.hook_name}: {method} {endpoint} via connection '{self.http_conn_id}'",
+            watchdog=watchdog,
         )
         if response.status_code >= 300:
             with body:
@@ -524,43 +600,65 @@ class FeedHook(HttpHook):
 
     def _send(
         self, method: str, endpoint: str, *, params: Any = None, json: Any = None, data: Any = None
-    ) -> tuple[requests.Response, float]:
+    ) -> tuple[requests.Response, float, _Watchdog]:
         """Send a request, following redirects only on the connection's own origin.
 
-        Returns the final response (body not yet read) and the request's deadline.
+        Returns the final response (body not yet read), the request's deadline and the
+        watchdog that ends the request at that deadline (the body's reader cancels it).
         """
         session = self.session
         limits = self.limits
         deadline = time.monotonic() + limits.max_request_seconds
+        watchdog = _Watchdog(self._sockets, limits.max_request_seconds)
         connect_timeout, read_timeout = self._timeouts()
         prepared = session.prepare_request(
             requests.Request(method, self.url_from_endpoint(endpoint), params=params, json=json, data=data)
         )
-        for _ in range(limits.max_redirects + 1):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise RequestDeadlineExceeded(
-                    f"{self.hook_name}: {method} {endpoint} not answered within "
-                    f"max_request_seconds={limits.max_request_seconds:g}"
+        token = _OPEN_SOCKETS.set(self._sockets)
+        try:
+            for _ in range(limits.max_redirects + 1):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or watchdog.fired:
+                    raise RequestDeadlineExceeded(
+                        f"{self.hook_name}: {method} {endpoint} not answered within "
+                        f"max_request_seconds={limits.max_request_seconds:g}"
+                    )
+                self.log.info("%s %s", prepared.method, prepared.url)
+                self.request_count += 1
+                settings = session.merge_environment_settings(
+                    prepared.url,
+                    proxies=session.proxies,
+                    stream=True,
+                    verify=session.verify,
+                    cert=session.cert,
                 )
-            self.log.info("%s %s", prepared.method, prepared.url)
-            self.request_count += 1
-            settings = session.merge_environment_settings(
-                prepared.url, proxies=session.proxies, stream=True, verify=session.verify, cert=session.cert
-            )
-            response = session.send(
-                prepared,
-                stream=True,
-                allow_redirects=False,
-                timeout=(min(connect_timeout, remaining), min(read_timeout, remaining)),
-                verify=settings["verify"],
-                proxies=settings["proxies"],
-                cert=settings["cert"],
-            )
-            if not response.is_redirect:
-                return response, deadline
-            response.close()
-            prepared = self._redirect_target(prepared, response)
+                try:
+                    response = session.send(
+                        prepared,
+                        stream=True,
+                        allow_redirects=False,
+                        timeout=(min(connect_timeout, remaining), min(read_timeout, remaining)),
+                        verify=settings["verify"],
+                        proxies=settings["proxies"],
+                        cert=settings["cert"],
+                    )
+                except requests.RequestException:
+                    if watchdog.fired:
+                        raise RequestDeadlineExceeded(
+                            f"{self.hook_name}: {method} {endpoint} not answered within "
+                            f"max_request_seconds={limits.max_request_seconds:g}"
+                        ) from None
+                    raise
+                if not response.is_redirect:
+                    return response, deadline, watchdog
+                response.close()
+                prepared = self._redirect_target(prepared, response)
+        except BaseException:
+            watchdog.cancel()
+            raise
+        finally:
+            _OPEN_SOCKETS.reset(token)
+        watchdog.cancel()
         raise FeedRedirectError(
             f"{self.hook_name}: {method} {endpoint} via connection '{self.http_conn_id}' redirected more "
             f"than max_redirects={limits.max_redirects} times."
