@@ -41,6 +41,11 @@ class ChunkReader(io.RawIOBase):
         return self.readall() if size is None or size < 0 else self.read_chunk(size)
 
 
+#: Deepest JSON nesting a page may have (real feeds nest 5 levels at most).
+MAX_JSON_DEPTH = 64
+#: Largest single record of a streamed list (an AbuseIPDB row is about 125 bytes).
+MAX_RECORD_BYTES = 1 << 20
+
 _SPACE_UTC = re.compile(r"\s*(UTC|GMT|Z)$", re.IGNORECASE)
 
 
@@ -86,16 +91,21 @@ def load_json_page(body: bytes | ByteStream, what: str) -> Any:
         ) from None
 
 
-def iter_json_array(source: ByteStream, path: str, what: str) -> Iterator[Any]:
+def iter_json_array(
+    source: ByteStream, path: str, what: str, *, max_record_bytes: int = MAX_RECORD_BYTES
+) -> Iterator[Any]:
     """Stream the items of the list at dotted ``path`` (e.g. ``data``) of a JSON document.
 
     Memory stays flat whatever the document's size: items are built one at a time by
     ``ijson``'s C backend. Nesting deeper than :data:`MAX_JSON_DEPTH` is refused before the
     parser sees it, numbers are read as ``int``/``float`` (an integer beyond 64 bits is
-    refused), and a document without a list at ``path`` is a :class:`FeedFormatError`, so
-    a changed shape never passes as an empty page.
+    refused), an item larger than ``max_record_bytes`` is refused before it is built, and a
+    document without a list at ``path`` is a :class:`FeedFormatError`, so a changed shape
+    never passes as an empty page.
     """
-    guarded = JsonDepthGuard(source, what)
+    guarded = JsonDepthGuard(
+        source, what, record_depth=path.count(".") + 2, max_record_bytes=max_record_bytes
+    )
     head = _read_up_to(guarded, _HEAD_BYTES)
     shape_known = _list_starts_in(head, path, what, complete=len(head) < _HEAD_BYTES)
     stream = _ChainedReader(head, guarded)
@@ -127,8 +137,6 @@ def first_json_value(head: bytes, path: str) -> Any:
     return None
 
 
-#: Deepest JSON nesting a page may have (real feeds nest 5 levels at most).
-MAX_JSON_DEPTH = 64
 _READ_BYTES = 1 << 16
 _HEAD_BYTES = 1 << 16
 _STRUCTURE_ONLY = bytes(set(range(256)) - set(b'"[]{}'))
@@ -139,20 +147,34 @@ for _open, _close in (b"[]", b"{}"):
 
 
 class JsonDepthGuard(ChunkReader):
-    """A pass-through reader that fails when the JSON it carries nests deeper than a bound.
+    """A pass-through reader that fails when the JSON it carries nests deeper than a bound,
+    or (given ``record_depth``) when one record, a value nested below that depth, is too large.
 
     ``ijson`` keeps one prefix string per open level, so memory grows with the square of
-    the depth (20,000 levels cost about 1 GB): the guard checks each chunk before the
-    parser sees it. It tracks only what changes depth (brackets outside strings, string
-    and escape state across chunk boundaries) with bytes-level operations, so it costs
-    little next to parsing.
+    the depth (20,000 levels cost about 1 GB), and it builds each record whole, as Python
+    objects up to 25 times the size of their JSON (``[{},{},...]``): the guard checks each
+    chunk before the parser sees it. It tracks only what changes depth (brackets outside
+    strings, string and escape state across chunk boundaries) with bytes-level operations,
+    so it costs little next to parsing. A record's size is counted in whole chunks, so it
+    may be overestimated by one chunk.
     """
 
-    def __init__(self, source: ByteStream, what: str, max_depth: int = MAX_JSON_DEPTH) -> None:
+    def __init__(
+        self,
+        source: ByteStream,
+        what: str,
+        max_depth: int = MAX_JSON_DEPTH,
+        *,
+        record_depth: int | None = None,
+        max_record_bytes: int = MAX_RECORD_BYTES,
+    ) -> None:
         super().__init__()
         self._source = source
         self._what = what
         self._max_depth = max_depth
+        self._record_depth = record_depth
+        self._max_record_bytes = max_record_bytes
+        self._record_bytes = 0
         self._depth = 0
         self._in_string = False
         self._escaped_first = False
@@ -176,12 +198,22 @@ class JsonDepthGuard(ChunkReader):
         outside = _STRING.sub(b"", structure.replace(b'""', b""))
         self._in_string = b'"' in outside
         brackets = outside.split(b'"', 1)[0]
-        if not brackets:
-            return
         levels = list(accumulate(map(_DEPTH_STEP.__getitem__, brackets), initial=self._depth))
         self._depth = levels[-1]
         if max(levels) > self._max_depth:
             raise FeedFormatError(f"{self._what}: JSON nested deeper than {self._max_depth} levels")
+        if self._record_depth is not None:
+            self._count_record_bytes(len(chunk), min(levels), levels[-1], self._record_depth)
+
+    def _count_record_bytes(self, size: int, lowest: int, last: int, record_depth: int) -> None:
+        if lowest > record_depth:  # the whole chunk is inside one record
+            self._record_bytes += size
+        else:  # a record ended here; the next one has at most this chunk so far
+            self._record_bytes = size if last > record_depth else 0
+        if self._record_bytes > self._max_record_bytes:
+            raise FeedFormatError(
+                f"{self._what}: a record larger than {self._max_record_bytes} bytes of JSON"
+            )
 
 
 class _ChainedReader(ChunkReader):
