@@ -126,6 +126,24 @@ def iter_json_array(
         raise FeedFormatError(f"{what}: expected a '{path}' list; {_preview(head)}")
 
 
+def json_value(document: bytes, path: str, what: str) -> Any:
+    """The value at dotted ``path`` of a whole (bounded) JSON document, or None; builds nothing else."""
+    try:
+        return next(ijson.items(JsonDepthGuard(io.BytesIO(document), what), path, use_float=True), None)
+    except ijson.JSONError as err:
+        raise FeedFormatError(
+            f"{what}: response is not valid JSON ({_first_line(err)}); {_preview(document)}"
+        ) from None
+    except UnicodeDecodeError as err:
+        raise FeedFormatError(f"{what}: unreadable JSON ({_first_line(err)})") from None
+
+
+def read_head(source: ByteStream, size: int = 1 << 16) -> tuple[bytes, ByteStream]:
+    """Up to ``size`` first bytes of ``source``, and a stream that still starts with them."""
+    head = _read_up_to(source, size)
+    return head, _ChainedReader(head, source)
+
+
 def first_json_value(head: bytes, path: str) -> Any:
     """The scalar at dotted ``path`` if it occurs in ``head`` (a document's first bytes), else None."""
     try:

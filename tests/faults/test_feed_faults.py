@@ -478,6 +478,35 @@ def test_page_level_garbage_is_a_format_error(
     )
 
 
+@pytest.mark.parametrize(
+    ("case", "body"),
+    [
+        ("6 MB of empty pulses", b'{"results": [' + b"{}," * (2 << 20) + b"{}]}"),
+        (
+            "one pulse of 12 MB of empty indicators",
+            b'{"results": [{"indicators": [' + b"{}," * (4 << 20) + b"{}]}]}",
+        ),
+    ],
+)
+def test_otx_pages_of_tiny_objects_are_read_with_bounded_memory(
+    case: str, body: bytes, hostile: HostileFeedServer, monkeypatch: pytest.MonkeyPatch, fault_case: FaultCase
+) -> None:
+    _connect(monkeypatch, hostile, "otx")
+    hostile.route(OTX, raw_body(body))
+    with (
+        _python_peak() as peak,
+        pytest.raises(FeedFormatError, match=r"without an 'indicators' list|larger than"),
+    ):
+        _fetch_all(_hook("otx"))
+    # the page's bytes and at most one record's objects (4 MiB of JSON), never the page's objects
+    assert peak[0] < 2 * len(body) + 4 * MIB * 30
+    fault_case(
+        f"otx: {case}",
+        "read item by item (decoded whole, such a page takes about 25 times its size); FeedFormatError",
+        f"failed, Python peak {peak[0] / MIB:.0f} MiB",
+    )
+
+
 def test_a_streamed_page_without_its_list_is_not_an_empty_page(fault_case: FaultCase) -> None:
     from threatstream.hooks.feed import FetchedPage
 

@@ -10,6 +10,7 @@ after its interval, which later runs rewrite idempotently.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator, Mapping
 from datetime import UTC, timedelta
 from typing import Any
@@ -20,7 +21,7 @@ from threatstream.canonical import InvalidIndicator
 from threatstream.exceptions import FeedFormatError, FeedLimitExceeded, FeedOptionError
 from threatstream.hooks.feed import MIB, FeedHook, FeedLimits, FetchedPage, FetchWindow
 from threatstream.models import Observation
-from threatstream.parsing import load_json_page, parse_timestamp, string_list
+from threatstream.parsing import ByteStream, iter_json_array, json_value, parse_timestamp, string_list
 from threatstream.sources.base import SourceSpec
 from threatstream.vocabulary import TLP, IndicatorType
 
@@ -49,11 +50,13 @@ def pulse_context(pulse: Mapping[str, Any]) -> dict[str, Any]:
     return {key: pulse[key] for key in PULSE_FIELDS if key in pulse}
 
 
-def _results(body: Any, what: str) -> list[Any]:
-    results = body.get("results") if isinstance(body, dict) else None
-    if not isinstance(results, list):
-        raise FeedFormatError(f"OTX {what}: expected a 'results' list")
-    return results
+#: Largest single pulse (with its inline indicators) a page may hold.
+MAX_PULSE_BYTES = 4 * MIB
+
+
+def _results(source: ByteStream, what: str) -> Iterator[Any]:
+    """The items of a DRF page's ``results`` list, streamed one at a time."""
+    return iter_json_array(source, "results", f"OTX {what}", max_record_bytes=MAX_PULSE_BYTES)
 
 
 class OTXHook(FeedHook):
@@ -98,12 +101,10 @@ class OTXHook(FeedHook):
             raise FeedOptionError("OTX fetches need the run's data interval start")
         since = window.start.astimezone(UTC) - timedelta(minutes=int(overlap_minutes))
         params = {"limit": int(limit), "modified_since": since.strftime("%Y-%m-%dT%H:%M:%S")}
-        for body, content in self._follow(SUBSCRIBED, params, "pulses/subscribed"):
-            pulses = _results(body, "pulses/subscribed")
+        for more, content in self._follow(SUBSCRIBED, params, "pulses/subscribed"):
             yield FetchedPage(body=content, kind="pulses")
-            for pulse in pulses:
-                if isinstance(pulse, dict) and pulse.get("more_indicators"):
-                    yield from self._pulse_indicator_pages(pulse, int(indicator_limit))
+            for pulse in more:
+                yield from self._pulse_indicator_pages(pulse, int(indicator_limit))
 
     def _pulse_indicator_pages(self, pulse: Mapping[str, Any], limit: int) -> Iterator[FetchedPage]:
         endpoint = f"api/v1/pulses/{pulse['id']}/indicators"
@@ -113,8 +114,12 @@ class OTXHook(FeedHook):
 
     def _follow(
         self, endpoint: str, params: Mapping[str, Any] | None, what: str
-    ) -> Iterator[tuple[Any, bytes]]:
-        """GET a DRF-paged list and follow ``next``; stop on null ``next`` or empty results."""
+    ) -> Iterator[tuple[list[dict[str, Any]], bytes]]:
+        """GET a DRF-paged list and follow ``next``; stop on null ``next`` or empty results.
+
+        Yields each page's body with the contexts of its pulses that have ``more_indicators``;
+        the page is read item by item, never decoded whole.
+        """
         max_pages = self.limits.max_pages
         seen: set[str] = set()
         next_endpoint: str | None = endpoint
@@ -124,36 +129,35 @@ class OTXHook(FeedHook):
             if len(seen) >= max_pages:
                 raise FeedLimitExceeded(f"OTX {what}: pagination did not end within max_pages={max_pages}")
             seen.add(next_endpoint)
-            response = self.get(next_endpoint, params)
-            body = load_json_page(response.content, f"OTX {what}")
-            if not _results(body, what):
+            content = self.get(next_endpoint, params).content
+            items = 0
+            more: list[dict[str, Any]] = []
+            for item in _results(io.BytesIO(content), what):
+                items += 1
+                if isinstance(item, dict) and item.get("more_indicators"):
+                    more.append(pulse_context(item))
+            if not items:
                 return
-            yield body, response.content
-            link = body.get("next")
+            yield more, content
+            link = json_value(content, "next", f"OTX {what}")
             next_endpoint, params = (self.rebase_link(link), None) if link else (None, None)
 
 
 def split_records(page: FetchedPage) -> Iterator[Mapping[str, Any]]:
-    """One record per indicator, each with its pulse's context.
-
-    A page is one API page (bounded by ``max_body_bytes``), decoded whole; records are
-    produced one at a time.
-    """
+    """One record per indicator, each with its pulse's context, read one pulse at a time."""
     with page.open() as stream:
-        body = load_json_page(stream, "OTX page")
-    if page.kind == "pulse_indicators":
-        context = dict(page.context)
-        for indicator in _results(body, "indicators page"):
-            yield {"pulse": context, "indicator": indicator}
-        return
-    pulses = _results(body, "pulses page")
-    for pulse in pulses:
-        if not isinstance(pulse, dict) or not isinstance(pulse.get("indicators"), list):
-            raise FeedFormatError("OTX pulses page: a pulse without an 'indicators' list")
-    for pulse in pulses:
-        context = pulse_context(pulse)
-        for indicator in pulse["indicators"]:
-            yield {"pulse": context, "indicator": indicator}
+        if page.kind == "pulse_indicators":
+            context = dict(page.context)
+            for indicator in _results(stream, "indicators page"):
+                yield {"pulse": context, "indicator": indicator}
+            return
+        for pulse in _results(stream, "pulses page"):
+            indicators = pulse.get("indicators") if isinstance(pulse, dict) else None
+            if not isinstance(indicators, list):
+                raise FeedFormatError("OTX pulses page: a pulse without an 'indicators' list")
+            context = pulse_context(pulse)
+            for indicator in indicators:
+                yield {"pulse": context, "indicator": indicator}
 
 
 def _is_active(value: Any) -> bool:

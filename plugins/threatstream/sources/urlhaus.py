@@ -17,7 +17,14 @@ from threatstream.canonical import InvalidIndicator
 from threatstream.exceptions import FeedAuthError, FeedFormatError
 from threatstream.hooks.feed import MIB, FeedHook, FeedLimits, FetchedPage, FetchWindow
 from threatstream.models import Observation
-from threatstream.parsing import load_json_page, parse_timestamp, string_list
+from threatstream.parsing import (
+    first_json_value,
+    iter_json_array,
+    json_value,
+    parse_timestamp,
+    read_head,
+    string_list,
+)
 from threatstream.sources.base import SourceSpec
 from threatstream.vocabulary import TLP, IndicatorType
 
@@ -25,6 +32,8 @@ AUTH_FAILURE_STATUSES = frozenset({"unknown_auth_key", "auth_key_required"})
 #: Record fields kept in ``raw_metadata``.
 KEPT_FIELDS = ("id", "url_status", "threat", "urlhaus_reference", "reporter", "date_added", "host", "larted")
 MAX_LIMIT = 1000
+#: Largest single URL record (they are about 0.5 kB).
+MAX_RECORD = 256 * 1024
 
 
 def _query_status(body: Any) -> str | None:
@@ -58,7 +67,7 @@ class URLhausHook(FeedHook):
         """Yield the single page of recent URLs (``limit`` of them, 1-1000, if given)."""
         endpoint = f"v1/urls/recent/limit/{int(limit)}/" if limit else "v1/urls/recent/"
         response = self.get(endpoint)
-        status = _query_status(load_json_page(response.content, "URLhaus urls/recent"))
+        status = json_value(response.content, "query_status", "URLhaus urls/recent")
         if status in AUTH_FAILURE_STATUSES:
             raise FeedAuthError(
                 f"URLhaus: query_status '{status}' from connection '{self.http_conn_id}'. "
@@ -68,18 +77,15 @@ class URLhausHook(FeedHook):
 
 
 def split_records(page: FetchedPage) -> Iterator[Mapping[str, Any]]:
-    """The URL records of a ``urls/recent`` page; ``no_results`` is an empty page.
-
-    The page is at most 1000 URLs (bounded by ``max_body_bytes``), so it is decoded whole.
-    """
+    """The URL records of a ``urls/recent`` page, streamed; ``no_results`` is an empty page."""
     with page.open() as stream:
-        body = load_json_page(stream, "URLhaus urls/recent")
-    status = _query_status(body)
-    if status == "no_results":
-        return
-    if status != "ok" or not isinstance(body.get("urls"), list):
-        raise FeedFormatError(f"URLhaus: unexpected response (query_status={status!r}, no 'urls' list)")
-    yield from body["urls"]
+        head, whole = read_head(stream)
+        status = first_json_value(head, "query_status")
+        if status == "no_results":
+            return
+        if status != "ok":
+            raise FeedFormatError(f"URLhaus: unexpected response (query_status={status!r}, no 'urls' list)")
+        yield from iter_json_array(whole, "urls", "URLhaus urls/recent", max_record_bytes=MAX_RECORD)
 
 
 def parse_record(record: Mapping[str, Any], context: Mapping[str, Any]) -> Observation:
