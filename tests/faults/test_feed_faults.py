@@ -301,7 +301,7 @@ def test_oversize_bodies_fail_fast_with_bounded_memory(
     fault_case(
         f"urlhaus: {case}",
         "FeedTooLargeError at max_body_bytes (8 MiB), no retry, bounded memory",
-        f"failed after {elapsed:.1f}s, Python peak {peak[0] / MIB:.0f} MiB",
+        f"failed after {elapsed:.1f}s, Python peak {peak[0] / MIB:.1f} MiB",
     )
 
 
@@ -316,7 +316,7 @@ def test_a_streamed_bomb_stops_at_the_limit_while_parsing(
     fault_case(
         "abuseipdb (streamed): 2 GiB gzip bomb, limit from the connection extra",
         "FeedTooLargeError, bounded memory",
-        f"failed, Python peak {peak[0] / MIB:.0f} MiB",
+        f"failed, Python peak {peak[0] / MIB:.1f} MiB",
     )
 
 
@@ -503,7 +503,7 @@ def test_otx_pages_of_tiny_objects_are_read_with_bounded_memory(
     fault_case(
         f"otx: {case}",
         "read item by item (decoded whole, such a page takes about 25 times its size); FeedFormatError",
-        f"failed, Python peak {peak[0] / MIB:.0f} MiB",
+        f"failed, Python peak {peak[0] / MIB:.1f} MiB",
     )
 
 
@@ -677,7 +677,7 @@ def test_dag_hostile_bodies_are_red_after_one_try(
     [
         ("urlhaus", "connection reset mid-body", reset_mid_body(json.dumps(URLS_OK))),
         ("urlhaus", "one byte every 0.5 s", drip(json.dumps(URLS_OK), interval=0.5)),
-        ("urlhaus", "503 then 429", status(503)),
+        ("urlhaus", "503", status(503)),
         ("abuseipdb", "streamed list reset mid-body", reset_mid_body(json.dumps(BLACKLIST_OK))),
     ],
 )
