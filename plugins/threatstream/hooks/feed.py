@@ -614,15 +614,16 @@ class FeedHook(HttpHook):
         prepared = session.prepare_request(
             requests.Request(method, self.url_from_endpoint(endpoint), params=params, json=json, data=data)
         )
+        late = RequestDeadlineExceeded(
+            f"{self.hook_name}: {method} {endpoint} not answered within "
+            f"max_request_seconds={limits.max_request_seconds:g}"
+        )
         token = _OPEN_SOCKETS.set(self._sockets)
         try:
             for _ in range(limits.max_redirects + 1):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or watchdog.fired:
-                    raise RequestDeadlineExceeded(
-                        f"{self.hook_name}: {method} {endpoint} not answered within "
-                        f"max_request_seconds={limits.max_request_seconds:g}"
-                    )
+                    raise late
                 self.log.info("%s %s", prepared.method, prepared.url)
                 self.request_count += 1
                 settings = session.merge_environment_settings(
@@ -644,10 +645,7 @@ class FeedHook(HttpHook):
                     )
                 except requests.RequestException:
                     if watchdog.fired:
-                        raise RequestDeadlineExceeded(
-                            f"{self.hook_name}: {method} {endpoint} not answered within "
-                            f"max_request_seconds={limits.max_request_seconds:g}"
-                        ) from None
+                        raise late from None
                     raise
                 if not response.is_redirect:
                     return response, deadline, watchdog
