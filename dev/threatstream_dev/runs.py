@@ -66,6 +66,17 @@ def run_outcome(dag_id: str, run_id: str | None = None) -> RunOutcome | None:
         )
 
 
+def run_dag_file(
+    dags_folder: str, dag_id: str, logical_date: datetime, run_conf: dict[str, Any] | None = None
+) -> RunOutcome:
+    """Parse ``dags_folder`` and run ``dag_id`` for ``logical_date`` with ``dag.test()``."""
+    dag = load_dagbag(dags_folder).dags[dag_id]
+    dag_run = dag.test(logical_date=logical_date, run_conf=run_conf)
+    outcome = run_outcome(dag_id, dag_run.run_id)
+    assert outcome is not None
+    return outcome
+
+
 def _drive(dag: Any, dag_run: Any, session: Any) -> None:
     """Run a DAG run's schedulable tasks in-process until it finishes, as ``dag.test()`` does."""
     from airflow.sdk.definitions.dag import _run_task

@@ -39,7 +39,22 @@ class FeedFormatError(AirflowFailException):
 
 
 class FeedRedirectError(AirflowFailException):
-    """A pagination link points away from the configured connection's host."""
+    """A redirect or pagination link points away from the connection's scheme, host and port.
+
+    Following it would send the feed's API key to another host, so the request fails at once.
+    """
+
+
+class FeedOptionError(AirflowFailException, ValueError):
+    """A fetch option or feed setting has a value the feed cannot take (names the option)."""
+
+
+class FeedLimitExceeded(AirflowFailException):
+    """A feed sent more than a configured bound allows (pages or records per run)."""
+
+
+class FeedTooLargeError(FeedLimitExceeded):
+    """A response body is larger than the source's ``max_body_bytes`` (after decompression)."""
 
 
 class BatchIntegrityError(AirflowFailException):

@@ -1,14 +1,50 @@
-"""Small pure helpers that source parsers share: timestamps, JSON pages, tag lists."""
+"""Small pure helpers that source parsers share: timestamps, JSON pages (whole or streamed), tag lists."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from itertools import accumulate
+from typing import Any, Protocol
+
+import ijson
 
 from threatstream.exceptions import FeedFormatError
+
+
+class ByteStream(Protocol):
+    """What parsers read a page body from: ``read(size) -> bytes`` and ``close()``."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+class ChunkReader(io.RawIOBase):
+    """A readable raw stream; subclasses return the next chunk (``b""`` at the end) in ``read_chunk``."""
+
+    def read_chunk(self, size: int) -> bytes:
+        raise NotImplementedError
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read_chunk(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        return self.readall() if size is None or size < 0 else self.read_chunk(size)
+
+
+#: Deepest JSON nesting a page may have (real feeds nest 5 levels at most).
+MAX_JSON_DEPTH = 64
+#: Largest single record of a streamed list (an AbuseIPDB row is about 125 bytes).
+MAX_RECORD_BYTES = 1 << 20
 
 _SPACE_UTC = re.compile(r"\s*(UTC|GMT|Z)$", re.IGNORECASE)
 
@@ -36,13 +72,239 @@ def parse_timestamp(value: Any) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
-def load_json_page(body: bytes, what: str) -> Any:
-    """Decode a JSON response page or raise :class:`FeedFormatError` naming ``what``."""
+def load_json_page(body: bytes | ByteStream, what: str) -> Any:
+    """Decode a whole JSON page (bytes or a binary stream) or raise :class:`FeedFormatError`.
+
+    For pages whose size is already bounded (the hook's ``max_body_bytes``). Garbage of any
+    kind, including nesting deeper than the interpreter's recursion limit, integers longer
+    than Python's digit limit and invalid UTF-8, is a :class:`FeedFormatError`: retrying
+    cannot fix it.
+    """
+    data = body if isinstance(body, bytes) else body.read()
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        preview = body[:80].decode("utf-8", "replace")
-        raise FeedFormatError(f"{what}: response is not JSON ({err}); starts with {preview!r}") from None
+        return json.loads(data)
+    except RecursionError:
+        raise FeedFormatError(f"{what}: JSON nested too deeply; {_preview(data)}") from None
+    except (UnicodeDecodeError, ValueError) as err:  # ValueError: JSONDecodeError, int digit limit
+        raise FeedFormatError(
+            f"{what}: response is not JSON ({_first_line(err)}); {_preview(data)}"
+        ) from None
+
+
+def iter_json_array(
+    source: ByteStream, path: str, what: str, *, max_record_bytes: int = MAX_RECORD_BYTES
+) -> Iterator[Any]:
+    """Stream the items of the list at dotted ``path`` (e.g. ``data``) of a JSON document.
+
+    Memory stays flat whatever the document's size: items are built one at a time by
+    ``ijson``'s C backend. Nesting deeper than :data:`MAX_JSON_DEPTH` is refused before the
+    parser sees it, numbers are read as ``int``/``float`` (an integer beyond 64 bits is
+    refused), an item larger than ``max_record_bytes`` is refused before it is built, and a
+    document without a list at ``path`` is a :class:`FeedFormatError`, so a changed shape
+    never passes as an empty page.
+    """
+    guarded = JsonDepthGuard(
+        source, what, record_depth=path.count(".") + 2, max_record_bytes=max_record_bytes
+    )
+    head = _read_up_to(guarded, _HEAD_BYTES)
+    shape_known = _list_starts_in(head, path, what, complete=len(head) < _HEAD_BYTES)
+    stream = _ChainedReader(head, guarded)
+    seen: list[bool] = []
+    try:
+        if shape_known:
+            yield from ijson.items(stream, f"{path}.item", use_float=True, buf_size=_READ_BYTES)
+            return
+        events = _checked_events(ijson.parse(stream, use_float=True, buf_size=_READ_BYTES), path, what, seen)
+        yield from ijson.items(events, f"{path}.item")
+    except ijson.JSONError as err:
+        raise FeedFormatError(
+            f"{what}: response is not valid JSON ({_first_line(err)}); {_preview(head)}"
+        ) from None
+    except (UnicodeDecodeError, RecursionError) as err:
+        raise FeedFormatError(f"{what}: unreadable JSON ({type(err).__name__}: {_first_line(err)})") from None
+    if not seen:
+        raise FeedFormatError(f"{what}: expected a '{path}' list; {_preview(head)}")
+
+
+def json_value(document: bytes, path: str, what: str) -> Any:
+    """The value at dotted ``path`` of a whole (bounded) JSON document, or None; builds nothing else."""
+    try:
+        return next(ijson.items(JsonDepthGuard(io.BytesIO(document), what), path, use_float=True), None)
+    except ijson.JSONError as err:
+        raise FeedFormatError(
+            f"{what}: response is not valid JSON ({_first_line(err)}); {_preview(document)}"
+        ) from None
+    except UnicodeDecodeError as err:
+        raise FeedFormatError(f"{what}: unreadable JSON ({_first_line(err)})") from None
+
+
+def read_head(source: ByteStream, size: int = 1 << 16) -> tuple[bytes, ByteStream]:
+    """Up to ``size`` first bytes of ``source``, and a stream that still starts with them."""
+    head = _read_up_to(source, size)
+    return head, _ChainedReader(head, source)
+
+
+def first_json_value(head: bytes, path: str) -> Any:
+    """The scalar at dotted ``path`` if it occurs in ``head`` (a document's first bytes), else None."""
+    try:
+        for prefix, event, value in ijson.parse(JsonDepthGuard(io.BytesIO(head), "head"), use_float=True):
+            if prefix == path and event not in ("start_map", "start_array", "map_key"):
+                return value
+    except (ijson.JSONError, FeedFormatError, UnicodeDecodeError):
+        return None
+    return None
+
+
+_READ_BYTES = 1 << 16
+_HEAD_BYTES = 1 << 16
+_STRUCTURE_ONLY = bytes(set(range(256)) - set(b'"[]{}'))
+_STRING = re.compile(rb'"[^"]*"')
+_DEPTH_STEP = [0] * 256
+for _open, _close in (b"[]", b"{}"):
+    _DEPTH_STEP[_open], _DEPTH_STEP[_close] = 1, -1
+
+
+class JsonDepthGuard(ChunkReader):
+    """A pass-through reader that fails when the JSON it carries nests deeper than a bound,
+    or (given ``record_depth``) when one record, a value nested below that depth, is too large.
+
+    ``ijson`` keeps one prefix string per open level, so memory grows with the square of
+    the depth (20,000 levels cost about 1 GB), and it builds each record whole, as Python
+    objects up to 25 times the size of their JSON (``[{},{},...]``): the guard checks each
+    chunk before the parser sees it. It tracks only what changes depth (brackets outside
+    strings, string and escape state across chunk boundaries) with bytes-level operations,
+    so it costs little next to parsing. A record's size is counted in whole chunks, so it
+    may be overestimated by one chunk.
+    """
+
+    def __init__(
+        self,
+        source: ByteStream,
+        what: str,
+        max_depth: int = MAX_JSON_DEPTH,
+        *,
+        record_depth: int | None = None,
+        max_record_bytes: int = MAX_RECORD_BYTES,
+    ) -> None:
+        super().__init__()
+        self._source = source
+        self._what = what
+        self._max_depth = max_depth
+        self._record_depth = record_depth
+        self._max_record_bytes = max_record_bytes
+        self._record_bytes = 0
+        self._depth = 0
+        self._in_string = False
+        self._escaped_first = False
+
+    def read_chunk(self, size: int) -> bytes:
+        data = self._source.read(size)
+        if data:
+            self._check(data)
+        return data
+
+    def _check(self, chunk: bytes) -> None:
+        if self._escaped_first:
+            chunk = chunk[1:]
+        trailing_backslashes = len(chunk) - len(chunk.rstrip(b"\\"))
+        self._escaped_first = trailing_backslashes % 2 == 1
+        # Escaped backslashes and quotes never delimit strings; then keep only quotes and brackets.
+        structure = chunk.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _STRUCTURE_ONLY)
+        if self._in_string:
+            structure = b'"' + structure
+        # Adjacent quotes are an empty string or the gap between two strings: neither holds brackets.
+        outside = _STRING.sub(b"", structure.replace(b'""', b""))
+        self._in_string = b'"' in outside
+        brackets = outside.split(b'"', 1)[0]
+        levels = list(accumulate(map(_DEPTH_STEP.__getitem__, brackets), initial=self._depth))
+        self._depth = levels[-1]
+        if max(levels) > self._max_depth:
+            raise FeedFormatError(f"{self._what}: JSON nested deeper than {self._max_depth} levels")
+        if self._record_depth is not None:
+            self._count_record_bytes(len(chunk), min(levels), levels[-1], self._record_depth)
+
+    def _count_record_bytes(self, size: int, lowest: int, last: int, record_depth: int) -> None:
+        if lowest > record_depth:  # the whole chunk is inside one record
+            self._record_bytes += size
+        else:  # a record ended here; the next one has at most this chunk so far
+            self._record_bytes = size if last > record_depth else 0
+        if self._record_bytes > self._max_record_bytes:
+            raise FeedFormatError(
+                f"{self._what}: a record larger than {self._max_record_bytes} bytes of JSON"
+            )
+
+
+class _ChainedReader(ChunkReader):
+    """``head`` followed by the rest of ``source``."""
+
+    def __init__(self, head: bytes, source: ByteStream) -> None:
+        super().__init__()
+        self._head = head
+        self._source = source
+
+    def read_chunk(self, size: int) -> bytes:
+        if self._head:
+            data, self._head = self._head[:size], self._head[size:]
+            return data
+        return self._source.read(size)
+
+
+def _read_up_to(source: ByteStream, size: int) -> bytes:
+    parts: list[bytes] = []
+    remaining = size
+    while remaining > 0:
+        data = source.read(remaining)
+        if not data:
+            break
+        parts.append(data)
+        remaining -= len(data)
+    return b"".join(parts)
+
+
+def _list_starts_in(head: bytes, path: str, what: str, *, complete: bool) -> bool:
+    """Whether ``head`` shows a list starting at ``path``; False when it cannot tell yet.
+
+    Raises :class:`FeedFormatError` when ``head`` shows another value at ``path`` or is the
+    whole document and has no such list.
+    """
+    try:
+        for prefix, event, _ in ijson.parse(io.BytesIO(head), use_float=True):
+            if prefix == path:
+                if event == "start_array":
+                    return True
+                raise FeedFormatError(f"{what}: expected a list at '{path}', found {event}; {_preview(head)}")
+    except ijson.JSONError as err:
+        if complete:
+            raise FeedFormatError(
+                f"{what}: response is not valid JSON ({_first_line(err)}); {_preview(head)}"
+            ) from None
+        return False
+    except (ValueError, UnicodeDecodeError) as err:
+        raise FeedFormatError(f"{what}: unreadable JSON ({_first_line(err)}); {_preview(head)}") from None
+    if complete:
+        raise FeedFormatError(f"{what}: expected a '{path}' list; {_preview(head)}")
+    return False
+
+
+def _checked_events(
+    events: Iterable[tuple[str, str, Any]], path: str, what: str, seen: list[bool]
+) -> Iterator[tuple[str, str, Any]]:
+    for event in events:
+        if event[0] == path and not seen:
+            if event[1] != "start_array":
+                raise FeedFormatError(f"{what}: expected a list at '{path}', found {event[1]}")
+            seen.append(True)
+        yield event
+
+
+def _first_line(error: BaseException) -> str:
+    detail = error.args[0] if error.args else ""
+    text = (detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)).strip()
+    return text.splitlines()[0][:200] if text else type(error).__name__
+
+
+def _preview(data: bytes) -> str:
+    return f"starts with {data[:80].decode('utf-8', 'replace')!r}"
 
 
 def string_list(value: Any) -> tuple[str, ...]:

@@ -16,6 +16,7 @@ from threatstream_dev.runs import (
     StoredDocuments,
     clear_and_rerun,
     load_dagbag,
+    run_dag_file,
     run_outcome,
 )
 
@@ -27,16 +28,13 @@ def run_dag(airflow_db: Path, cosmos_database: str, feed_connections: FeedReplay
     """Run a DAG for a logical date (optionally only some tasks and their downstream)."""
 
     def run(dag_id: str, logical_date: datetime, rerun_from: str | None = None) -> RunOutcome:
-        dag = load_dagbag(DAGS_FOLDER).dags[dag_id]
         if rerun_from:
             # Clear one task (with downstream) in the latest run and let it run again.
+            dag = load_dagbag(DAGS_FOLDER).dags[dag_id]
             latest = run_outcome(dag_id)
             assert latest is not None
             return clear_and_rerun(dag, latest.run_id, rerun_from)
-        dag_run = dag.test(logical_date=logical_date)
-        outcome = run_outcome(dag_id, dag_run.run_id)
-        assert outcome is not None
-        return outcome
+        return run_dag_file(str(DAGS_FOLDER), dag_id, logical_date)
 
     return run
 

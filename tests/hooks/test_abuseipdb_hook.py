@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from threatstream.exceptions import FeedAuthError, FeedQuotaExhausted
+from threatstream.exceptions import FeedAuthError, FeedOptionError, FeedQuotaExhausted
 from threatstream.hooks.feed import FetchWindow
 from threatstream.sources.abuseipdb import AbuseIPDBHook, split_records
 from threatstream_dev.feed_replay import FeedReplayServer
@@ -23,7 +23,7 @@ def _hook(**kwargs: float) -> AbuseIPDBHook:
 def test_fetches_the_blacklist_with_key_and_accept_headers(feed_connections: FeedReplayServer) -> None:
     hook = _hook()
     (page,) = hook.iter_pages(WINDOW, confidence_minimum=90, limit=10)
-    assert len(split_records(page)) == 10
+    assert len(list(split_records(page))) == 10
     (request,) = feed_connections.requests("abuseipdb")
     assert request.path == "/api/v2/blacklist"
     assert request.query == {"confidenceMinimum": ["90"], "limit": ["10"]}
@@ -36,8 +36,9 @@ def test_fetches_the_blacklist_with_key_and_accept_headers(feed_connections: Fee
 
 
 def test_confidence_minimum_is_validated(feed_connections: FeedReplayServer) -> None:
-    with pytest.raises(ValueError, match="25-100"):
+    with pytest.raises(FeedOptionError, match="'confidence_minimum' must be between 25 and 100, got 10"):
         list(_hook().iter_pages(WINDOW, confidence_minimum=10))
+    assert feed_connections.requests("abuseipdb") == []  # refused before any request
 
 
 def test_unauthorized_fails_at_once_with_the_apis_detail(
@@ -71,5 +72,5 @@ def test_a_short_retry_after_is_waited_out(feed_connections: FeedReplayServer) -
     started = time.monotonic()
     (page,) = _hook().iter_pages(WINDOW)
     assert time.monotonic() - started >= 1.0
-    assert split_records(page)
+    assert list(split_records(page))
     assert len(feed_connections.requests("abuseipdb")) == 2

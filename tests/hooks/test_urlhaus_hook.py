@@ -28,7 +28,7 @@ def test_fetches_recent_urls_with_auth_key_header(feed_connections: FeedReplaySe
     hook = _hook()
     pages = list(hook.iter_pages(WINDOW))
     assert len(pages) == 1
-    assert len(split_records(pages[0])) > 10
+    assert len(list(split_records(pages[0]))) > 10
     (request,) = feed_connections.requests("urlhaus")
     assert request.path == "/v1/urls/recent/"
     assert "Auth-Key" in request.headers
@@ -39,7 +39,7 @@ def test_fetches_recent_urls_with_auth_key_header(feed_connections: FeedReplaySe
 
 def test_limit_uses_the_limit_endpoint(feed_connections: FeedReplayServer) -> None:
     (page,) = _hook().iter_pages(WINDOW, limit=3)
-    assert len(split_records(page)) == 3
+    assert len(list(split_records(page))) == 3
     assert feed_connections.requests("urlhaus")[0].path == "/v1/urls/recent/limit/3/"
 
 
@@ -78,7 +78,7 @@ def test_transient_errors_are_retried(feed_connections: FeedReplayServer) -> Non
     feed_connections.inject_fault("urlhaus", status=503, body="<html>busy</html>", times=2)
     hook = _hook()
     (page,) = hook.iter_pages(WINDOW)
-    assert split_records(page)
+    assert list(split_records(page))
     assert hook.request_count == 3
 
 
@@ -98,4 +98,4 @@ def test_retry_after_longer_than_the_bound_fails_without_waiting(feed_connection
 def test_no_results_is_an_empty_batch(feed_connections: FeedReplayServer) -> None:
     feed_connections.use_scenario("urlhaus", "no_results")
     (page,) = _hook().iter_pages(WINDOW)
-    assert split_records(page) == []
+    assert list(split_records(page)) == []

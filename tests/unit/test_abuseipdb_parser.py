@@ -18,7 +18,7 @@ CONTEXT = {"generated_at": "2026-05-30T00:00:00+00:00"}
 
 
 def test_rows_are_typed_by_their_real_ip_version() -> None:
-    rows = split_records(FetchedPage(BLACKLIST.read_bytes()))
+    rows = list(split_records(FetchedPage(BLACKLIST.read_bytes())))
     observations = [parse_record(row, CONTEXT) for row in rows]
     by_type = {o.indicator_type for o in observations}
     assert by_type == {IndicatorType.IPV4, IndicatorType.IPV6}

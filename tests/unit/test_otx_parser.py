@@ -108,7 +108,7 @@ def test_extra_indicator_pages_carry_their_pulse() -> None:
     page = _page(
         "pulse_6651a0c2f1e3b8a0d4c2e901_indicators_page1.json", "pulse_indicators", pulse_context(pulse)
     )
-    records = split_records(page)
+    records = list(split_records(page))
     assert len(records) == 4
     observation = parse_record(records[0], page.context)
     assert observation.raw_metadata["pulse_id"] == pulse["id"]
@@ -117,4 +117,4 @@ def test_extra_indicator_pages_carry_their_pulse() -> None:
 
 def test_a_page_without_results_is_schema_drift() -> None:
     with pytest.raises(FeedFormatError, match="results"):
-        split_records(FetchedPage(b'{"detail": "Something else"}'))
+        list(split_records(FetchedPage(b'{"detail": "Something else"}')))

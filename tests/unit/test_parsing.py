@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import io
+import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from threatstream.exceptions import FeedFormatError
-from threatstream.parsing import load_json_page, parse_timestamp, string_list
+from threatstream.parsing import (
+    JsonDepthGuard,
+    first_json_value,
+    iter_json_array,
+    load_json_page,
+    parse_timestamp,
+    string_list,
+)
 
 
 @pytest.mark.parametrize(
@@ -46,3 +58,92 @@ def test_string_list_accepts_null_strings_and_objects() -> None:
 def test_load_json_page_names_what_failed() -> None:
     with pytest.raises(FeedFormatError, match="OTX page: response is not JSON"):
         load_json_page(b"<html>504 Gateway Time-out</html>", "OTX page")
+
+
+# -- streamed JSON ---------------------------------------------------------------------------
+
+_TEXT = st.text(alphabet=st.sampled_from('ab[]{}"\\\\:,é\u2028'), max_size=8)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | _TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3),
+    max_leaves=12,
+)
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    return 0
+
+
+class _Trickle:
+    """A stream that returns at most ``step`` bytes a read (chunk boundaries everywhere)."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self._data, self._step = data, step
+
+    def read(self, size: int = -1, /) -> bytes:
+        chunk, self._data = self._data[: min(size, self._step)], self._data[min(size, self._step) :]
+        return chunk
+
+    def close(self) -> None:
+        pass
+
+
+def _drain(guard: JsonDepthGuard) -> bytes:
+    return b"".join(iter(lambda: guard.read(7), b""))
+
+
+@given(value=_JSON, step=st.integers(1, 9), ascii_only=st.booleans())
+def test_depth_guard_measures_nesting_across_any_chunk_boundaries(
+    value: Any, step: int, ascii_only: bool
+) -> None:
+    data = json.dumps(value, ensure_ascii=ascii_only).encode()
+    depth = _depth(value)
+    assert _drain(JsonDepthGuard(_Trickle(data, step), "t", max_depth=depth)) == data
+    if depth:
+        with pytest.raises(FeedFormatError, match="nested deeper"):
+            _drain(JsonDepthGuard(_Trickle(data, step), "t", max_depth=depth - 1))
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"data": [' + b"[" * 70 + b"]" * 70 + b"]}", "nested deeper than 64"),
+        (b'{"data": [123456789012345678901234567890]}', "integer overflow"),
+        (b'{"data": {"a": 1}}', "expected a list at 'data'"),
+        (b'{"rows": []}', "expected a 'data' list"),
+        (b"<html>502</html>", "not valid JSON"),
+        (b'{"data": [1, 2]} trailing', "not valid JSON"),
+        (b'{"data": ["\xff"]}', "not valid JSON"),
+        (b"", "not valid JSON"),
+    ],
+)
+def test_iter_json_array_refuses_garbage(body: bytes, message: str) -> None:
+    with pytest.raises(FeedFormatError, match=message):
+        list(iter_json_array(io.BytesIO(body), "data", "page"))
+
+
+def test_iter_json_array_streams_items_with_native_numbers() -> None:
+    body = b'{"meta": {"x": "[{"}, "data": [{"a": 1.5, "b": [1, "]"]}, 2, null]}'
+    assert list(iter_json_array(io.BytesIO(body), "data", "page")) == [{"a": 1.5, "b": [1, "]"]}, 2, None]
+    assert list(iter_json_array(io.BytesIO(b'{"data": []}'), "data", "page")) == []
+    late = b'{"meta": "' + b"x" * 200_000 + b'", "data": [1]}'  # the list starts after the first buffer
+    assert list(iter_json_array(io.BytesIO(late), "data", "page")) == [1]
+
+
+def test_first_json_value_reads_only_a_head() -> None:
+    head = b'{"meta": {"generatedAt": "2026-11-28T12:00:00+00:00"}, "data": [{"ipAdd'
+    assert first_json_value(head, "meta.generatedAt") == "2026-11-28T12:00:00+00:00"
+    assert first_json_value(b'{"data": [' + b"[" * 5000, "meta.generatedAt") is None
+    assert first_json_value(b"<html>", "meta.generatedAt") is None
+
+
+@pytest.mark.parametrize(
+    "body", [b"[" * 100_000 + b"]" * 100_000, b'{"a": ' + b"9" * 5000 + b"}", b'{"a": "\xff"}']
+)
+def test_load_json_page_turns_any_garbage_into_a_format_error(body: bytes) -> None:
+    with pytest.raises(FeedFormatError):
+        load_json_page(io.BytesIO(body), "page")

@@ -1,4 +1,9 @@
-"""``fetch``: stream a feed's raw pages into object storage; XCom gets batch metadata only."""
+"""``fetch``: stream a feed's raw pages into object storage; XCom gets batch metadata only.
+
+Each page goes from the socket to storage in chunks, hashed and counted (bytes and
+records) on the way, so memory stays flat whatever the feed's size; the hook bounds each
+response, and the run is bounded to the hook's ``max_pages`` and ``max_records``.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,16 @@ import hashlib
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import IO, Any, ClassVar
 
-from airflow.sdk import BaseOperator, Context
+from airflow.sdk import BaseOperator, Context, ObjectStoragePath
 
 from threatstream.compat import AirflowSkipException
-from threatstream.hooks.feed import FetchWindow
+from threatstream.exceptions import FeedLimitExceeded
+from threatstream.hooks.feed import FetchedPage, FetchWindow
 from threatstream.models import FetchResult, StoredPage
-from threatstream.sources import get_source
+from threatstream.parsing import ByteStream, ChunkReader
+from threatstream.sources import SourceSpec, get_source
 from threatstream.storage import batch_prefix, default_storage_conn_id
 
 
@@ -73,30 +80,30 @@ class FetchFeedOperator(BaseOperator):
         fetched_at = datetime.now(UTC)
         started = time.monotonic()
         pages: list[StoredPage] = []
-        batch_digest = hashlib.sha256()
+        records = 0
         try:
+            limits = hook.limits
             for number, page in enumerate(hook.iter_pages(window, **options), start=1):
-                records = len(spec.split_records(page))
-                path = raw_dir / f"page-{number:05d}.json"
-                path.write_bytes(page.body)
-                digest = hashlib.sha256(page.body).hexdigest()
-                batch_digest.update(digest.encode())
-                pages.append(
-                    StoredPage(
-                        uri=str(path),
-                        kind=page.kind,
-                        context=dict(page.context),
-                        bytes=len(page.body),
-                        records=records,
-                        sha256=digest,
+                if number > limits.max_pages:
+                    raise FeedLimitExceeded(
+                        f"{spec.title}: more than max_pages={limits.max_pages} pages in one run; "
+                        "raise the limit (connection extra 'max_pages') if the feed really grew."
                     )
+                path = raw_dir / f"page-{number:05d}.json"
+                stored = hook.with_retries(
+                    f"reading page {number}", _store_page, spec, page, path, records, limits.max_records
                 )
+                records += stored.records
+                pages.append(stored)
                 self.log.info(
-                    "Stored page %d: %d records, %d bytes -> %s", number, records, len(page.body), path
+                    "Stored page %d: %d records, %d bytes -> %s", number, stored.records, stored.bytes, path
                 )
         finally:
             hook.close()
 
+        batch_digest = hashlib.sha256()
+        for stored in pages:
+            batch_digest.update(stored.sha256.encode())
         result = FetchResult(
             source=spec.name,
             run_id=run_id,
@@ -106,7 +113,7 @@ class FetchFeedOperator(BaseOperator):
             storage_conn_id=self.storage_conn_id or default_storage_conn_id(),
             pages=pages,
             bytes=sum(page.bytes for page in pages),
-            records=sum(page.records for page in pages),
+            records=records,
             sha256=batch_digest.hexdigest(),
             fetched_at=fetched_at,
             requests=hook.request_count,
@@ -122,3 +129,63 @@ class FetchFeedOperator(BaseOperator):
             spec.title,
         )
         return result.model_dump(mode="json")
+
+
+class _HashingTee(ChunkReader):
+    """Reads ``source`` for a parser while writing every byte to ``sink`` and hashing it."""
+
+    def __init__(self, source: ByteStream, sink: IO[bytes]) -> None:
+        super().__init__()
+        self._source = source
+        self._sink = sink
+        self._digest = hashlib.sha256()
+        self.bytes = 0
+
+    def read_chunk(self, size: int) -> bytes:
+        data = self._source.read(size)
+        if data:
+            self._sink.write(data)
+            self._digest.update(data)
+            self.bytes += len(data)
+        return data
+
+    def drain(self) -> None:
+        """Pass on whatever the parser did not read (trailing bytes)."""
+        while self.read_chunk(_CHUNK_BYTES):
+            pass
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
+
+
+_CHUNK_BYTES = 1 << 16
+
+
+def _store_page(
+    spec: SourceSpec, page: FetchedPage, path: ObjectStoragePath, records_before: int, max_records: int
+) -> StoredPage:
+    """Stream one page into ``path`` while hashing it and counting its records, in one pass.
+
+    The body goes from the feed (or memory) to storage in chunks; the source's
+    ``split_records`` reads it as it passes, so each page is parsed once and never held
+    whole. More than ``max_records`` records in the run so far fails it.
+    """
+    records = 0
+    with path.open("wb") as sink, page.open() as source:  # type: ignore[no-untyped-call]
+        tee = _HashingTee(source, sink)
+        for _ in spec.split_records(FetchedPage(tee, page.kind, page.context)):
+            records += 1
+            if records_before + records > max_records:
+                raise FeedLimitExceeded(
+                    f"{spec.title}: more than max_records={max_records} records in one run; raise the "
+                    "limit (connection extra 'max_records') if the feed really grew."
+                )
+        tee.drain()
+    return StoredPage(
+        uri=str(path),
+        kind=page.kind,
+        context=dict(page.context),
+        bytes=tee.bytes,
+        records=records,
+        sha256=tee.hexdigest(),
+    )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import IO, Any, TypeVar
 
 from airflow.sdk import BaseOperator, Context, ObjectStoragePath
 
@@ -14,8 +14,11 @@ from threatstream.canonical import InvalidIndicator
 from threatstream.exceptions import BatchIntegrityError, RejectRatioExceeded
 from threatstream.hooks.feed import FetchedPage
 from threatstream.models import FetchResult, StoredPage, ValidateResult
+from threatstream.parsing import ChunkReader
 from threatstream.sources import SourceSpec, get_source
 from threatstream.storage import JsonLinesWriter, open_path
+
+_T = TypeVar("_T")
 
 
 def _reject_reason(error: Exception) -> tuple[str, str]:
@@ -101,8 +104,9 @@ class ValidateIndicatorsOperator(BaseOperator):
         records = expired = duplicates = unknown_tlp = 0
         with JsonLinesWriter(valid_path) as valid, JsonLinesWriter(quarantine_path) as quarantine:
             for stored in fetched.pages:
-                page = FetchedPage(_read_page(stored, fetched.storage_conn_id), stored.kind, stored.context)
-                for record in spec.split_records(page):
+                page_body = _read_page(stored, fetched.storage_conn_id)
+                page = FetchedPage(page_body, stored.kind, stored.context)
+                for record in page_body.verified(spec.split_records(page)):
                     records += 1
                     try:
                         observation = spec.parse_record(record, page.context)
@@ -143,14 +147,53 @@ class ValidateIndicatorsOperator(BaseOperator):
         )
 
 
-def _read_page(stored: StoredPage, conn_id: str | None) -> bytes:
-    """A raw page exactly as fetched; a page changed since fetch fails the task."""
-    body = open_path(stored.uri, conn_id).read_bytes()
-    if hashlib.sha256(body).hexdigest() != stored.sha256:
-        raise BatchIntegrityError(
-            f"{stored.uri} changed since it was fetched (SHA-256 mismatch); rerun fetch."
-        )
-    return body
+def _read_page(stored: StoredPage, conn_id: str | None) -> StoredPageReader:
+    """A raw page exactly as fetched, as a stream; a page changed since fetch fails the task."""
+    return StoredPageReader(open_path(stored.uri, conn_id).open("rb"), stored)  # type: ignore[no-untyped-call]
+
+
+class StoredPageReader(ChunkReader):
+    """Streams a stored raw page while hashing it; at its end the digest must match fetch's.
+
+    The page is read once, incrementally (never held whole). A mismatch raises
+    :class:`BatchIntegrityError` when the reader reaches the end, or when
+    :meth:`verified` finishes the page.
+    """
+
+    def __init__(self, handle: IO[bytes], stored: StoredPage) -> None:
+        super().__init__()
+        self._handle = handle
+        self._stored = stored
+        self._digest = hashlib.sha256()
+        self._checked = False
+
+    def read_chunk(self, size: int) -> bytes:
+        data = self._handle.read(size) if not self._checked else b""
+        if data:
+            self._digest.update(data)
+        else:
+            self._check()
+        return data
+
+    def close(self) -> None:
+        self._handle.close()
+        super().close()
+
+    def verified(self, records: Iterable[_T]) -> Iterator[_T]:
+        """``records``, then a check of the whole page's digest (reading what the parser left)."""
+        yield from records
+        while self.read_chunk(1 << 16):
+            pass
+        self.close()
+
+    def _check(self) -> None:
+        if self._checked:
+            return
+        self._checked = True
+        if self._digest.hexdigest() != self._stored.sha256:
+            raise BatchIntegrityError(
+                f"{self._stored.uri} changed since it was fetched (SHA-256 mismatch); rerun fetch."
+            )
 
 
 def _quarantine_entry(

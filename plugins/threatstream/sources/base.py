@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -11,7 +11,9 @@ from threatstream.hooks.feed import FeedHook, FetchedPage
 from threatstream.models import Observation
 
 #: Splits one raw page into the records that are validated (and quarantined) one by one.
-SplitRecords = Callable[[FetchedPage], Sequence[Mapping[str, Any]]]
+#: The page's body may be a stream: read it with ``page.open()`` (incrementally) or
+#: ``page.body`` (whole); return an iterable, ideally a generator, so memory stays flat.
+SplitRecords = Callable[[FetchedPage], Iterable[Mapping[str, Any]]]
 #: Maps one record (plus the page's context) to an observation; raises on a bad record.
 ParseRecord = Callable[[Mapping[str, Any], Mapping[str, Any]], Observation]
 
@@ -28,7 +30,8 @@ class SourceSpec:
     :param schedule: cron expression of the DAG (respect the feed's fair-use rules).
     :param default_ttl: how long an indicator lives in the store unless refreshed.
     :param fetch_options: default keyword options for ``hook.iter_pages`` (DAG params).
-    :param hook_params: keyword arguments for the hook (e.g. ``max_retry_after``).
+    :param hook_params: keyword arguments for the hook (e.g. ``max_retry_after`` or a limit
+        such as ``max_body_bytes`` overriding the hook's ``default_limits``).
     :param interval_based: whether the feed can be asked for a past time window, so runs
         cover real data intervals and backfill is meaningful; snapshot feeds cannot.
     :param max_reject_ratio: share of rejected records above which validation fails the run.
@@ -51,3 +54,12 @@ class SourceSpec:
     @property
     def dag_id(self) -> str:
         return f"threatstream_{self.name}"
+
+    @property
+    def fetch_option_schema(self) -> Mapping[str, Mapping[str, Any]]:
+        """JSON-schema fragment per fetch option (``type``, ``minimum``, ``maximum``, ``enum``).
+
+        The hook refuses values outside it before any request (``FeedHook.fetch_pages``);
+        the DAG factory can turn each entry into a ``Param`` so the trigger form refuses them too.
+        """
+        return self.hook_class.option_schema

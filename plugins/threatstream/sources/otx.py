@@ -10,17 +10,18 @@ after its interval, which later runs rewrite idempotently.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import io
+from collections.abc import Iterator, Mapping
 from datetime import UTC, timedelta
 from typing import Any
 
 import requests
 
 from threatstream.canonical import InvalidIndicator
-from threatstream.exceptions import FeedFormatError
-from threatstream.hooks.feed import FeedHook, FetchedPage, FetchWindow
+from threatstream.exceptions import FeedFormatError, FeedLimitExceeded, FeedOptionError
+from threatstream.hooks.feed import MIB, FeedHook, FeedLimits, FetchedPage, FetchWindow
 from threatstream.models import Observation
-from threatstream.parsing import load_json_page, parse_timestamp, string_list
+from threatstream.parsing import ByteStream, iter_json_array, json_value, parse_timestamp, string_list
 from threatstream.sources.base import SourceSpec
 from threatstream.vocabulary import IndicatorType
 
@@ -49,11 +50,13 @@ def pulse_context(pulse: Mapping[str, Any]) -> dict[str, Any]:
     return {key: pulse[key] for key in PULSE_FIELDS if key in pulse}
 
 
-def _results(body: Any, what: str) -> list[Any]:
-    results = body.get("results") if isinstance(body, dict) else None
-    if not isinstance(results, list):
-        raise FeedFormatError(f"OTX {what}: expected a 'results' list")
-    return results
+#: Largest single pulse (with its inline indicators) a page may hold.
+MAX_PULSE_BYTES = 4 * MIB
+
+
+def _results(source: ByteStream, what: str) -> Iterator[Any]:
+    """The items of a DRF page's ``results`` list, streamed one at a time."""
+    return iter_json_array(source, "results", f"OTX {what}", max_record_bytes=MAX_PULSE_BYTES)
 
 
 class OTXHook(FeedHook):
@@ -66,6 +69,15 @@ class OTXHook(FeedHook):
     hook_name = "OTX"
     auth_header = "X-OTX-API-KEY"
     link_hosts = frozenset({"otx.alienvault.com"})
+    #: A page of 20 pulses with their inline indicators reaches a few MB; runs span many pages.
+    default_limits = FeedLimits(
+        max_body_bytes=64 * MIB, max_request_seconds=300, max_pages=1000, max_records=1_000_000
+    )
+    option_schema = {  # noqa: RUF012
+        "limit": {"type": "integer", "minimum": 1, "maximum": 100},
+        "overlap_minutes": {"type": "integer", "minimum": 0, "maximum": 1440},
+        "indicator_limit": {"type": "integer", "minimum": 1, "maximum": 5000},
+    }
 
     def is_auth_failure(self, response: requests.Response) -> bool:
         return response.status_code in (401, 403)
@@ -77,7 +89,6 @@ class OTXHook(FeedHook):
         limit: int = 20,
         overlap_minutes: int = 30,
         indicator_limit: int = 500,
-        max_pages: int = 1000,
         **_: Any,
     ) -> Iterator[FetchedPage]:
         """Yield every page of pulses modified since the window start minus the overlap.
@@ -85,62 +96,68 @@ class OTXHook(FeedHook):
         :param limit: pulses per page; OTX answers large pages with 504s.
         :param overlap_minutes: how far before the window start to look.
         :param indicator_limit: indicators per page of ``/pulses/{id}/indicators``.
-        :param max_pages: safety stop for a runaway ``next`` chain.
         """
         if window.start is None:
-            raise ValueError("OTX fetches need the run's data interval start")
+            raise FeedOptionError("OTX fetches need the run's data interval start")
         since = window.start.astimezone(UTC) - timedelta(minutes=int(overlap_minutes))
         params = {"limit": int(limit), "modified_since": since.strftime("%Y-%m-%dT%H:%M:%S")}
-        for body, content in self._follow(SUBSCRIBED, params, "pulses/subscribed", int(max_pages)):
-            pulses = _results(body, "pulses/subscribed")
+        for more, content in self._follow(SUBSCRIBED, params, "pulses/subscribed"):
             yield FetchedPage(body=content, kind="pulses")
-            for pulse in pulses:
-                if isinstance(pulse, dict) and pulse.get("more_indicators"):
-                    yield from self._pulse_indicator_pages(pulse, int(indicator_limit), int(max_pages))
+            for pulse in more:
+                yield from self._pulse_indicator_pages(pulse, int(indicator_limit))
 
-    def _pulse_indicator_pages(
-        self, pulse: Mapping[str, Any], limit: int, max_pages: int
-    ) -> Iterator[FetchedPage]:
+    def _pulse_indicator_pages(self, pulse: Mapping[str, Any], limit: int) -> Iterator[FetchedPage]:
         endpoint = f"api/v1/pulses/{pulse['id']}/indicators"
         context = pulse_context(pulse)
-        for _, content in self._follow(
-            endpoint, {"limit": limit}, f"pulse {pulse['id']} indicators", max_pages
-        ):
+        for _, content in self._follow(endpoint, {"limit": limit}, f"pulse {pulse['id']} indicators"):
             yield FetchedPage(body=content, kind="pulse_indicators", context=context)
 
     def _follow(
-        self, endpoint: str, params: Mapping[str, Any] | None, what: str, max_pages: int
-    ) -> Iterator[tuple[Any, bytes]]:
-        """GET a DRF-paged list and follow ``next``; stop on null ``next`` or empty results."""
+        self, endpoint: str, params: Mapping[str, Any] | None, what: str
+    ) -> Iterator[tuple[list[dict[str, Any]], bytes]]:
+        """GET a DRF-paged list and follow ``next``; stop on null ``next`` or empty results.
+
+        Yields each page's body with the contexts of its pulses that have ``more_indicators``;
+        the page is read item by item, never decoded whole.
+        """
+        max_pages = self.limits.max_pages
         seen: set[str] = set()
         next_endpoint: str | None = endpoint
         while next_endpoint is not None:
-            if len(seen) >= max_pages or next_endpoint in seen:
-                raise FeedFormatError(f"OTX {what}: pagination did not end after {len(seen)} pages")
+            if next_endpoint in seen:
+                raise FeedFormatError(f"OTX {what}: pagination loops back to a page already fetched")
+            if len(seen) >= max_pages:
+                raise FeedLimitExceeded(f"OTX {what}: pagination did not end within max_pages={max_pages}")
             seen.add(next_endpoint)
-            response = self.get(next_endpoint, params)
-            body = load_json_page(response.content, f"OTX {what}")
-            if not _results(body, what):
+            content = self.get(next_endpoint, params).content
+            items = 0
+            more: list[dict[str, Any]] = []
+            for item in _results(io.BytesIO(content), what):
+                items += 1
+                if isinstance(item, dict) and item.get("more_indicators"):
+                    more.append(pulse_context(item))
+            if not items:
                 return
-            yield body, response.content
-            link = body.get("next")
+            yield more, content
+            link = json_value(content, "next", f"OTX {what}")
             next_endpoint, params = (self.rebase_link(link), None) if link else (None, None)
 
 
-def split_records(page: FetchedPage) -> Sequence[Mapping[str, Any]]:
-    """One record per indicator, each with its pulse's context."""
-    body = load_json_page(page.body, "OTX page")
-    if page.kind == "pulse_indicators":
-        context = dict(page.context)
-        return [{"pulse": context, "indicator": indicator} for indicator in _results(body, "indicators page")]
-    records: list[Mapping[str, Any]] = []
-    for pulse in _results(body, "pulses page"):
-        indicators = pulse.get("indicators") if isinstance(pulse, dict) else None
-        if not isinstance(indicators, list):
-            raise FeedFormatError("OTX pulses page: a pulse without an 'indicators' list")
-        context = pulse_context(pulse)
-        records.extend({"pulse": context, "indicator": indicator} for indicator in indicators)
-    return records
+def split_records(page: FetchedPage) -> Iterator[Mapping[str, Any]]:
+    """One record per indicator, each with its pulse's context, read one pulse at a time."""
+    with page.open() as stream:
+        if page.kind == "pulse_indicators":
+            context = dict(page.context)
+            for indicator in _results(stream, "indicators page"):
+                yield {"pulse": context, "indicator": indicator}
+            return
+        for pulse in _results(stream, "pulses page"):
+            indicators = pulse.get("indicators") if isinstance(pulse, dict) else None
+            if not isinstance(indicators, list):
+                raise FeedFormatError("OTX pulses page: a pulse without an 'indicators' list")
+            context = pulse_context(pulse)
+            for indicator in indicators:
+                yield {"pulse": context, "indicator": indicator}
 
 
 def _is_active(value: Any) -> bool:

@@ -7,7 +7,7 @@ few days, at most 1000. Poll often enough that fewer than 1000 URLs arrive betwe
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -15,9 +15,16 @@ import requests
 
 from threatstream.canonical import InvalidIndicator
 from threatstream.exceptions import FeedAuthError, FeedFormatError
-from threatstream.hooks.feed import FeedHook, FetchedPage, FetchWindow
+from threatstream.hooks.feed import MIB, FeedHook, FeedLimits, FetchedPage, FetchWindow
 from threatstream.models import Observation
-from threatstream.parsing import load_json_page, parse_timestamp, string_list
+from threatstream.parsing import (
+    first_json_value,
+    iter_json_array,
+    json_value,
+    parse_timestamp,
+    read_head,
+    string_list,
+)
 from threatstream.sources.base import SourceSpec
 from threatstream.vocabulary import TLP, IndicatorType
 
@@ -25,6 +32,8 @@ AUTH_FAILURE_STATUSES = frozenset({"unknown_auth_key", "auth_key_required"})
 #: Record fields kept in ``raw_metadata``.
 KEPT_FIELDS = ("id", "url_status", "threat", "urlhaus_reference", "reporter", "date_added", "host", "larted")
 MAX_LIMIT = 1000
+#: Largest single URL record (they are about 0.5 kB).
+MAX_RECORD = 256 * 1024
 
 
 def _query_status(body: Any) -> str | None:
@@ -40,6 +49,11 @@ class URLhausHook(FeedHook):
     default_conn_name = "threatstream_urlhaus"
     hook_name = "URLhaus"
     auth_header = "Auth-Key"
+    #: One page of at most 1000 URLs (about 0.5 kB each, so about 0.5 MB).
+    default_limits = FeedLimits(
+        max_body_bytes=8 * MIB, max_request_seconds=120, max_pages=1, max_records=5000
+    )
+    option_schema = {"limit": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_LIMIT}}  # noqa: RUF012
 
     def is_auth_failure(self, response: requests.Response) -> bool:
         if response.status_code in (401, 403):
@@ -51,11 +65,9 @@ class URLhausHook(FeedHook):
 
     def iter_pages(self, window: FetchWindow, *, limit: int | None = None, **_: Any) -> Iterator[FetchedPage]:
         """Yield the single page of recent URLs (``limit`` of them, 1-1000, if given)."""
-        if limit is not None and not 1 <= int(limit) <= MAX_LIMIT:
-            raise ValueError(f"URLhaus limit must be between 1 and {MAX_LIMIT}, got {limit}")
         endpoint = f"v1/urls/recent/limit/{int(limit)}/" if limit else "v1/urls/recent/"
         response = self.get(endpoint)
-        status = _query_status(load_json_page(response.content, "URLhaus urls/recent"))
+        status = json_value(response.content, "query_status", "URLhaus urls/recent")
         if status in AUTH_FAILURE_STATUSES:
             raise FeedAuthError(
                 f"URLhaus: query_status '{status}' from connection '{self.http_conn_id}'. "
@@ -64,16 +76,16 @@ class URLhausHook(FeedHook):
         yield FetchedPage(body=response.content)
 
 
-def split_records(page: FetchedPage) -> Sequence[Mapping[str, Any]]:
-    """The URL records of a ``urls/recent`` page; ``no_results`` is an empty page."""
-    body = load_json_page(page.body, "URLhaus urls/recent")
-    status = _query_status(body)
-    if status == "no_results":
-        return []
-    if status != "ok" or not isinstance(body.get("urls"), list):
-        raise FeedFormatError(f"URLhaus: unexpected response (query_status={status!r}, no 'urls' list)")
-    urls: list[Mapping[str, Any]] = body["urls"]
-    return urls
+def split_records(page: FetchedPage) -> Iterator[Mapping[str, Any]]:
+    """The URL records of a ``urls/recent`` page, streamed; ``no_results`` is an empty page."""
+    with page.open() as stream:
+        head, whole = read_head(stream)
+        status = first_json_value(head, "query_status")
+        if status == "no_results":
+            return
+        if status != "ok":
+            raise FeedFormatError(f"URLhaus: unexpected response (query_status={status!r}, no 'urls' list)")
+        yield from iter_json_array(whole, "urls", "URLhaus urls/recent", max_record_bytes=MAX_RECORD)
 
 
 def parse_record(record: Mapping[str, Any], context: Mapping[str, Any]) -> Observation:
