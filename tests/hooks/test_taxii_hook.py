@@ -7,7 +7,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from threatstream.exceptions import FeedAuthError, FeedFormatError, FeedRedirectError, FeedRequestError
+from threatstream.exceptions import (
+    FeedAuthError,
+    FeedFormatError,
+    FeedOptionError,
+    FeedRedirectError,
+    FeedRequestError,
+)
 from threatstream.hooks.feed import FetchWindow
 from threatstream.sources.taxii import TAXII_MEDIA_TYPE, TaxiiHook, split_records
 from threatstream_dev.feed_replay import FeedReplayServer
@@ -114,13 +120,13 @@ def test_collection_must_be_named_when_several_are_readable(feed_connections: Fe
 
 def test_max_pages_bounds_the_chain(feed_connections: FeedReplayServer) -> None:
     with pytest.raises(FeedFormatError, match="after 2 pages"):
-        list(TaxiiHook().iter_pages(WINDOW, max_pages=2))
+        list(TaxiiHook(max_pages=2).iter_pages(WINDOW))
 
 
-@pytest.mark.parametrize("options", [{"limit": 0}, {"max_pages": 0}])
-def test_bad_bounds_fail_before_any_request(
-    feed_connections: FeedReplayServer, options: dict[str, int]
+@pytest.mark.parametrize(("options", "match"), [({"limit": 0}, "limit"), ({"max_pages": 5}, "unknown")])
+def test_bad_options_fail_before_any_request(
+    feed_connections: FeedReplayServer, options: dict[str, int], match: str
 ) -> None:
-    with pytest.raises(FeedRequestError, match="positive"):
+    with pytest.raises(FeedOptionError, match=match):
         list(TaxiiHook().iter_pages(WINDOW, **options))
     assert feed_connections.requests("taxii") == []

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from threatstream.exceptions import FeedAuthError, FeedRequestError, FeedUnavailableError
+from threatstream.exceptions import FeedAuthError, FeedOptionError, FeedRequestError, FeedUnavailableError
 from threatstream.hooks.feed import FetchWindow
 from threatstream.sources.threatfox import ThreatFoxHook, split_records
 from threatstream_dev.feed_replay import TEST_KEYS, FeedReplayServer
@@ -27,7 +27,7 @@ def test_posts_get_iocs_as_json_with_the_auth_key(feed_connections: FeedReplaySe
 def test_days_outside_one_to_seven_fail_before_any_request(
     feed_connections: FeedReplayServer, days: int
 ) -> None:
-    with pytest.raises(FeedRequestError, match="between 1 and 7"):
+    with pytest.raises(FeedOptionError, match="between 1 and 7"):
         list(ThreatFoxHook().iter_pages(FetchWindow(), days=days))
     assert feed_connections.requests("threatfox") == []
 

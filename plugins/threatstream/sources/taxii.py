@@ -93,6 +93,11 @@ class TaxiiHook(FeedHook):
     hook_name = "TAXII"
     key_required = False
     default_headers = {"Accept": TAXII_MEDIA_TYPE}  # noqa: RUF012 (HttpHook's own attribute)
+    option_schema = {  # noqa: RUF012
+        "api_root": {"type": "string"},
+        "collection": {"type": "string"},
+        "limit": {"type": "integer", "minimum": 1, "maximum": 10_000},
+    }
 
     def _configure_session_from_auth(self, session: requests.Session, connection: Any) -> requests.Session:
         session.auth = None
@@ -154,7 +159,6 @@ class TaxiiHook(FeedHook):
         api_root: str = "",
         collection: str = "",
         limit: int = 1000,
-        max_pages: int = 1000,
         **_: Any,
     ) -> Iterator[FetchedPage]:
         """Yield each envelope of indicators added to the collection since the window start.
@@ -162,12 +166,11 @@ class TaxiiHook(FeedHook):
         :param api_root: API root URL or path; empty: the server discovery's default.
         :param collection: collection id; empty: the API root's only readable collection.
         :param limit: objects per page (servers may return fewer).
-        :param max_pages: safety stop for a paging chain that does not end.
+
+        Paging stops at the hook's ``max_pages`` limit (a chain that does not end fails).
         """
         if window.start is None:
             raise ValueError("TAXII fetches need the run's data interval start")
-        if int(limit) < 1 or int(max_pages) < 1:
-            raise FeedRequestError(f"TAXII limit and max_pages must be positive, got {limit} and {max_pages}")
         root = self.api_root(api_root)
         collection_id = self.collection(root, collection)
         endpoint = f"{root}collections/{collection_id}/objects/"
@@ -178,7 +181,8 @@ class TaxiiHook(FeedHook):
         }
         params: dict[str, Any] = dict(query)
         context = {"api_root": root, "collection": collection_id}
-        for _page in range(int(max_pages)):
+        max_pages = self.limits.max_pages
+        for _page in range(max_pages):
             envelope, response = self._json(endpoint, "objects", params)
             if not isinstance(envelope, dict):
                 raise FeedFormatError("TAXII objects: the envelope is not a JSON object")

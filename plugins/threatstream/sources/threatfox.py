@@ -32,7 +32,6 @@ from datetime import timedelta
 from typing import Any
 
 from threatstream.canonical import InvalidIndicator, ip_indicator_type
-from threatstream.exceptions import FeedRequestError
 from threatstream.hooks.feed import FetchedPage, FetchWindow
 from threatstream.models import Observation
 from threatstream.parsing import parse_timestamp, string_list
@@ -73,10 +72,10 @@ class ThreatFoxHook(AbuseChHook):
     default_conn_name = "threatstream_threatfox"
     hook_name = "ThreatFox"
 
+    option_schema = {"days": {"type": "integer", "minimum": 1, "maximum": MAX_DAYS}}  # noqa: RUF012
+
     def iter_pages(self, window: FetchWindow, *, days: int = 1, **_: Any) -> Iterator[FetchedPage]:
         """Yield the IOCs first seen in the past ``days`` (1-7) days: one page, no paging."""
-        if not 1 <= int(days) <= MAX_DAYS:
-            raise FeedRequestError(f"ThreatFox days must be between 1 and {MAX_DAYS}, got {days}")
         yield self.query("ThreatFox get_iocs", json={"query": "get_iocs", "days": int(days)})
 
 
