@@ -11,6 +11,7 @@ from typing import Any
 from airflow.sdk import BaseOperator, Context, ObjectStoragePath
 
 from threatstream.canonical import InvalidIndicator
+from threatstream.documents import encode_document, encode_entry
 from threatstream.exceptions import BatchIntegrityError, RejectRatioExceeded
 from threatstream.hooks.feed import FetchedPage
 from threatstream.models import FetchResult, Indicator, StoredPage, ValidateResult
@@ -18,10 +19,19 @@ from threatstream.sources import SourceSpec, get_source
 from threatstream.storage import JsonLinesWriter, open_path
 
 
+#: Longest error message kept in a quarantine entry (a pydantic error may quote a huge input).
+MAX_MESSAGE_CHARS = 2000
+
+
 def _reject_reason(error: Exception) -> tuple[str, str]:
+    """A short reason code and a bounded message for a rejected record."""
+    try:
+        text = str(error)
+    except Exception:  # noqa: BLE001 (an exception whose str() fails still names its type)
+        text = "<no message>"
     if isinstance(error, InvalidIndicator):
-        return error.reason, str(error)
-    return "malformed_record", f"{type(error).__name__}: {error}"
+        return error.reason, text[:MAX_MESSAGE_CHARS]
+    return "malformed_record", f"{type(error).__name__}: {text}"[:MAX_MESSAGE_CHARS]
 
 
 def _id_key(indicator_id: str) -> int:
@@ -33,7 +43,10 @@ class ValidateIndicatorsOperator(BaseOperator):
     """Stream the raw pages of a batch, write canonical indicators and a quarantine file.
 
     Each record fails alone: a record that cannot be parsed or canonicalised goes to
-    ``quarantine.jsonl`` with its raw input and reason. Inactive or expired indicators are
+    ``quarantine.jsonl`` with its raw input and reason, whatever the record holds (invalid
+    Unicode, deep nesting, huge numbers, wrong types). A document over the store's size bound
+    loses its largest raw-metadata fields (named in ``raw_metadata._trimmed``) or, if still too
+    large, is quarantined as ``too_large``. Inactive or expired indicators are
     counted, not stored. When the share of rejected records exceeds ``max_reject_ratio``
     the task fails without retry: the feed has most likely changed shape.
 
@@ -70,9 +83,10 @@ class ValidateIndicatorsOperator(BaseOperator):
         )
         result = self._validate(spec, fetched, prefix / "valid.jsonl", prefix / "quarantine.jsonl")
         self.log.info(
-            "%d records: %d valid, %d rejected, %d expired, %d duplicates; reasons %s",
+            "%d records: %d valid (%d trimmed), %d rejected, %d expired, %d duplicates; reasons %s",
             result.records,
             result.valid,
+            result.trimmed,
             result.rejected,
             result.expired,
             result.duplicates,
@@ -98,12 +112,14 @@ class ValidateIndicatorsOperator(BaseOperator):
         ingested_at = fetched.data_interval_end or fetched.fetched_at
         reasons: Counter[str] = Counter()
         seen: set[int] = set()
-        records = expired = duplicates = 0
+        records = expired = duplicates = trimmed = unknown_tlp = 0
         with JsonLinesWriter(valid_path) as valid, JsonLinesWriter(quarantine_path) as quarantine:
             for stored in fetched.pages:
                 page = FetchedPage(_read_page(stored, fetched.storage_conn_id), stored.kind, stored.context)
                 for record in spec.split_records(page):
                     records += 1
+                    # Each record fails alone: whatever it holds, it ends up valid, expired or
+                    # quarantined, and never fails the task.
                     try:
                         observation = spec.parse_record(record, page.context)
                         if observation.is_expired(fetched.fetched_at):
@@ -112,17 +128,22 @@ class ValidateIndicatorsOperator(BaseOperator):
                         indicator: Indicator = observation.to_indicator(
                             spec.name, ingested_at=ingested_at, default_ttl=ttl, written_at=fetched.fetched_at
                         )
-                    except (InvalidIndicator, ValueError, KeyError, TypeError, AttributeError) as error:
+                        line, was_trimmed = encode_document(indicator.to_document())
+                    except Exception as error:  # noqa: BLE001 (quarantined with its reason)
                         reason, message = _reject_reason(error)
                         reasons[reason] += 1
-                        quarantine.write(_quarantine_entry(spec.name, stored.uri, record, reason, message))
+                        quarantine.write_line(
+                            encode_entry(_quarantine_entry(spec.name, stored.uri, record, reason, message))
+                        )
                         continue
                     key = _id_key(indicator.id)
                     if key in seen:
                         duplicates += 1
                         continue
                     seen.add(key)
-                    valid.write(indicator.to_document())
+                    trimmed += was_trimmed
+                    unknown_tlp += observation.tlp is None and "tlp_label" in observation.raw_metadata
+                    valid.write_line(line)
         rejected = quarantine.count
         return ValidateResult(
             source=spec.name,
@@ -136,6 +157,8 @@ class ValidateIndicatorsOperator(BaseOperator):
             rejected=rejected,
             expired=expired,
             duplicates=duplicates,
+            trimmed=trimmed,
+            unknown_tlp=unknown_tlp,
             reject_ratio=round(rejected / records, 6) if records else 0.0,
             reasons=dict(reasons),
         )
