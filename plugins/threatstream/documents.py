@@ -70,7 +70,7 @@ def encode_document(document: Mapping[str, Any], max_bytes: int = MAX_DOCUMENT_B
             if len(line) <= max_bytes:
                 return line, True
     raise InvalidIndicator(
-        "too_large", f"the document is {len(line)} bytes, over the {max_bytes}-byte limit, without raw metadata"
+        "too_large", f"document is {len(line)} bytes without raw metadata, over the {max_bytes}-byte bound"
     )
 
 
@@ -78,8 +78,10 @@ def encode_entry(entry: Mapping[str, Any], *, max_record_bytes: int = MAX_RECORD
     """Encode a quarantine entry ``{..., "record": <raw record>}``; never raises for its content."""
     try:
         return _encode_entry(entry, max_record_bytes)
-    except Exception as err:  # noqa: BLE001 (last resort: the entry is written, the record named)
-        fallback = {str(key): _safe_repr(value, 4096) for key, value in entry.items() if key != "record"}
+    except Exception as err:  # last resort: the entry is written, the record named
+        fallback: dict[str, Any] = {
+            str(key): _safe_repr(value, 4096) for key, value in entry.items() if key != "record"
+        }
         fallback.update(record=f"<unencodable record: {type(err).__name__}>", record_truncated=True)
         return encode_line(fallback)
 
@@ -129,6 +131,6 @@ def _safe_repr(value: Any, limit: int = MAX_RECORD_BYTES) -> str:
         return f"<int of {value.bit_length()} bits>" if value.bit_length() > 14_000 else str(value)
     try:
         text = repr(value)
-    except Exception:  # noqa: BLE001 (deep nesting, hostile __repr__: still write the entry)
+    except Exception:  # deep nesting, hostile __repr__: still write the entry
         text = f"<unrepresentable {type(value).__name__}>"
     return _safe_text(text[:limit])

@@ -78,7 +78,7 @@ class JsonLinesWriter:
         self._buffer: IO[bytes] | None = None
 
     def __enter__(self) -> JsonLinesWriter:
-        self._buffer = tempfile.TemporaryFile(prefix="threatstream-", suffix=".jsonl")  # noqa: SIM115
+        self._buffer = tempfile.TemporaryFile(prefix="threatstream-", suffix=".jsonl")
         return self
 
     def write(self, document: Any) -> None:

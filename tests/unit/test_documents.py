@@ -33,7 +33,8 @@ def test_a_document_within_the_bound_is_one_untouched_json_line() -> None:
     document = _document(indicator_value="http://bücher.example/")
     line, trimmed = encode_document(document)
     assert not trimmed
-    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    assert line.endswith(b"\n")
+    assert line.count(b"\n") == 1
     assert decode_line(line) == document
     assert "bücher".encode() in line  # UTF-8, not \u escapes
 

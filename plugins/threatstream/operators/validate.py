@@ -18,7 +18,6 @@ from threatstream.models import FetchResult, Indicator, StoredPage, ValidateResu
 from threatstream.sources import SourceSpec, get_source
 from threatstream.storage import JsonLinesWriter, open_path
 
-
 #: Longest error message kept in a quarantine entry (a pydantic error may quote a huge input).
 MAX_MESSAGE_CHARS = 2000
 
@@ -27,7 +26,7 @@ def _reject_reason(error: Exception) -> tuple[str, str]:
     """A short reason code and a bounded message for a rejected record."""
     try:
         text = str(error)
-    except Exception:  # noqa: BLE001 (an exception whose str() fails still names its type)
+    except Exception:  # an exception whose str() fails still names its type
         text = "<no message>"
     if isinstance(error, InvalidIndicator):
         return error.reason, text[:MAX_MESSAGE_CHARS]
@@ -129,7 +128,7 @@ class ValidateIndicatorsOperator(BaseOperator):
                             spec.name, ingested_at=ingested_at, default_ttl=ttl, written_at=fetched.fetched_at
                         )
                         line, was_trimmed = encode_document(indicator.to_document())
-                    except Exception as error:  # noqa: BLE001 (quarantined with its reason)
+                    except Exception as error:  # quarantined with its reason
                         reason, message = _reject_reason(error)
                         reasons[reason] += 1
                         quarantine.write_line(
