@@ -188,6 +188,7 @@ class UpsertResult(BaseModel):
     failed: int = Field(default=0, description="Documents not written, including the refused ones.")
     refused: int = Field(default=0, description="Documents the store refused for their content (400/413).")
     store_quarantine_uri: str | None = None
+    throttled: int = Field(default=0, description="Requests the store answered 429 (retried in the task).")
     batches: int = 0
     request_charge: float = 0.0
     duration_seconds: float = 0.0

@@ -71,6 +71,7 @@ class UpsertIndicatorsOperator(BaseOperator):
             failed=stats.failed,
             refused=len(stats.refused),
             store_quarantine_uri=store_quarantine,
+            throttled=stats.throttled,
             batches=stats.batches,
             request_charge=round(stats.request_charge, 2),
             duration_seconds=round(time.monotonic() - started, 3),
@@ -85,7 +86,7 @@ class UpsertIndicatorsOperator(BaseOperator):
             result.batches,
             result.request_charge,
             result.duration_seconds,
-            stats.throttled,
+            result.throttled,
             stats.peak_concurrency,
         )
         if stats.failed > len(stats.refused):
