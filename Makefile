@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 EMULATOR := dev/cosmos-emulator
 
-.PHONY: setup demo test lint format lock clean
+.PHONY: setup demo test lint format lock clean reliability bench
 
 setup: $(VENV)/.synced $(EMULATOR)/node_modules/.installed
 
@@ -25,6 +25,13 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest
+
+reliability: setup  ## run the fault-injection suite and render docs/reliability.md
+	$(PY) -m pytest tests/faults -q
+	PYTHONPATH=plugins:dev $(PY) -m threatstream_dev.reliability
+
+bench: setup  ## benchmark against the original design's baselines; writes docs/benchmarks.md
+	PYTHONPATH=plugins:dev $(PY) -m threatstream_dev.bench $(BENCH_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .
