@@ -145,6 +145,8 @@ class CosmosFaultProxy:
         self._lock = threading.Lock()
         self.requests: list[ProxiedRequest] = []
         self.injected = 0
+        self.batches_in_flight = 0
+        self.peak_batches_in_flight = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -170,6 +172,7 @@ class CosmosFaultProxy:
             self._faults.clear()
             self.requests.clear()
             self.injected = 0
+            self.peak_batches_in_flight = self.batches_in_flight
 
     def batch_requests(self) -> int:
         """Transactional batch requests seen (faulted or forwarded)."""
@@ -190,6 +193,13 @@ class CosmosFaultProxy:
                 "extra": {"database_name": database_name, "collection_name": collection_name},
             }
         )
+
+    def _track(self, request: ProxiedRequest, change: int) -> None:
+        """Count transactional batches being answered at once (``peak_batches_in_flight``)."""
+        if request.is_batch:
+            with self._lock:
+                self.batches_in_flight += change
+                self.peak_batches_in_flight = max(self.peak_batches_in_flight, self.batches_in_flight)
 
     def _fault_for(self, request: ProxiedRequest) -> Fault | None:
         with self._lock:
@@ -266,6 +276,13 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         headers = {key.lower(): value for key, value in self.headers.items()}
         request = ProxiedRequest(self.command, self.path, headers, body)
+        self.owner._track(request, +1)
+        try:
+            self._answer(request)
+        finally:
+            self.owner._track(request, -1)
+
+    def _answer(self, request: ProxiedRequest) -> None:
         fault = self.owner._fault_for(request)
         if fault is not None and fault.drop == "before":
             self._drop()

@@ -336,3 +336,47 @@ def test_hostile_records_fail_alone_and_their_quarantine_entries_are_written(
         f"{validate['trimmed']} trimmed, {validate['valid']} stored",
     )
     assert hostile
+
+
+def _spread_documents(partitions: int, per_partition: int = 100) -> list[dict[str, Any]]:
+    return [
+        {"id": f"doc-{p}-{i}", "partition_key": f"URL_{p:02x}", "source": "bench", "n": i}
+        for p in range(partitions)
+        for i in range(per_partition)
+    ]
+
+
+def test_write_concurrency_grows_while_the_store_answers_cleanly(
+    store_proxy: CosmosFaultProxy, fault_case: FaultCase
+) -> None:
+    documents = _spread_documents(60)
+    store_proxy.inject(Fault(delay=0.03, times=None))  # batches overlap long enough to count them
+    stats = IndicatorStoreHook(max_concurrency=6).upsert_documents(documents)
+    assert (stats.written, stats.failed, stats.throttled) == (6000, 0, 0)
+    assert stats.peak_concurrency == 6
+    assert store_proxy.peak_batches_in_flight == 6
+    assert len(_stored()) == 6000
+    fault_case(
+        "store answers cleanly (60 batches, 30 ms each)",
+        "write concurrency grows from 2 to the maximum",
+        f"peak {store_proxy.peak_batches_in_flight} batches in flight (maximum 6); 6000 of 6000 stored",
+    )
+
+
+def test_write_concurrency_backs_off_under_sustained_throttling(
+    store_proxy: CosmosFaultProxy, fault_case: FaultCase
+) -> None:
+    documents = _spread_documents(12)
+    store_proxy.inject(Fault(status=429, headers={"x-ms-retry-after-ms": "5"}, times=None))
+    stats = IndicatorStoreHook(max_concurrency=6, max_throttle_retries=2).upsert_documents(documents)
+    assert (stats.written, stats.failed) == (0, 1200)  # the task would fail as retryable
+    assert stats.refused == []
+    assert stats.throttled == 12 * 2  # two waits per batch, the third 429 gives up
+    assert store_proxy.injected == 12 * 3
+    assert store_proxy.peak_batches_in_flight <= 2  # halved at once, never grown
+    fault_case(
+        "store answers 429 to every batch",
+        "write concurrency never grows; each batch gives up after its throttle retries (retryable)",
+        f"peak {store_proxy.peak_batches_in_flight} batches in flight (maximum 6); "
+        f"{store_proxy.injected} requests throttled; all 12 batches failed as retryable, nothing refused",
+    )

@@ -11,7 +11,12 @@ from threatstream_dev.reliability import main, render
 def test_rows_become_one_table_row_each_with_pipes_escaped(tmp_path: Path) -> None:
     rows = [
         {"test": "tests/faults/test_b.py::t2", "case": "store 429", "expected": "green", "result": "a|b"},
-        {"test": "tests/faults/test_a.py::t1", "case": "redirect", "expected": "red", "result": "red on try 1"},
+        {
+            "test": "tests/faults/test_a.py::t1",
+            "case": "redirect",
+            "expected": "red",
+            "result": "red on try 1",
+        },
     ]
     source = tmp_path / "rows.json"
     source.write_text(json.dumps(rows), encoding="utf-8")
