@@ -718,6 +718,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument("--work", type=Path, help="where feeds and batches go (default: a temp dir)")
+    parser.add_argument("--sections", default="validate,upsert,rss,parse", help="comma-separated subset")
+    parser.add_argument("--sources", default=",".join(SOURCES), help="sources for the validate section")
     parser.add_argument(
         "--no-assert", action="store_true", help="report only; exit 0 even if a target is missed"
     )
