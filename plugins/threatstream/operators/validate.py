@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from array import array
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
@@ -35,7 +36,46 @@ def _reject_reason(error: Exception) -> tuple[str, str]:
 
 def _id_key(indicator_id: str) -> int:
     """A compact key for de-duplication (8 bytes of SHA-256; collisions are negligible)."""
-    return int.from_bytes(hashlib.sha256(indicator_id.encode()).digest()[:8], "big")
+    return int.from_bytes(hashlib.sha256(indicator_id.encode()).digest()[:8], "big") or 1
+
+
+class SeenKeys:
+    """A set of non-zero 64-bit keys in one flat array: 8-16 bytes per key, where a Python
+    ``set`` of ints takes ~70 (so a million-row feed costs ~16 MB instead of ~70 MB).
+
+    Open addressing with linear probing, at most half full.
+    """
+
+    def __init__(self, capacity: int = 1 << 16) -> None:
+        self._table = array("Q", bytes(8 * capacity))
+        self._mask = capacity - 1
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def add(self, key: int) -> bool:
+        """Add ``key`` (non-zero); False if it was already there."""
+        table, mask = self._table, self._mask
+        slot = key & mask
+        while (present := table[slot]) != 0:
+            if present == key:
+                return False
+            slot = (slot + 1) & mask
+        table[slot] = key
+        self._count += 1
+        if self._count * 2 > mask:
+            self._grow()
+        return True
+
+    def _grow(self) -> None:
+        old = self._table
+        self._table = array("Q", bytes(16 * len(old)))
+        self._mask = 2 * len(old) - 1
+        self._count = 0
+        for key in old:
+            if key:
+                self.add(key)
 
 
 class ValidateIndicatorsOperator(BaseOperator):
@@ -110,7 +150,7 @@ class ValidateIndicatorsOperator(BaseOperator):
         # The batch's logical time: identical documents whenever the same window is rerun.
         ingested_at = fetched.data_interval_end or fetched.fetched_at
         reasons: Counter[str] = Counter()
-        seen: set[int] = set()
+        seen = SeenKeys()
         records = expired = duplicates = trimmed = unknown_tlp = 0
         with JsonLinesWriter(valid_path) as valid, JsonLinesWriter(quarantine_path) as quarantine:
             for stored in fetched.pages:
@@ -135,11 +175,9 @@ class ValidateIndicatorsOperator(BaseOperator):
                             encode_entry(_quarantine_entry(spec.name, stored.uri, record, reason, message))
                         )
                         continue
-                    key = _id_key(indicator.id)
-                    if key in seen:
+                    if not seen.add(_id_key(indicator.id)):
                         duplicates += 1
                         continue
-                    seen.add(key)
                     trimmed += was_trimmed
                     unknown_tlp += observation.tlp is None and "tlp_label" in observation.raw_metadata
                     valid.write_line(line)
