@@ -440,6 +440,7 @@ def measure_rss(
     work: Path, env: Mapping[str, str], sizes: list[int], log: Callable[[str], None]
 ) -> list[Row]:
     peaks: dict[int, tuple[float, float]] = {}
+    split: dict[int, str] = {}
     for size in sizes:
         feed = generate_feed("abuseipdb", size, work / "feeds" / f"abuseipdb-served-{size}")
         with serve_blacklist(feed.pages[0]) as port:
@@ -468,13 +469,14 @@ def measure_rss(
         peak = max(fetch["max_rss_mb"], validate["max_rss_mb"])
         cpu = fetch["cpu"] + validate["cpu"]
         peaks[size] = (peak, cpu)
+        split[size] = f"fetch {fetch['max_rss_mb']:.0f} MB, validate {validate['max_rss_mb']:.0f} MB"
         log(f"fetch+validate abuseipdb {size:,}: peak {peak:.0f} MB, {cpu:.1f} CPU-s")
     small, large = min(sizes), max(sizes)
     rows = [
         Row(
             f"fetch + validate AbuseIPDB, {size:,} rows: peak RSS",
             f"{peaks[size][0]:.0f} MB",
-            "",
+            split[size],
             None,
             "<= 300 MB",
             peaks[size][0] <= 300,

@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -103,6 +102,68 @@ def plan_batches(
         if current:
             batches.append(Batch(key, tuple(current)))
     return batches
+
+
+@dataclass
+class _PendingBatch:
+    documents: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)
+    bytes: int = 0
+
+    def add(self, document_id: str, document: Mapping[str, Any], size: int) -> bool:
+        """Add (or replace) a document; True if the id is new here."""
+        previous = self.sizes.get(document_id)
+        self.bytes += size - (previous or 0)
+        self.documents[document_id] = document
+        self.sizes[document_id] = size
+        return previous is None
+
+
+def stream_batches(
+    documents: Iterable[Mapping[str, Any]],
+    *,
+    max_buffered: int = 25_000,
+    pk_field: str = "partition_key",
+    max_operations: int = MAX_BATCH_OPERATIONS,
+    max_bytes: int = MAX_BATCH_BYTES,
+) -> Iterator[Batch]:
+    """Group a stream of documents into batches per partition key, full whenever possible.
+
+    A batch is released as soon as its partition key has ``max_operations`` documents (or
+    its next document would pass ``max_bytes``); when more than ``max_buffered`` documents
+    wait, the fullest partial batches go out until half of them do, so memory stays bounded
+    however many partition keys the stream spreads over. The rest goes out at the end. An
+    id repeated within a waiting batch keeps its last version (``validate`` writes each id
+    once per batch file, so ids do not repeat across batches).
+    """
+    pending: dict[str, _PendingBatch] = {}
+    buffered = 0
+
+    def release(key: str) -> Batch:
+        nonlocal buffered
+        group = pending.pop(key)
+        buffered -= len(group.documents)
+        return Batch(key, tuple(group.documents.values()))
+
+    for document in documents:
+        key, document_id = str(document[pk_field]), str(document["id"])
+        size = len(orjson.dumps(document, default=str))
+        group = pending.get(key)
+        if group is not None and document_id not in group.sizes and group.bytes + size > max_bytes:
+            yield release(key)
+            group = None
+        if group is None:
+            group = pending[key] = _PendingBatch()
+        buffered += group.add(document_id, document, size)
+        if len(group.documents) >= max_operations:
+            yield release(key)
+        elif buffered > max_buffered:
+            for fullest in sorted(pending, key=lambda k: len(pending[k].documents), reverse=True):
+                if buffered <= max_buffered // 2:
+                    break
+                yield release(fullest)
+    for key in list(pending):
+        yield release(key)
 
 
 @dataclass
@@ -300,10 +361,11 @@ class IndicatorStoreHook(AzureCosmosDBHook):
     ) -> WriteStats:
         """Upsert documents (each with ``id`` and ``partition_key``) in transactional batches.
 
-        Streams ``documents`` ``chunk_size`` at a time, so memory stays flat whatever the
-        feed's size; a chunk large enough to hold ~100 documents per partition key keeps
-        batches full (there are 256 partition keys per indicator type). Batches run on a
-        thread pool at a concurrency that adapts to throttling. A batch the service refuses
+        Streams ``documents`` through :func:`stream_batches`, holding at most ``chunk_size``
+        of them while batches fill up, so memory stays flat whatever the feed's size and
+        batches are full whenever a partition key has enough documents (there are 256
+        partition keys per indicator type). Batches run on a thread pool at a concurrency
+        that adapts to throttling. A batch the service refuses
         as a whole is retried one document at a time, so one bad document costs only itself;
         failures and refusals are counted, not raised.
         """
@@ -318,16 +380,14 @@ class IndicatorStoreHook(AzureCosmosDBHook):
             for future in finished:
                 stats.merge(future.result())
 
-        iterator = iter(documents)
         with (
             self._sdk_throttle_retries_disabled(container),
             ThreadPoolExecutor(max_workers=limiter.maximum, thread_name_prefix="cosmos-batch") as pool,
         ):
-            while chunk := list(islice(iterator, chunk_size)):
-                for batch in plan_batches(chunk):
-                    limiter.acquire()
-                    pending.add(pool.submit(self._write_batch, container, batch, limiter))
-                    collect(wait_all=False)
+            for batch in stream_batches(documents, max_buffered=chunk_size):
+                limiter.acquire()
+                pending.add(pool.submit(self._write_batch, container, batch, limiter))
+                collect(wait_all=False)
             collect(wait_all=True)
         stats.peak_concurrency = limiter.peak
         return stats
