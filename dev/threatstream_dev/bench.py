@@ -206,6 +206,12 @@ def _cpu_seconds() -> float:
 
 
 def _max_rss_mb() -> float:
+    """This process's peak RSS (``VmHWM``: unlike ``ru_maxrss`` it does not carry over the
+    parent's peak through fork and exec)."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -527,13 +533,67 @@ def _documents(work: Path, count: int) -> Path:
     return path
 
 
+Database = Callable[[], contextlib.AbstractContextManager[Any]]
+
+
+def _upsert_ours(database: Database, path: Path, documents: int, log: Callable[[str], None]) -> float:
+    """Read the batch file, plan as it streams, write at adaptive concurrency."""
+    from threatstream.storage import open_path, read_json_lines
+
+    with database() as hook:
+        started = time.perf_counter()
+        stats = hook.upsert_documents(read_json_lines(open_path(path.resolve().as_uri())))
+        rate = float(stats.written / (time.perf_counter() - started))
+        assert stats.written == documents, stats.failures[:3]
+    log(f"upsert ours: {rate:,.0f} docs/s (peak {stats.peak_concurrency} batches in flight)")
+    return rate
+
+
+def _upsert_per_document(database: Database, path: Path, sample: int, log: Callable[[str], None]) -> float:
+    """The original: one ``upsert_item`` per document (on a sample)."""
+    from threatstream.storage import open_path, read_json_lines
+
+    with database() as hook:
+        container = hook.get_container()
+        documents = list(islice(read_json_lines(open_path(path.resolve().as_uri())), sample))
+        started = time.perf_counter()
+        for document in documents:
+            container.upsert_item(document)
+        rate = len(documents) / (time.perf_counter() - started)
+    log(f"upsert one upsert_item per document: {rate:,.0f} docs/s")
+    return rate
+
+
+def _upsert_ceiling(database: Database, path: Path, log: Callable[[str], None]) -> float:
+    """Batches planned in memory, 4 threads of raw ``execute_item_batch``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threatstream.hooks.cosmos import Batch, plan_batches
+    from threatstream.storage import open_path, read_json_lines
+
+    with database() as hook:
+        container = hook.get_container()
+        batches = plan_batches(list(read_json_lines(open_path(path.resolve().as_uri()))))
+
+        def write(batch: Batch) -> int:
+            operations = [("upsert", (dict(d),)) for d in batch.documents]
+            container.execute_item_batch(batch_operations=operations, partition_key=batch.partition_key)
+            return len(operations)
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            written = sum(pool.map(write, batches))
+        rate = written / (time.perf_counter() - started)
+    log(f"upsert raw execute_item_batch loop: {rate:,.0f} docs/s")
+    return rate
+
+
 def measure_upsert(
-    work: Path, documents: int, per_document_sample: int, log: Callable[[str], None]
+    work: Path, documents: int, per_document_sample: int, rounds: int, log: Callable[[str], None]
 ) -> list[Row]:
     from azure.cosmos import CosmosClient
 
-    from threatstream.hooks.cosmos import IndicatorStoreHook, plan_batches
-    from threatstream.storage import open_path, read_json_lines
+    from threatstream.hooks.cosmos import IndicatorStoreHook
     from threatstream_dev.cosmos_emulator import running_emulator
 
     path = _documents(work, documents)
@@ -551,42 +611,21 @@ def measure_upsert(
             finally:
                 client.delete_database(name)
 
-        with database() as hook:  # ours: read the batch file, plan, write at adaptive concurrency
-            started = time.perf_counter()
-            stats = hook.upsert_documents(read_json_lines(open_path(path.resolve().as_uri())))
-            ours = stats.written / (time.perf_counter() - started)
-            assert stats.written == documents, stats.failures[:3]
-        log(f"upsert ours: {ours:,.0f} docs/s (peak {stats.peak_concurrency} batches in flight)")
+        # Interleaved rounds, best of each: a shared machine's load swings between runs.
+        ours = ceiling = per_document = 0.0
+        for _ in range(rounds):
+            ours = max(ours, _upsert_ours(database, path, documents, log))
+            ceiling = max(ceiling, _upsert_ceiling(database, path, log))
+            per_document = max(per_document, _upsert_per_document(database, path, per_document_sample, log))
+    return _upsert_rows(documents, per_document_sample, ours, ceiling, per_document)
 
-        with database() as hook:  # the original: one upsert_item per document
-            container = hook.get_container()
-            sample = list(islice(read_json_lines(open_path(path.as_uri())), per_document_sample))
-            started = time.perf_counter()
-            for doc in sample:
-                container.upsert_item(doc)
-            per_document = len(sample) / (time.perf_counter() - started)
-        log(f"upsert one upsert_item per document: {per_document:,.0f} docs/s")
 
-        with database() as hook:  # the ceiling: planned batches in memory, 4 threads of execute_item_batch
-            container = hook.get_container()
-            batches = plan_batches(list(read_json_lines(open_path(path.as_uri()))))
-            from concurrent.futures import ThreadPoolExecutor
-
-            def write(batch: Any) -> int:
-                operations = [("upsert", (dict(d),)) for d in batch.documents]
-                container.execute_item_batch(batch_operations=operations, partition_key=batch.partition_key)
-                return len(operations)
-
-            started = time.perf_counter()
-            with ThreadPoolExecutor(max_workers=4) as pool:
-                written = sum(pool.map(write, batches))
-            ceiling = written / (time.perf_counter() - started)
-        log(f"upsert raw execute_item_batch loop: {ceiling:,.0f} docs/s")
+def _upsert_rows(documents: int, sample: int, ours: float, ceiling: float, per_document: float) -> list[Row]:
     return [
         Row(
             f"upsert {documents:,} docs vs one upsert_item per doc (docs/s)",
             f"{ours:,.0f}",
-            f"{per_document:,.0f} (sample of {len(sample):,})",
+            f"{per_document:,.0f} (sample of {sample:,})",
             ours / per_document,
             ">= 20x",
             ours / per_document >= 20,
@@ -706,10 +745,10 @@ How each line is measured:
   (`dev/threatstream_dev/bench_original.py`) is the original per-record loop: `json.loads`
   of the page, one pydantic model per record in `try/except`, `json.dumps` per document.
 * **upsert**: documents per second into a fresh database of the local Cosmos-protocol
-  server (the store's own speed is the ceiling here). Ours reads `valid.jsonl` and writes
-  transactional batches at adaptive concurrency; the baselines are one `upsert_item` per
-  document (timed on a sample) and a raw loop of 100-operation `execute_item_batch` calls
-  on 4 threads over batches planned in memory.
+  server (the store's own speed is the ceiling here), best of interleaved rounds. Ours
+  reads `valid.jsonl` and writes transactional batches at adaptive concurrency; the
+  baselines are one `upsert_item` per document (timed on a sample) and a raw loop of
+  100-operation `execute_item_batch` calls on 4 threads over batches planned in memory.
 * **peak RSS**: the real `fetch` operator against the blacklist served over HTTP on
   127.0.0.1, then `validate`, each in its own process; the peak is the larger max RSS.
 * **DagBag**: median over fresh interpreters of filling a `DagBag` from `dags/` minus from
@@ -774,7 +813,7 @@ def main(argv: list[str] | None = None) -> int:
         if "validate" in sections:
             rows += measure_validate(work, env, args.sources.split(","), args.validate_records, log)
         if "upsert" in sections:
-            rows += measure_upsert(work, args.upsert_documents, args.per_document_sample, log)
+            rows += measure_upsert(work, args.upsert_documents, args.per_document_sample, args.repeats, log)
         if "rss" in sections:
             rows += measure_rss(work, env, rss_sizes, log)
         if "parse" in sections:
