@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 EMULATOR := dev/cosmos-emulator
 AZURITE := dev/azurite
 
-.PHONY: setup demo test test-compat audit lint format lock lock-compat mwaa-bundle mwaa-constraints clean
+.PHONY: setup demo test test-compat audit lint format lock lock-compat mwaa-bundle mwaa-constraints clean reliability bench
 
 setup: $(VENV)/.synced $(EMULATOR)/node_modules/.installed $(AZURITE)/node_modules/.installed
 
@@ -49,6 +49,13 @@ mwaa-constraints: $(VENV)/.synced
 # Known vulnerabilities in the locked dependencies (pip-audit); skipped with a notice offline.
 audit: $(VENV)/.synced
 	PYTHONPATH=dev $(PY) -m threatstream_dev.dependency_audit requirements-lock.txt
+
+reliability: setup  ## run the fault-injection suite and render docs/reliability.md
+	$(PY) -m pytest tests/faults -q
+	PYTHONPATH=plugins:dev $(PY) -m threatstream_dev.reliability
+
+bench: setup  ## benchmark against the original design's baselines; writes docs/benchmarks.md
+	PYTHONPATH=plugins:dev $(PY) -m threatstream_dev.bench $(BENCH_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -67,3 +67,7 @@ class RejectRatioExceeded(AirflowFailException):
 
 class StoreAuthError(AirflowFailException):
     """The store rejected the credentials of the connection."""
+
+
+class StoreRefusedError(AirflowFailException):
+    """The store refused too many documents for their own content (400/413): retrying cannot help."""

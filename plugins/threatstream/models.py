@@ -242,9 +242,10 @@ class ValidateResult(BaseModel):
     rejected: int
     expired: int
     duplicates: int
+    trimmed: int = Field(default=0, description="Valid documents whose raw metadata was cut to fit.")
+    unknown_tlp: int = Field(default=0, description="Valid documents whose TLP label was not recognised.")
     reject_ratio: float
     reasons: dict[str, int]
-    unknown_tlp: int = Field(default=0, description="Stored indicators whose TLP label was not recognised.")
 
 
 class UpsertResult(BaseModel):
@@ -254,7 +255,10 @@ class UpsertResult(BaseModel):
     run_id: str
     attempted: int = 0
     written: int = 0
-    failed: int = 0
+    failed: int = Field(default=0, description="Documents not written, including the refused ones.")
+    refused: int = Field(default=0, description="Documents the store refused for their content (400/413).")
+    store_quarantine_uri: str | None = None
+    throttled: int = Field(default=0, description="Requests the store answered 429 (retried in the task).")
     batches: int = 0
     request_charge: float = 0.0
     duration_seconds: float = 0.0

@@ -10,9 +10,10 @@ set for shared object storage with the ``[threatstream] storage_base`` option, e
 
 from __future__ import annotations
 
-import json
 import os
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
@@ -20,7 +21,10 @@ from typing import IO, Any
 
 from airflow.sdk import ObjectStoragePath
 
+from threatstream.documents import decode_line, encode_line
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+_UPLOAD_CHUNK = 8 * 1024 * 1024
 
 
 def default_storage_base() -> str:
@@ -59,36 +63,53 @@ def open_path(uri: str, conn_id: str | None = None) -> ObjectStoragePath:
 
 
 class JsonLinesWriter:
-    """Writes one JSON document per line to an object-storage file and counts them."""
+    """Writes one JSON document per line and counts them; the file is uploaded once, on close.
+
+    Lines go to a local buffered temporary file and are copied to the object-storage path in
+    a few large writes when the block exits without an error (an aborted batch leaves no
+    half-written file behind). Per-call writes through the object-storage file wrapper cost
+    more than encoding the document.
+    """
 
     def __init__(self, path: ObjectStoragePath) -> None:
         self.path = path
         self.count = 0
-        self._file: IO[str] | None = None
+        self.bytes = 0
+        self._buffer: IO[bytes] | None = None
 
     def __enter__(self) -> JsonLinesWriter:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = self.path.open("w", encoding="utf-8")  # type: ignore[no-untyped-call]
+        self._buffer = tempfile.TemporaryFile(prefix="threatstream-", suffix=".jsonl")
         return self
 
     def write(self, document: Any) -> None:
-        assert self._file is not None, "use JsonLinesWriter as a context manager"
-        self._file.write(json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str))
-        self._file.write("\n")
+        """Append one document (encoded with :func:`~threatstream.documents.encode_line`)."""
+        self.write_line(encode_line(document))
+
+    def write_line(self, line: bytes) -> None:
+        """Append one already encoded, newline-terminated JSON line."""
+        assert self._buffer is not None, "use JsonLinesWriter as a context manager"
+        self._buffer.write(line)
         self.count += 1
+        self.bytes += len(line)
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        buffer, self._buffer = self._buffer, None
+        if buffer is None:
+            return
+        with buffer:
+            if exc_type is None:
+                buffer.seek(0)
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with self.path.open("wb") as target:  # type: ignore[no-untyped-call]
+                    shutil.copyfileobj(buffer, target, _UPLOAD_CHUNK)
 
 
 def read_json_lines(path: ObjectStoragePath) -> Iterator[dict[str, Any]]:
     """Stream the documents of a JSON-lines file, one line at a time."""
-    with path.open("r", encoding="utf-8") as handle:  # type: ignore[no-untyped-call]
+    with path.open("rb") as handle:  # type: ignore[no-untyped-call]
         # readline, not iteration: Airflow 3.0's file wrapper does not forward __iter__.
-        for line in iter(handle.readline, ""):
+        for line in iter(handle.readline, b""):
             if line.strip():
-                yield json.loads(line)
+                yield decode_line(line)

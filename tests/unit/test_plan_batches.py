@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from threatstream.hooks.cosmos import plan_batches
 
 
@@ -30,3 +32,45 @@ def test_one_id_is_written_once_per_batch_last_version_wins() -> None:
     docs = [{"id": "same", "partition_key": "pk", "v": 1}, {"id": "same", "partition_key": "pk", "v": 2}]
     (batch,) = plan_batches(docs)
     assert batch.documents == ({"id": "same", "partition_key": "pk", "v": 2},)
+
+
+def test_streamed_batches_are_full_per_partition_key_across_the_stream() -> None:
+    from threatstream.hooks.cosmos import stream_batches
+
+    docs = [_doc(i, f"pk{i % 7}") for i in range(1400)]  # 200 per key, interleaved
+    batches = list(stream_batches(docs, max_buffered=10_000))
+    assert sorted(len(b.documents) for b in batches) == [100] * 14
+    for batch in batches:
+        assert {d["partition_key"] for d in batch.documents} == {batch.partition_key}
+    assert sorted(d["id"] for b in batches for d in b.documents) == sorted(d["id"] for d in docs)
+
+
+def test_streamed_batches_hold_a_bounded_number_of_documents() -> None:
+    from threatstream.hooks.cosmos import stream_batches
+
+    consumed = 0
+
+    def stream() -> Iterator[dict[str, object]]:
+        nonlocal consumed
+        for i in range(5000):  # 10 per key: no key ever fills a batch
+            consumed += 1
+            yield _doc(i, f"pk{i % 500}")
+
+    released = most_held = 0
+    for batch in stream_batches(stream(), max_buffered=1000):
+        most_held = max(most_held, consumed - released)
+        released += len(batch.documents)
+    assert released == 5000
+    assert most_held <= 1001
+
+
+def test_streamed_batches_respect_the_payload_limit_and_keep_the_last_version() -> None:
+    from threatstream.hooks.cosmos import stream_batches
+
+    docs = [_doc(i, "pk", size=30_000) for i in range(10)]
+    docs.append({"id": "d9", "partition_key": "pk", "pad": "new"})
+    batches = list(stream_batches(docs, max_bytes=100_000))
+    assert all(len(b.documents) <= 3 for b in batches)
+    written = {d["id"]: d for b in batches for d in b.documents}
+    assert len(written) == 10
+    assert written["d9"]["pad"] == "new"

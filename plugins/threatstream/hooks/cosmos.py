@@ -12,18 +12,22 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import orjson
 import tenacity
 from airflow.providers.microsoft.azure.hooks.cosmos import AzureCosmosDBHook
 from airflow.providers.microsoft.azure.utils import get_field, get_sync_default_azure_credential
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 from azure.cosmos import ContainerProxy, CosmosClient, PartitionKey
+from azure.cosmos._retry_options import RetryOptions
 from azure.cosmos.exceptions import CosmosBatchOperationError, CosmosHttpResponseError
 
 from threatstream.exceptions import StoreAuthError
@@ -33,7 +37,11 @@ MAX_BATCH_OPERATIONS = 100
 #: Keep batch payloads well under the service's 2 MB request limit.
 MAX_BATCH_BYTES = 1_000_000
 #: Cosmos statuses worth retrying: timeout, throttled, write conflict, server busy/unavailable.
-TRANSIENT_STATUSES = frozenset({408, 429, 449, 500, 503})
+TRANSIENT_STATUSES = frozenset({408, 429, 449, 500, 502, 503, 504})
+#: The store refused the document itself (bad request, too large): retrying cannot help.
+REFUSED_STATUSES = frozenset({400, 413})
+
+_T = TypeVar("_T")
 
 DEFAULT_DATABASE = "threatstream"
 DEFAULT_CONTAINER = "indicators"
@@ -87,7 +95,7 @@ def plan_batches(
         current: list[Mapping[str, Any]] = []
         size = 0
         for document in docs.values():
-            doc_size = len(json.dumps(document, separators=(",", ":"), default=str).encode("utf-8"))
+            doc_size = len(orjson.dumps(document, default=str))
             if current and (len(current) >= max_operations or size + doc_size > max_bytes):
                 batches.append(Batch(key, tuple(current)))
                 current, size = [], 0
@@ -99,15 +107,81 @@ def plan_batches(
 
 
 @dataclass
+class _PendingBatch:
+    documents: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)
+    bytes: int = 0
+
+    def add(self, document_id: str, document: Mapping[str, Any], size: int) -> bool:
+        """Add (or replace) a document; True if the id is new here."""
+        previous = self.sizes.get(document_id)
+        self.bytes += size - (previous or 0)
+        self.documents[document_id] = document
+        self.sizes[document_id] = size
+        return previous is None
+
+
+def stream_batches(
+    documents: Iterable[Mapping[str, Any]],
+    *,
+    max_buffered: int = 25_000,
+    pk_field: str = "partition_key",
+    max_operations: int = MAX_BATCH_OPERATIONS,
+    max_bytes: int = MAX_BATCH_BYTES,
+) -> Iterator[Batch]:
+    """Group a stream of documents into batches per partition key, full whenever possible.
+
+    A batch is released as soon as its partition key has ``max_operations`` documents (or
+    its next document would pass ``max_bytes``); when more than ``max_buffered`` documents
+    wait, the fullest partial batches go out until half of them do, so memory stays bounded
+    however many partition keys the stream spreads over. The rest goes out at the end. An
+    id repeated within a waiting batch keeps its last version (``validate`` writes each id
+    once per batch file, so ids do not repeat across batches).
+    """
+    pending: dict[str, _PendingBatch] = {}
+    buffered = 0
+
+    def release(key: str) -> Batch:
+        nonlocal buffered
+        group = pending.pop(key)
+        buffered -= len(group.documents)
+        return Batch(key, tuple(group.documents.values()))
+
+    for document in documents:
+        key, document_id = str(document[pk_field]), str(document["id"])
+        size = len(orjson.dumps(document, default=str))
+        group = pending.get(key)
+        if group is not None and document_id not in group.sizes and group.bytes + size > max_bytes:
+            yield release(key)
+            group = None
+        if group is None:
+            group = pending[key] = _PendingBatch()
+        buffered += group.add(document_id, document, size)
+        if len(group.documents) >= max_operations:
+            yield release(key)
+        elif buffered > max_buffered:
+            for fullest in sorted(pending, key=lambda k: len(pending[k].documents), reverse=True):
+                if buffered <= max_buffered // 2:
+                    break
+                yield release(fullest)
+    for key in list(pending):
+        yield release(key)
+
+
+@dataclass
 class WriteStats:
-    """What a write achieved."""
+    """What a write achieved. ``failed`` counts every document not written, ``refused`` the
+    part of them the store refused for their own content (400/413: retrying cannot help)."""
 
     attempted: int = 0
     written: int = 0
     failed: int = 0
     batches: int = 0
     request_charge: float = 0.0
+    throttled: int = 0
+    peak_concurrency: int = 0
     failures: list[dict[str, Any]] = field(default_factory=list)
+    refused: list[dict[str, Any]] = field(default_factory=list)
 
     def merge(self, other: WriteStats) -> None:
         self.attempted += other.attempted
@@ -115,13 +189,79 @@ class WriteStats:
         self.failed += other.failed
         self.batches += other.batches
         self.request_charge += other.request_charge
+        self.throttled += other.throttled
+        self.peak_concurrency = max(self.peak_concurrency, other.peak_concurrency)
         self.failures.extend(other.failures[: max(0, 20 - len(self.failures))])
+        self.refused.extend(other.refused)
+
+
+class AdaptiveConcurrency:
+    """How many batches may be in flight: AIMD, as TCP does with its congestion window.
+
+    Every ``limit`` clean batches raise the limit by one, up to ``maximum``; throttling
+    (429) halves it, at most once until a batch completes cleanly again, so one burst of
+    429s from the batches already in flight counts as one signal.
+    """
+
+    def __init__(self, maximum: int, initial: int = 2) -> None:
+        self.maximum = max(1, maximum)
+        self.limit = max(1, min(initial, self.maximum))
+        self.peak = 0
+        self._in_flight = 0
+        self._clean = 0
+        self._backed_off = False
+        self._changed = threading.Condition()
+
+    def acquire(self) -> None:
+        """Wait for a free slot and take it."""
+        with self._changed:
+            while self._in_flight >= self.limit:
+                self._changed.wait()
+            self._in_flight += 1
+            self.peak = max(self.peak, self._in_flight)
+
+    def release(self) -> None:
+        with self._changed:
+            self._in_flight -= 1
+            self._changed.notify_all()
+
+    def succeeded(self) -> None:
+        """A batch went through without throttling: grow by one per window of clean batches."""
+        with self._changed:
+            self._backed_off = False
+            self._clean += 1
+            if self._clean >= self.limit and self.limit < self.maximum:
+                self.limit += 1
+                self._clean = 0
+                self._changed.notify_all()
+
+    def throttled(self) -> None:
+        """The store answered 429: halve the limit (once per burst)."""
+        with self._changed:
+            self._clean = 0
+            if not self._backed_off:
+                self.limit = max(1, self.limit // 2)
+                self._backed_off = True
+
+
+def _status(error: BaseException) -> int | None:
+    return error.status_code if isinstance(error, CosmosHttpResponseError) else None
 
 
 def _is_transient(error: BaseException) -> bool:
     if isinstance(error, ServiceRequestError | ServiceResponseError):
         return True
-    return isinstance(error, CosmosHttpResponseError) and error.status_code in TRANSIENT_STATUSES
+    return _status(error) in TRANSIENT_STATUSES
+
+
+def _retry_after(error: BaseException, default: float, ceiling: float) -> float:
+    """The wait a 429 asks for (``x-ms-retry-after-ms``), else ``default``; at most ``ceiling``."""
+    headers = getattr(error, "headers", None) or {}
+    try:
+        wait = float(headers.get("x-ms-retry-after-ms", "")) / 1000
+    except (TypeError, ValueError):
+        wait = default
+    return min(max(wait, 0.0), ceiling)
 
 
 def _request_charge(headers: Mapping[str, Any] | None) -> float:
@@ -131,15 +271,30 @@ def _request_charge(headers: Mapping[str, Any] | None) -> float:
         return 0.0
 
 
+def _refusal(document: Mapping[str, Any], error: CosmosHttpResponseError) -> dict[str, Any]:
+    """A store-quarantine entry: which document, the status and the store's reason (bounded)."""
+    message = str(getattr(error, "message", "") or error).splitlines()[0][:500]
+    return {
+        "id": document.get("id"),
+        "partition_key": document.get("partition_key"),
+        "status": error.status_code,
+        "sub_status": getattr(error, "sub_status", None),
+        "reason": message,
+    }
+
+
 class IndicatorStoreHook(AzureCosmosDBHook):
     """Cosmos DB container of canonical indicators.
 
     :param azure_cosmos_conn_id: connection (conn type ``azure_cosmos``): login = account
         endpoint, password = key; extras ``database_name`` (default ``threatstream``) and
         ``collection_name`` (default ``indicators``).
-    :param max_concurrency: transactional batches in flight at once.
-    :param max_attempts: attempts per batch for transient failures (on top of the SDK's own
-        throttling retries).
+    :param max_concurrency: most transactional batches in flight at once; the write starts
+        lower and adapts to throttling (:class:`AdaptiveConcurrency`).
+    :param max_attempts: attempts per request for transient failures (408, 449, 5xx,
+        dropped connections).
+    :param max_throttle_retries: retries per request answered 429, each after the wait the
+        store asks for (at most ``max_retry_after`` seconds).
     """
 
     default_conn_name = "threatstream_cosmos"
@@ -149,14 +304,18 @@ class IndicatorStoreHook(AzureCosmosDBHook):
         self,
         azure_cosmos_conn_id: str = default_conn_name,
         *,
-        max_concurrency: int = 4,
+        max_concurrency: int = 8,
         max_attempts: int = 4,
         backoff_initial: float = 0.5,
+        max_throttle_retries: int = 20,
+        max_retry_after: float = 30.0,
     ) -> None:
         super().__init__(azure_cosmos_conn_id=azure_cosmos_conn_id)
         self.max_concurrency = max_concurrency
         self.max_attempts = max_attempts
         self.backoff_initial = backoff_initial
+        self.max_throttle_retries = max_throttle_retries
+        self.max_retry_after = max_retry_after
         self._container: ContainerProxy | None = None
         # The SDK logs every request's headers at INFO; keep task logs readable.
         for name in (
@@ -236,37 +395,91 @@ class IndicatorStoreHook(AzureCosmosDBHook):
     ) -> WriteStats:
         """Upsert documents (each with ``id`` and ``partition_key``) in transactional batches.
 
-        Streams ``documents`` ``chunk_size`` at a time, so memory stays flat whatever the
-        feed's size; a chunk large enough to hold ~100 documents per partition key keeps
-        batches full (there are 256 partition keys per indicator type). A batch the service
-        refuses as a whole is retried one document at a time, so one bad document costs only
-        itself; failures are counted, not raised.
+        Streams ``documents`` through :func:`stream_batches`, holding at most ``chunk_size``
+        of them while batches fill up, so memory stays flat whatever the feed's size and
+        batches are full whenever a partition key has enough documents (there are 256
+        partition keys per indicator type). Batches run on a thread pool at a concurrency
+        that adapts to throttling. A batch the service refuses
+        as a whole is retried one document at a time, so one bad document costs only itself;
+        failures and refusals are counted, not raised.
         """
         container = self.get_container()
         stats = WriteStats()
-        iterator = iter(documents)
-        with ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="cosmos-batch") as pool:
-            while chunk := list(islice(iterator, chunk_size)):
-                for result in pool.map(
-                    lambda batch: self._write_batch(container, batch), plan_batches(chunk)
-                ):
-                    stats.merge(result)
+        limiter = AdaptiveConcurrency(self.max_concurrency)
+        pending: set[Future[WriteStats]] = set()
+
+        def collect(*, wait_all: bool) -> None:
+            finished = set(wait(pending)[0]) if wait_all else {f for f in pending if f.done()}
+            pending.difference_update(finished)
+            for future in finished:
+                stats.merge(future.result())
+
+        with (
+            self._sdk_throttle_retries_disabled(container),
+            ThreadPoolExecutor(max_workers=limiter.maximum, thread_name_prefix="cosmos-batch") as pool,
+        ):
+            for batch in stream_batches(documents, max_buffered=chunk_size):
+                limiter.acquire()
+                pending.add(pool.submit(self._write_batch, container, batch, limiter))
+                collect(wait_all=False)
+            collect(wait_all=True)
+        stats.peak_concurrency = limiter.peak
         return stats
 
-    def _retrying(self) -> tenacity.Retrying:
-        return tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.max_attempts),
-            wait=tenacity.wait_exponential(multiplier=self.backoff_initial, max=30),
-            retry=tenacity.retry_if_exception(_is_transient),
-            reraise=True,
-        )
+    @contextmanager
+    def _sdk_throttle_retries_disabled(self, container: ContainerProxy) -> Iterator[None]:
+        """Let 429s reach this hook, which backs off its concurrency and honours the wait."""
+        policy = container.client_connection.connection_policy
+        saved = policy.RetryOptions
+        policy.RetryOptions = RetryOptions(max_retry_attempt_count=0)
+        try:
+            yield
+        finally:
+            policy.RetryOptions = saved
 
-    def _write_batch(self, container: ContainerProxy, batch: Batch) -> WriteStats:
+    def _call(self, limiter: AdaptiveConcurrency, stats: WriteStats, function: Callable[[], _T]) -> _T:
+        """Run one store request: 429s wait as asked (and shrink the concurrency), other
+        transient errors back off exponentially; both are bounded."""
+        throttles = failures = 0
+        while True:
+            try:
+                result = function()
+            except Exception as err:
+                if _status(err) == 429 and throttles < self.max_throttle_retries:
+                    throttles += 1
+                    stats.throttled += 1
+                    limiter.throttled()
+                    time.sleep(_retry_after(err, self.backoff_initial, self.max_retry_after))
+                    continue
+                if _is_transient(err) and _status(err) != 429 and failures + 1 < self.max_attempts:
+                    failures += 1
+                    time.sleep(min(self.backoff_initial * 2 ** (failures - 1), 30.0))
+                    continue
+                raise
+            if throttles == 0:
+                limiter.succeeded()
+            return result
+
+    def _write_batch(
+        self, container: ContainerProxy, batch: Batch, limiter: AdaptiveConcurrency
+    ) -> WriteStats:
+        try:
+            return self._write_batch_once(container, batch, limiter)
+        finally:
+            limiter.release()
+
+    def _write_batch_once(
+        self, container: ContainerProxy, batch: Batch, limiter: AdaptiveConcurrency
+    ) -> WriteStats:
         operations = [("upsert", (dict(document),)) for document in batch.documents]
         stats = WriteStats(attempted=len(operations), batches=1)
         try:
-            results = self._retrying()(
-                container.execute_item_batch, batch_operations=operations, partition_key=batch.partition_key
+            results = self._call(
+                limiter,
+                stats,
+                lambda: container.execute_item_batch(
+                    batch_operations=operations, partition_key=batch.partition_key
+                ),
             )
         except CosmosBatchOperationError as err:
             self.log.warning(
@@ -276,31 +489,45 @@ class IndicatorStoreHook(AzureCosmosDBHook):
                 err.error_index,
                 err.status_code,
             )
-            return self._write_individually(container, batch, stats)
+            return self._write_individually(container, batch, stats, limiter)
         except CosmosHttpResponseError as err:
             if err.status_code in (401, 403):
                 raise self._classify(err, "writing a batch") from None
-            if err.status_code in TRANSIENT_STATUSES:
+            if _is_transient(err):
                 return self._failed(stats, batch.documents, f"HTTP {err.status_code} after retries")
-            return self._write_individually(container, batch, stats)
+            return self._write_individually(container, batch, stats, limiter)
         except (ServiceRequestError, ServiceResponseError) as err:
             return self._failed(stats, batch.documents, type(err).__name__)
         stats.written = len(operations)
         stats.request_charge = _request_charge(results.get_response_headers())
         return stats
 
-    def _write_individually(self, container: ContainerProxy, batch: Batch, stats: WriteStats) -> WriteStats:
+    def _write_individually(
+        self, container: ContainerProxy, batch: Batch, stats: WriteStats, limiter: AdaptiveConcurrency
+    ) -> WriteStats:
         for document in batch.documents:
+            body = dict(document)
             try:
-                self._retrying()(container.upsert_item, dict(document))
+                self._call(limiter, stats, lambda body=body: container.upsert_item(body))  # type: ignore[misc]
                 stats.written += 1
             except CosmosHttpResponseError as err:
                 if err.status_code in (401, 403):
                     raise self._classify(err, "writing a document") from None
                 self._failed(stats, [document], f"HTTP {err.status_code}")
+                if err.status_code in REFUSED_STATUSES:
+                    stats.refused.append(_refusal(document, err))
             except (ServiceRequestError, ServiceResponseError) as err:
                 self._failed(stats, [document], type(err).__name__)
         return stats
+
+    def _retrying(self) -> tenacity.Retrying:
+        """In-call retries of transient failures for single-document reads and writes."""
+        return tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.max_attempts),
+            wait=tenacity.wait_exponential(multiplier=self.backoff_initial, max=30),
+            retry=tenacity.retry_if_exception(_is_transient),
+            reraise=True,
+        )
 
     def _failed(self, stats: WriteStats, documents: Sequence[Mapping[str, Any]], reason: str) -> WriteStats:
         stats.failed += len(documents)

@@ -6,26 +6,35 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.sdk import BaseOperator, Context
+from airflow.sdk import BaseOperator, Context, ObjectStoragePath
 
 from threatstream.assets import source_asset
-from threatstream.exceptions import StoreWriteError
-from threatstream.hooks.cosmos import IndicatorStoreHook
+from threatstream.documents import encode_entry
+from threatstream.exceptions import StoreRefusedError, StoreWriteError
+from threatstream.hooks.cosmos import IndicatorStoreHook, WriteStats
 from threatstream.models import UpsertResult, ValidateResult
-from threatstream.storage import open_path, read_json_lines
+from threatstream.storage import JsonLinesWriter, open_path, read_json_lines
 
 
 class UpsertIndicatorsOperator(BaseOperator):
     """Upsert the ``valid.jsonl`` of a batch into Cosmos DB.
 
     Ids are deterministic, so rerunning (a retry, a cleared task, a second run of the
-    same window) rewrites the same documents and never duplicates them. Any document that
-    could not be written fails the task, which is then retried as a whole.
+    same window) rewrites the same documents and never duplicates them. A document not
+    written for a transient reason (throttling, timeouts, 5xx, dropped connections, after
+    the in-task retries) fails the task, which is then retried as a whole.
+
+    A document the store refuses for its own content (400/413) cannot be fixed by a retry:
+    it goes to ``store_quarantine.jsonl`` next to ``valid.jsonl`` (id, partition key,
+    status, the store's reason), the rest is written, and the task stays green with the
+    refusals counted in its result, unless more than ``max_refused_ratio`` of the documents
+    were refused, which fails the task without retry (the batch itself is wrong).
 
     :param source: registered source name.
     :param validate_task_id: task whose XCom holds the :class:`ValidateResult`.
     :param cosmos_conn_id: store connection (conn type ``azure_cosmos``).
-    :param max_concurrency: transactional batches in flight at once.
+    :param max_concurrency: most transactional batches in flight at once (adaptive below it).
+    :param max_refused_ratio: 0-1, share of refused documents that still counts as success.
     """
 
     template_fields: Sequence[str] = ("cosmos_conn_id",)
@@ -37,7 +46,8 @@ class UpsertIndicatorsOperator(BaseOperator):
         source: str,
         validate_task_id: str = "validate",
         cosmos_conn_id: str = IndicatorStoreHook.default_conn_name,
-        max_concurrency: int = 4,
+        max_concurrency: int = 8,
+        max_refused_ratio: float = 0.2,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -45,26 +55,31 @@ class UpsertIndicatorsOperator(BaseOperator):
         self.validate_task_id = validate_task_id
         self.cosmos_conn_id = cosmos_conn_id
         self.max_concurrency = max_concurrency
+        self.max_refused_ratio = max_refused_ratio
 
     def execute(self, context: Context) -> dict[str, Any]:
         validated = ValidateResult.model_validate(context["ti"].xcom_pull(task_ids=self.validate_task_id))
         hook = IndicatorStoreHook(self.cosmos_conn_id, max_concurrency=self.max_concurrency)
         started = time.monotonic()
-        stats = hook.upsert_documents(
-            read_json_lines(open_path(validated.valid_uri, validated.storage_conn_id))
-        )
+        valid_path = open_path(validated.valid_uri, validated.storage_conn_id)
+        stats = hook.upsert_documents(read_json_lines(valid_path))
+        store_quarantine = _write_store_quarantine(valid_path.parent / "store_quarantine.jsonl", stats)
         result = UpsertResult(
             source=validated.source,
             run_id=validated.run_id,
             attempted=stats.attempted,
             written=stats.written,
             failed=stats.failed,
+            refused=len(stats.refused),
+            store_quarantine_uri=store_quarantine,
+            throttled=stats.throttled,
             batches=stats.batches,
             request_charge=round(stats.request_charge, 2),
             duration_seconds=round(time.monotonic() - started, 3),
         )
         self.log.info(
-            "Upserted %d of %d documents into %s/%s in %d batches (%.1f RU, %.2fs)",
+            "Upserted %d of %d documents into %s/%s in %d batches (%.1f RU, %.2fs; "
+            "%d throttled requests, up to %d batches in flight)",
             result.written,
             result.attempted,
             hook.database_name,
@@ -72,12 +87,23 @@ class UpsertIndicatorsOperator(BaseOperator):
             result.batches,
             result.request_charge,
             result.duration_seconds,
+            result.throttled,
+            stats.peak_concurrency,
         )
-        if stats.failed:
+        if stats.failed > len(stats.refused):
             raise StoreWriteError(
-                f"{stats.failed} of {stats.attempted} documents were not written "
+                f"{stats.failed - len(stats.refused)} of {stats.attempted} documents were not written "
                 f"(first failures: {stats.failures[:5]}); the upsert is idempotent and will be retried."
             )
+        if stats.refused:
+            refused_ratio = len(stats.refused) / stats.attempted
+            summary = (
+                f"the store refused {len(stats.refused)} of {stats.attempted} documents for their content "
+                f"(first: {stats.refused[:3]}); they are listed in {store_quarantine} and not retried"
+            )
+            if refused_ratio > self.max_refused_ratio:
+                raise StoreRefusedError(f"{summary}; {refused_ratio:.1%} > {self.max_refused_ratio:.1%}.")
+            self.log.warning("%s.", summary[0].upper() + summary[1:])
         context["outlet_events"][source_asset(self.source)].extra = {
             "source": result.source,
             "run_id": result.run_id,
@@ -94,3 +120,11 @@ class UpsertIndicatorsOperator(BaseOperator):
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def _write_store_quarantine(path: ObjectStoragePath, stats: WriteStats) -> str:
+    """Write the documents the store refused (rewritten on every try); returns the file's URI."""
+    with JsonLinesWriter(path) as out:
+        for refusal in stats.refused:
+            out.write_line(encode_entry(refusal))
+    return str(path)

@@ -1,0 +1,16 @@
+"""The compact de-duplication set of validate."""
+
+from __future__ import annotations
+
+from threatstream.operators.validate import SeenKeys, _id_key
+
+
+def test_seen_keys_is_an_exact_set_that_grows() -> None:
+    seen = SeenKeys(capacity=4)
+    keys = [_id_key(f"otx:IPv4:{i}") for i in range(5000)]
+    assert all(seen.add(key) for key in keys)
+    assert not any(seen.add(key) for key in keys)
+    assert len(seen) == 5000
+    colliding = [1, 1 + 4, 1 + 8, 1 + (1 << 40)]  # same low bits: linear probing keeps them apart
+    fresh = SeenKeys(capacity=16)
+    assert [fresh.add(key) for key in colliding + colliding] == [True] * 4 + [False] * 4
