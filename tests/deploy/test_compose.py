@@ -190,9 +190,11 @@ def test_env_vars_and_paths_the_code_reads_exist_in_the_containers(compose: dict
             # A settings file, or a folder of specs (THREATSTREAM_LIST_SPECS) that holds some.
             assert path.is_file() or any(path.glob("*.json")), value
         settings = env["THREATSTREAM_CONTAINER_SETTINGS"]  # the merged view's settings sit next to it
-        assert (REPO / "include" / Path(settings).relative_to("/opt/airflow/include")).with_name(
-            "merged_container.json"
-        ).is_file()
+        assert (
+            (REPO / "include" / Path(settings).relative_to("/opt/airflow/include"))
+            .with_name("merged_container.json")
+            .is_file()
+        )
     assert (REPO / "plugins" / ".airflowignore").is_file()
     replay = _mounts(compose, "feed-replay")
     assert replay["/opt/airflow/dev"] == REPO / "dev"
