@@ -8,12 +8,14 @@ from typing import Any
 
 import pytest
 
+from threatstream.compat import airflow_version
 from threatstream.hooks.cosmos import IndicatorStoreHook
 from threatstream_dev.feed_replay import FeedReplayServer
 from threatstream_dev.runs import (
     RunDag,
     RunOutcome,
     StoredDocuments,
+    activate_assets,
     clear_and_rerun,
     load_dagbag,
     run_outcome,
@@ -33,6 +35,8 @@ def run_dag(airflow_db: Path, cosmos_database: str, feed_connections: FeedReplay
             latest = run_outcome(dag_id)
             assert latest is not None
             return clear_and_rerun(dag, latest.run_id, rerun_from)
+        if airflow_version() < (3, 1):
+            activate_assets(dag)
         dag_run = dag.test(logical_date=logical_date)
         outcome = run_outcome(dag_id, dag_run.run_id)
         assert outcome is not None
