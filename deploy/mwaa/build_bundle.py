@@ -7,7 +7,8 @@ Layout of the output folder (default ``build/mwaa``), copied 1:1 to the environm
 
     dags/threatstream_*.py            the DAG files
     dags/constraints-<version>.txt    constraints for requirements.txt (read from the DAG folder)
-    plugins.zip                       threatstream/ (the package), .airflowignore, include/cosmos/
+    plugins.zip                       threatstream/ (the package), .airflowignore, include/cosmos/,
+                                      include/feeds/lists/ (the list feed specs)
     requirements.txt                  --constraint line, requirements.txt, amazon[s3fs]
     startup.sh                        environment of every Airflow component
 
@@ -37,12 +38,17 @@ def _zip_file(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
     archive.writestr(info, data)
 
 
+#: What the package reads from ``include/`` at run time: both containers' settings and the list
+#: feed specs (MWAA has no ``include/`` folder, so they travel in plugins.zip).
+INCLUDED = ("cosmos/container.json", "cosmos/merged_container.json", "feeds/lists/*.json")
+
+
 def build_plugins_zip(target: Path) -> list[str]:
-    """The package, its ``.airflowignore`` and the Cosmos container settings."""
-    entries: dict[str, bytes] = {
-        ".airflowignore": (REPO / "plugins" / ".airflowignore").read_bytes(),
-        "include/cosmos/container.json": (REPO / "include" / "cosmos" / "container.json").read_bytes(),
-    }
+    """The package, its ``.airflowignore``, the Cosmos container settings and the list specs."""
+    entries: dict[str, bytes] = {".airflowignore": (REPO / "plugins" / ".airflowignore").read_bytes()}
+    for pattern in INCLUDED:
+        for path in sorted((REPO / "include").glob(pattern)):
+            entries[path.relative_to(REPO).as_posix()] = path.read_bytes()
     package = REPO / "plugins" / "threatstream"
     for path in sorted(package.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts and path.suffix in {".py", ".json", ".typed"}:
@@ -69,11 +75,12 @@ def requirements_lines(constraints_name: str) -> list[str]:
 
 
 def startup_script(storage_base: str, storage_conn_id: str) -> str:
-    settings = f"{MWAA_HOME}/plugins/include/cosmos/container.json"
+    include = f"{MWAA_HOME}/plugins/include"
     lines = [
         "#!/bin/sh",
         "# MWAA startup script: runs before every Airflow component starts (generated).",
-        f"export THREATSTREAM_CONTAINER_SETTINGS={settings}",
+        f"export THREATSTREAM_CONTAINER_SETTINGS={include}/cosmos/container.json",
+        f"export THREATSTREAM_LIST_SPECS={include}/feeds/lists",
         f"export AIRFLOW__THREATSTREAM__STORAGE_BASE={storage_base}",
     ]
     if storage_conn_id:

@@ -43,6 +43,23 @@ def load_dagbag(dag_folder: str | Path) -> Any:
     return DagBag(dag_folder=str(dag_folder))
 
 
+def activate_assets(dag: Any) -> None:
+    """Store ``dag`` and activate its Assets, as the dag-processor does before a run.
+
+    ``dag.test()`` on Airflow 3.0 runs a DAG that was never written to the database, so the
+    Assets of its outlets stay inactive and every task with an outlet fails to start; from
+    3.1 on, ``dag.test()`` writes the DAG itself.
+    """
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.models.dag import DAG as SchedulerDAG
+    from airflow.serialization.serialized_objects import SerializedDAG  # type: ignore[attr-defined,unused-ignore]
+
+    DagBundlesManager().sync_bundles_to_db()  # type: ignore[no-untyped-call]
+    # The scheduler's DAG class, as Airflow 3.0's dag.test() builds it (3.0 API).
+    scheduler_dag = SerializedDAG.deserialize_dag(SerializedDAG.serialize_dag(dag))  # type: ignore[attr-defined,unused-ignore]
+    SchedulerDAG.bulk_write_to_db("dags-folder", None, [scheduler_dag])
+
+
 def run_outcome(dag_id: str, run_id: str | None = None) -> RunOutcome | None:
     """The outcome of run ``run_id`` of ``dag_id`` (the latest run when None); None if absent."""
     from airflow.models.dagrun import DagRun
@@ -70,7 +87,11 @@ def run_dag_file(
     dags_folder: str, dag_id: str, logical_date: datetime, run_conf: dict[str, Any] | None = None
 ) -> RunOutcome:
     """Parse ``dags_folder`` and run ``dag_id`` for ``logical_date`` with ``dag.test()``."""
+    from threatstream.compat import airflow_version
+
     dag = load_dagbag(dags_folder).dags[dag_id]
+    if airflow_version() < (3, 1):
+        activate_assets(dag)
     dag_run = dag.test(logical_date=logical_date, run_conf=run_conf)
     outcome = run_outcome(dag_id, dag_run.run_id)
     assert outcome is not None

@@ -1,11 +1,23 @@
 # What the ThreatStream pipeline needs in Azure: a Cosmos DB (NoSQL API) account, database and
-# indicator container, a Key Vault for the feed keys (Airflow's secrets backend), and the roles
-# that let the Airflow identity write indicators and read the feed keys, without any key.
+# containers (the source indicators and the merged view), a Key Vault for the feed keys (Airflow's
+# secrets backend), and the roles that let the Airflow identity write indicators and read the
+# feed keys, without any key.
 
 locals {
-  # One source of truth: the container settings the pipeline itself reads at run time.
-  container_settings = jsondecode(file("${path.module}/../../include/cosmos/container.json"))
-  indexing_policy    = local.container_settings.indexing_policy
+  # One source of truth: the container settings the pipeline itself reads at run time, for the
+  # source container and for the merged view's container (the folder of container.json).
+  containers = {
+    indicators = {
+      name           = var.container_name
+      settings       = jsondecode(file("${path.module}/../../include/cosmos/container.json"))
+      max_throughput = var.autoscale_max_throughput
+    }
+    merged = {
+      name           = var.merged_container_name
+      settings       = jsondecode(file("${path.module}/../../include/cosmos/merged_container.json"))
+      max_throughput = var.merged_autoscale_max_throughput
+    }
+  }
   # Cosmos DB built-in data-plane role "Cosmos DB Built-in Data Contributor".
   data_contributor_role = "00000000-0000-0000-0000-000000000002"
 }
@@ -47,42 +59,43 @@ resource "azurerm_cosmosdb_sql_database" "threatstream" {
   account_name        = azurerm_cosmosdb_account.threatstream.name
 }
 
-resource "azurerm_cosmosdb_sql_container" "indicators" {
-  name                  = var.container_name
+resource "azurerm_cosmosdb_sql_container" "containers" {
+  for_each              = local.containers
+  name                  = each.value.name
   resource_group_name   = var.resource_group_name
   account_name          = azurerm_cosmosdb_account.threatstream.name
   database_name         = azurerm_cosmosdb_sql_database.threatstream.name
-  partition_key_paths   = [local.container_settings.partition_key_path]
+  partition_key_paths   = [each.value.settings.partition_key_path]
   partition_key_version = 2
   # TTL on: -1 = no default expiry, each document carries its own ttl.
-  default_ttl = local.container_settings.default_ttl
+  default_ttl = each.value.settings.default_ttl
 
   dynamic "autoscale_settings" {
-    for_each = var.capacity_mode == "autoscale" ? [var.autoscale_max_throughput] : []
+    for_each = var.capacity_mode == "autoscale" ? [each.value.max_throughput] : []
     content {
       max_throughput = autoscale_settings.value
     }
   }
 
   indexing_policy {
-    indexing_mode = lower(local.indexing_policy.indexingMode)
+    indexing_mode = lower(each.value.settings.indexing_policy.indexingMode)
 
     dynamic "included_path" {
-      for_each = local.indexing_policy.includedPaths
+      for_each = each.value.settings.indexing_policy.includedPaths
       content {
         path = included_path.value.path
       }
     }
 
     dynamic "excluded_path" {
-      for_each = local.indexing_policy.excludedPaths
+      for_each = each.value.settings.indexing_policy.excludedPaths
       content {
         path = excluded_path.value.path
       }
     }
 
     dynamic "composite_index" {
-      for_each = try(local.indexing_policy.compositeIndexes, [])
+      for_each = try(each.value.settings.indexing_policy.compositeIndexes, [])
       content {
         dynamic "index" {
           for_each = composite_index.value
@@ -94,6 +107,12 @@ resource "azurerm_cosmosdb_sql_container" "indicators" {
       }
     }
   }
+}
+
+# The source container was a single resource before the merged view's container joined it.
+moved {
+  from = azurerm_cosmosdb_sql_container.indicators
+  to   = azurerm_cosmosdb_sql_container.containers["indicators"]
 }
 
 # Data plane: the Airflow identity reads and writes items (no control-plane rights: the

@@ -15,7 +15,12 @@ output "cosmos_connection_json" {
     login     = azurerm_cosmosdb_account.threatstream.endpoint
     extra = {
       database_name   = azurerm_cosmosdb_sql_database.threatstream.name
-      collection_name = azurerm_cosmosdb_sql_container.indicators.name
+      collection_name = azurerm_cosmosdb_sql_container.containers["indicators"].name
     }
   })
+}
+
+output "merged_container_name" {
+  description = "[threatstream] merged_container (AIRFLOW__THREATSTREAM__MERGED_CONTAINER): the merged view's container."
+  value       = azurerm_cosmosdb_sql_container.containers["merged"].name
 }

@@ -50,6 +50,18 @@ variable "container_name" {
   default     = "indicators"
 }
 
+variable "merged_container_name" {
+  description = "Cosmos DB container of the merged view ([threatstream] merged_container)."
+  type        = string
+  default     = "indicators_merged"
+}
+
+variable "merged_autoscale_max_throughput" {
+  description = "Maximum RU/s of the merged view's container when capacity_mode is autoscale."
+  type        = number
+  default     = 4000
+}
+
 variable "key_auth_enabled" {
   description = "Keep account keys enabled. false: Microsoft Entra ID only (no key exists to leak)."
   type        = bool

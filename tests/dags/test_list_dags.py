@@ -8,10 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from airflow.dag_processing.dagbag import DagBag
 
 from threatstream_dev.feed_replay import FeedReplayServer
-from threatstream_dev.runs import RunDag, StoredDocuments
+from threatstream_dev.runs import RunDag, StoredDocuments, load_dagbag
 
 pytestmark = pytest.mark.dagrun
 
@@ -52,7 +51,7 @@ def test_a_bad_spec_fails_the_dag_file_import_with_a_clear_message(
     shutil.copy(LISTS / "threatfox_csv.json", tmp_path)
     (tmp_path / "broken.json").write_text(json.dumps({"name": "broken", "format": "xml"}))
     monkeypatch.setenv("THREATSTREAM_LIST_SPECS", str(tmp_path))
-    dagbag = DagBag(dag_folder=str(DAGS_FOLDER / "threatstream_lists.py"))
+    dagbag = load_dagbag(DAGS_FOLDER / "threatstream_lists.py")
     ((path, error),) = dagbag.import_errors.items()
     assert path.endswith("threatstream_lists.py")
     assert "broken.json is invalid" in error
@@ -62,5 +61,5 @@ def test_a_bad_spec_fails_the_dag_file_import_with_a_clear_message(
 
 def test_an_empty_spec_directory_builds_no_list_dags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("THREATSTREAM_LIST_SPECS", str(tmp_path))
-    dagbag = DagBag(dag_folder=str(DAGS_FOLDER / "threatstream_lists.py"))
+    dagbag = load_dagbag(DAGS_FOLDER / "threatstream_lists.py")
     assert (dagbag.import_errors, dagbag.dag_ids) == ({}, [])

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.dag_processing.dagbag import DagBag
 
 from threatstream.assets import source_asset
 from threatstream.hooks.merged_store import MergedViewHook
@@ -18,7 +17,7 @@ from threatstream.merged import format_time, merge, prepare_for_write
 from threatstream.models import Observation
 from threatstream.sources import SOURCES
 from threatstream.vocabulary import TLP, IndicatorType
-from threatstream_dev.runs import RunDag, RunOutcome, run_outcome
+from threatstream_dev.runs import RunDag, RunOutcome, load_dagbag, run_outcome
 
 pytestmark = pytest.mark.dagrun
 
@@ -34,7 +33,7 @@ RunMerge = Callable[[dict[str, Any]], RunOutcome]
 @pytest.fixture
 def run_merge(airflow_db: Path, cosmos_database: str) -> RunMerge:
     def run(conf: dict[str, Any]) -> RunOutcome:
-        dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags[DAG_ID]
+        dag = load_dagbag(DAGS_FOLDER).dags[DAG_ID]
         dag_run = dag.test(run_conf=conf)
         outcome = run_outcome(DAG_ID, dag_run.run_id)
         assert outcome is not None
@@ -79,7 +78,7 @@ def three_batches(folder: Path) -> list[dict[str, Any]]:
 
 
 def test_the_dag_is_scheduled_on_every_source_asset() -> None:
-    dagbag = DagBag(dag_folder=str(DAGS_FOLDER))
+    dagbag = load_dagbag(DAGS_FOLDER)
     assert dagbag.import_errors == {}
     assert {DAG_ID, "threatstream_stix_export"} <= set(dagbag.dag_ids)
     dag = dagbag.dags[DAG_ID]
@@ -94,7 +93,7 @@ def test_the_dag_is_scheduled_on_every_source_asset() -> None:
 
 @pytest.mark.parametrize("dag_id", [DAG_ID, "threatstream_stix_export"])
 def test_dag_conventions(dag_id: str) -> None:
-    dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags[dag_id]
+    dag = load_dagbag(DAGS_FOLDER).dags[dag_id]
     assert {"threatstream", "merged-view"} <= set(dag.tags)
     assert dag.doc_md
     assert dag.catchup is False
@@ -266,7 +265,7 @@ def asset_triggered_run(dag_id: str) -> RunOutcome | None:
 
     from threatstream_dev.runs import _drive, _scheduler_dag
 
-    dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags[dag_id]
+    dag = load_dagbag(DAGS_FOLDER).dags[dag_id]
     with create_session() as session:
         runs_before = session.scalar(select(func.count()).select_from(DagRun).where(DagRun.dag_id == dag_id))
         dag_model = session.scalars(select(DagModel).where(DagModel.dag_id == dag_id)).one()

@@ -8,13 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.dag_processing.dagbag import DagBag
 
 from threatstream.hooks.merged_store import MergedViewHook
 from threatstream.models import Observation
 from threatstream.stix import TLP2_MARKING_IDS, escape_pattern_string, pattern_for
 from threatstream.vocabulary import TLP, IndicatorType
-from threatstream_dev.runs import RunOutcome, run_outcome
+from threatstream_dev.runs import RunOutcome, load_dagbag, run_outcome
 
 pytestmark = pytest.mark.dagrun
 
@@ -54,7 +53,7 @@ def merged_view(cosmos_database: str) -> MergedViewHook:
 
 
 def run_export(airflow_db: Path, **kwargs: Any) -> RunOutcome:
-    dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags[DAG_ID]
+    dag = load_dagbag(DAGS_FOLDER).dags[DAG_ID]
     dag_run = dag.test(**kwargs)
     outcome = run_outcome(DAG_ID, dag_run.run_id)
     assert outcome is not None

@@ -6,10 +6,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from airflow.dag_processing.dagbag import DagBag
 
 from threatstream_dev.feed_replay import FeedReplayServer
-from threatstream_dev.runs import RunDag, StoredDocuments, backfill
+from threatstream_dev.runs import RunDag, StoredDocuments, backfill, load_dagbag
 
 pytestmark = pytest.mark.dagrun
 
@@ -61,7 +60,7 @@ def test_backfill_asks_each_window_for_what_was_added_after_its_start(
     stored_documents: StoredDocuments,
     feed_connections: FeedReplayServer,
 ) -> None:
-    dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags[DAG_ID]
+    dag = load_dagbag(DAGS_FOLDER).dags[DAG_ID]
     outcomes = backfill(
         dag, datetime(2026, 11, 28, 8, 0, tzinfo=UTC), datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
     )

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from threatstream.hooks.cosmos import IndicatorStoreHook
-from threatstream.sources import SOURCES
+from threatstream.sources import all_sources
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,7 +41,7 @@ def test_project_files_astro_expects() -> None:
 
 def test_settings_hold_every_connection_with_placeholder_secrets_only(settings: dict[str, Any]) -> None:
     connections = {c["conn_id"]: c for c in settings["connections"]}
-    needed = {spec.hook_class.default_conn_name for spec in SOURCES.values()}
+    needed = {spec.hook_class.default_conn_name for spec in all_sources()}  # list feeds too
     needed.add(IndicatorStoreHook.default_conn_name)
     assert needed <= set(connections)
     for conn_id, conn in connections.items():
@@ -53,7 +53,7 @@ def test_settings_hold_every_connection_with_placeholder_secrets_only(settings: 
 
 def test_settings_pools_cover_every_feed_and_the_store(settings: dict[str, Any]) -> None:
     pools = {p["pool_name"]: p["pool_slot"] for p in settings["pools"]}
-    assert {f"threatstream_{name}" for name in SOURCES} | {"threatstream_cosmos"} <= set(pools)
+    assert {f"threatstream_{spec.name}" for spec in all_sources()} | {"threatstream_cosmos"} <= set(pools)
     assert all(slots >= 1 for slots in pools.values())
 
 

@@ -12,13 +12,14 @@ import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import SplitResult, urlsplit
 
 import pytest
 import yaml
 
 from threatstream.hooks.cosmos import IndicatorStoreHook
-from threatstream.sources import SOURCES
-from threatstream_dev.feed_replay import TEST_KEYS
+from threatstream.sources import all_sources
+from threatstream_dev.feed_replay import TEST_KEYS, FeedReplayServer
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yaml"
@@ -32,6 +33,8 @@ AIRFLOW_SERVICES = (
     "airflow-triggerer",
 )
 STORAGE_CONN_ID = "threatstream_storage"
+#: Every source the DAG files build, the list feeds of include/feeds/lists included.
+SOURCE_CONN_IDS = {spec.name: spec.hook_class.default_conn_name for spec in all_sources()}
 
 
 def _env_file(path: Path) -> dict[str, str]:
@@ -121,10 +124,7 @@ def test_layout_follows_airflows_own_compose(compose: dict[str, Any]) -> None:
 
 
 def test_every_connection_the_code_reads_is_provided(compose: dict[str, Any]) -> None:
-    conn_ids = {spec.hook_class.default_conn_name for spec in SOURCES.values()} | {
-        IndicatorStoreHook.default_conn_name,
-        STORAGE_CONN_ID,
-    }
+    conn_ids = set(SOURCE_CONN_IDS.values()) | {IndicatorStoreHook.default_conn_name, STORAGE_CONN_ID}
     for service in AIRFLOW_SERVICES:
         env = _environment(compose, service)
         for conn_id in sorted(conn_ids):
@@ -136,11 +136,17 @@ def test_every_connection_the_code_reads_is_provided(compose: dict[str, Any]) ->
 def test_connections_point_at_the_compose_services(compose: dict[str, Any]) -> None:
     env = _environment(compose, "airflow-worker")
     services = set(compose["services"])
-    for source in SOURCES:
-        conn = json.loads(env[f"AIRFLOW_CONN_THREATSTREAM_{source.upper()}"])
-        assert conn["host"] in services, source
-        if conn["host"] == "feed-replay":
-            assert conn["password"] == TEST_KEYS[source]  # the replay server accepts it
+    replay = FeedReplayServer()  # not started: its sources, mounts and keys
+    for source, conn_id in SOURCE_CONN_IDS.items():
+        conn = json.loads(env[f"AIRFLOW_CONN_{conn_id.upper()}"])
+        base = _base_url(conn)
+        assert base.hostname in services, source
+        if base.hostname == "feed-replay":
+            assert source in replay.sources, f"the replay server does not serve {source}"
+            assert base.port == 8000, source  # feed-replay's --port
+            # A mounted source (ThreatFox, MalwareBazaar) is served below its mount only.
+            assert base.path.rstrip("/") == replay.sources[source].mount, source
+            assert conn.get("password", "") == TEST_KEYS.get(source, ""), source  # accepted by the server
     cosmos = json.loads(env["AIRFLOW_CONN_THREATSTREAM_COSMOS"])
     assert cosmos["conn_type"] == "azure_cosmos"
     assert re.match(r"http://cosmos:8081/?$", cosmos["login"])
@@ -148,6 +154,15 @@ def test_connections_point_at_the_compose_services(compose: dict[str, Any]) -> N
     assert "BlobEndpoint=http://azurite:10000/devstoreaccount1" in storage["extra"]["connection_string"]
     assert env["AIRFLOW__THREATSTREAM__STORAGE_BASE"].startswith("abfs://")
     assert env["AIRFLOW__THREATSTREAM__STORAGE_CONN_ID"] == STORAGE_CONN_ID
+
+
+def _base_url(conn: dict[str, Any]) -> SplitResult:
+    """The base URL an HTTP connection gives, as HttpHook builds it (a ``host`` may be a whole URL)."""
+    host = str(conn["host"])
+    base = host if "://" in host else f"{conn.get('schema') or 'http'}://{host}"
+    if conn.get("port"):
+        base = f"{base}:{conn['port']}"
+    return urlsplit(base)
 
 
 def test_settings_in_the_compose_stack_are_ones_the_code_reads(compose: dict[str, Any]) -> None:
@@ -161,7 +176,7 @@ def test_settings_in_the_compose_stack_are_ones_the_code_reads(compose: dict[str
 
 def test_env_vars_and_paths_the_code_reads_exist_in_the_containers(compose: dict[str, Any]) -> None:
     env_vars = _code_reads(r'os\.environ(?:\.get\(|\[)\s*"(THREATSTREAM_\w+)"')
-    assert "THREATSTREAM_CONTAINER_SETTINGS" in env_vars
+    assert {"THREATSTREAM_CONTAINER_SETTINGS", "THREATSTREAM_LIST_SPECS"} <= env_vars
     for service in AIRFLOW_SERVICES:
         env = _environment(compose, service)
         mounts = _mounts(compose, service)
@@ -171,7 +186,15 @@ def test_env_vars_and_paths_the_code_reads_exist_in_the_containers(compose: dict
             value = env.get(name)
             assert value, f"{service} lacks {name}"
             target = next(t for t in mounts if value.startswith(t + "/"))
-            assert (mounts[target] / value.removeprefix(target + "/")).is_file(), value
+            path = mounts[target] / value.removeprefix(target + "/")
+            # A settings file, or a folder of specs (THREATSTREAM_LIST_SPECS) that holds some.
+            assert path.is_file() or any(path.glob("*.json")), value
+        settings = env["THREATSTREAM_CONTAINER_SETTINGS"]  # the merged view's settings sit next to it
+        assert (
+            (REPO / "include" / Path(settings).relative_to("/opt/airflow/include"))
+            .with_name("merged_container.json")
+            .is_file()
+        )
     assert (REPO / "plugins" / ".airflowignore").is_file()
     replay = _mounts(compose, "feed-replay")
     assert replay["/opt/airflow/dev"] == REPO / "dev"

@@ -1,5 +1,6 @@
-"""infra/terraform: parses, provisions what the pipeline needs, and takes the container's
-partition key, TTL and indexing policy from include/cosmos/container.json (one source of truth)."""
+"""infra/terraform: parses, provisions what the pipeline needs, and takes each container's
+partition key, TTL and indexing policy from include/cosmos/*.json (one source of truth): the
+source container's container.json and the merged view's merged_container.json."""
 
 from __future__ import annotations
 
@@ -11,15 +12,24 @@ from typing import Any
 import hcl2
 import pytest
 
+from threatstream.hooks.cosmos import DEFAULT_CONTAINER
+from threatstream.hooks.merged_store import DEFAULT_MERGED_CONTAINER
+
 REPO = Path(__file__).resolve().parents[2]
 TERRAFORM = REPO / "infra" / "terraform"
-CONTAINER_SETTINGS = REPO / "include" / "cosmos" / "container.json"
-#: container.json indexing keys -> the azurerm blocks that carry them.
+COSMOS_SETTINGS = REPO / "include" / "cosmos"
+#: Terraform's key in local.containers -> (settings file, the variable naming it, the code's default name).
+CONTAINERS = {
+    "indicators": ("container.json", "container_name", DEFAULT_CONTAINER),
+    "merged": ("merged_container.json", "merged_container_name", DEFAULT_MERGED_CONTAINER),
+}
+#: Indexing keys of the settings files -> the azurerm blocks that carry them.
 INDEXING_BLOCKS = {
     "includedPaths": "included_path",
     "excludedPaths": "excluded_path",
     "compositeIndexes": "composite_index",
 }
+SETTINGS_FILE = re.compile(r'file\("\$\{path\.module\}/([^"]+)"\)')
 
 
 def _clean(value: Any) -> Any:
@@ -35,7 +45,7 @@ def _clean(value: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def terraform() -> dict[str, Any]:
-    merged: dict[str, Any] = {"resource": {}, "locals": {}, "variable": {}, "output": {}}
+    merged: dict[str, Any] = {"resource": {}, "locals": {}, "variable": {}, "output": {}, "moved": []}
     for path in sorted(TERRAFORM.glob("*.tf")):
         with path.open() as handle:
             parsed = _clean(hcl2.load(handle))
@@ -45,6 +55,7 @@ def terraform() -> dict[str, Any]:
         for kind in ("locals", "variable", "output"):
             for block in parsed.get(kind, []):
                 merged[kind].update(block)
+        merged["moved"] += parsed.get("moved", [])
     return merged
 
 
@@ -52,33 +63,69 @@ def _dynamic(body: dict[str, Any]) -> dict[str, Any]:
     return {name: spec for block in body.get("dynamic", []) for name, spec in block.items()}
 
 
-def test_container_settings_come_from_include(terraform: dict[str, Any]) -> None:
-    match = re.search(r'file\("\$\{path\.module\}/([^"]+)"\)', terraform["locals"]["container_settings"])
-    assert match, terraform["locals"]["container_settings"]
-    assert (TERRAFORM / match[1]).resolve() == CONTAINER_SETTINGS
-    container = terraform["resource"]["azurerm_cosmosdb_sql_container"]["indicators"]
-    assert container["partition_key_paths"] == ["${local.container_settings.partition_key_path}"]
-    assert container["default_ttl"] == "${local.container_settings.default_ttl}"
-    settings = json.loads(CONTAINER_SETTINGS.read_text())
+def _container(terraform: dict[str, Any]) -> dict[str, Any]:
+    """The one container resource, created for each entry of ``local.containers``."""
+    container: dict[str, Any] = terraform["resource"]["azurerm_cosmosdb_sql_container"]["containers"]
+    assert container["for_each"] == "${local.containers}"
+    return container
+
+
+def test_every_settings_file_is_provisioned(terraform: dict[str, Any]) -> None:
+    containers = terraform["locals"]["containers"]
+    assert set(containers) == set(CONTAINERS)
+    files = {
+        (TERRAFORM / path).resolve()
+        for c in containers.values()
+        for path in SETTINGS_FILE.findall(c["settings"])
+    }
+    assert files == {p.resolve() for p in COSMOS_SETTINGS.glob("*.json")}, "a container Terraform lacks"
+
+
+@pytest.mark.parametrize("key", sorted(CONTAINERS))
+def test_container_settings_come_from_include(terraform: dict[str, Any], key: str) -> None:
+    file_name, name_variable, code_default = CONTAINERS[key]
+    entry = terraform["locals"]["containers"][key]
+    match = SETTINGS_FILE.search(entry["settings"])
+    assert match, entry["settings"]
+    assert (TERRAFORM / match[1]).resolve() == COSMOS_SETTINGS / file_name
+    assert entry["name"] == f"${{var.{name_variable}}}"
+    assert terraform["variable"][name_variable]["default"] == code_default  # the name the DAGs use
+    container = _container(terraform)
+    assert container["name"] == "${each.value.name}"
+    assert container["partition_key_paths"] == ["${each.value.settings.partition_key_path}"]
+    assert container["default_ttl"] == "${each.value.settings.default_ttl}"
+    settings = json.loads((COSMOS_SETTINGS / file_name).read_text())
     assert settings["partition_key_path"] == "/partition_key"
     assert isinstance(settings["default_ttl"], int)  # TTL on (-1: per-document ttl)
     assert settings["default_ttl"] == -1 or settings["default_ttl"] > 0
 
 
-def test_every_indexing_setting_reaches_terraform(terraform: dict[str, Any]) -> None:
-    policy = json.loads(CONTAINER_SETTINGS.read_text())["indexing_policy"]
-    container = terraform["resource"]["azurerm_cosmosdb_sql_container"]["indicators"]
-    indexing = container["indexing_policy"][0]
-    assert indexing["indexing_mode"] == "${lower(local.indexing_policy.indexingMode)}"
+@pytest.mark.parametrize("key", sorted(CONTAINERS))
+def test_every_indexing_setting_reaches_terraform(terraform: dict[str, Any], key: str) -> None:
+    policy = json.loads((COSMOS_SETTINGS / CONTAINERS[key][0]).read_text())["indexing_policy"]
+    indexing = _container(terraform)["indexing_policy"][0]
+    assert indexing["indexing_mode"] == "${lower(each.value.settings.indexing_policy.indexingMode)}"
     assert policy["indexingMode"].lower() in {"consistent", "none"}
     assert policy.get("automatic", True) is True  # azurerm has no switch: always automatic
     dynamic = _dynamic(indexing)
-    for key in policy:
-        if key in ("indexingMode", "automatic"):
+    for setting in policy:
+        if setting in ("indexingMode", "automatic"):
             continue
-        assert key in INDEXING_BLOCKS, f"container.json's {key} is not provisioned by infra/terraform"
-        assert INDEXING_BLOCKS[key] in dynamic, key
-        assert key in str(dynamic[INDEXING_BLOCKS[key]]["for_each"])
+        assert setting in INDEXING_BLOCKS, (
+            f"{CONTAINERS[key][0]}'s {setting} is not provisioned by infra/terraform"
+        )
+        assert INDEXING_BLOCKS[setting] in dynamic, setting
+        assert f"each.value.settings.indexing_policy.{setting}" in str(
+            dynamic[INDEXING_BLOCKS[setting]]["for_each"]
+        )
+
+
+def test_existing_source_container_is_moved_not_replaced(terraform: dict[str, Any]) -> None:
+    assert {
+        "from": "${azurerm_cosmosdb_sql_container.indicators}",
+        "to": '${azurerm_cosmosdb_sql_container.containers["indicators"]}',
+    } in terraform["moved"]
+    assert "merged_container_name" in terraform["output"]
 
 
 def test_account_capacity_and_keyless_access(terraform: dict[str, Any]) -> None:
@@ -88,8 +135,7 @@ def test_account_capacity_and_keyless_access(terraform: dict[str, Any]) -> None:
     assert account["local_authentication_disabled"] == "${var.key_auth_enabled ? false : true}"
     assert account["access_key_metadata_writes_enabled"] is False
     assert terraform["variable"]["key_auth_enabled"]["default"] is False
-    container = terraform["resource"]["azurerm_cosmosdb_sql_container"]["indicators"]
-    assert "autoscale_settings" in _dynamic(container)
+    assert "autoscale_settings" in _dynamic(_container(terraform))
 
 
 def test_airflow_identity_gets_data_plane_and_secret_roles(terraform: dict[str, Any]) -> None:

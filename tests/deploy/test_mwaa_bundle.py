@@ -47,6 +47,7 @@ def test_plugins_zip_holds_the_package_and_its_airflowignore(bundle: Path) -> No
         names = set(archive.namelist())
         assert archive.read(".airflowignore").decode().split() == ["threatstream/"]
         settings = json.loads(archive.read("include/cosmos/container.json"))
+        shipped = {name: archive.read(name) for name in names if name.startswith("include/")}
     package = {
         p.relative_to(REPO / "plugins").as_posix()
         for p in (REPO / "plugins" / "threatstream").rglob("*.py")
@@ -55,6 +56,12 @@ def test_plugins_zip_holds_the_package_and_its_airflowignore(bundle: Path) -> No
     assert package <= names
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
     assert settings == json.loads((REPO / "include" / "cosmos" / "container.json").read_text())
+    # Everything the package reads from include/: both containers' settings and the list specs.
+    read_at_run_time = [REPO / "include" / "cosmos" / "merged_container.json"]
+    read_at_run_time += sorted((REPO / "include" / "feeds" / "lists").glob("*.json"))
+    assert len(read_at_run_time) > 1
+    for path in read_at_run_time:
+        assert shipped[path.relative_to(REPO).as_posix()] == path.read_bytes(), path
 
 
 def test_plugins_zip_is_reproducible(bundle: Path, tmp_path: Path) -> None:
@@ -86,14 +93,21 @@ def test_startup_script_points_at_what_the_bundle_ships(bundle: Path, tmp_path: 
     env = dict(re.findall(r"^export (\w+)=(\S+)$", script, re.M))
     assert env["AIRFLOW__THREATSTREAM__STORAGE_BASE"] == "s3://threatstream-test-bucket/batches/"
     settings = env["THREATSTREAM_CONTAINER_SETTINGS"]
+    list_specs = env["THREATSTREAM_LIST_SPECS"]
     assert settings.startswith("/usr/local/airflow/plugins/")
-    # Unpacked where MWAA unpacks it, the package imports and finds its container settings.
+    assert list_specs.startswith("/usr/local/airflow/plugins/")
+    # Unpacked where MWAA unpacks it, the package imports and finds its container settings,
+    # the merged view's settings next to them, and the list feed specs.
     plugins = tmp_path / "plugins"
     with zipfile.ZipFile(bundle / "plugins.zip") as archive:
         archive.extractall(plugins)
     local_settings = plugins / settings.removeprefix("/usr/local/airflow/plugins/")
+    local_list_specs = plugins / list_specs.removeprefix("/usr/local/airflow/plugins/")
     code = (
-        "from threatstream.hooks.cosmos import load_container_settings as l; print(l()['partition_key_path'])"
+        "from threatstream.hooks.cosmos import load_container_settings as l\n"
+        "from threatstream.hooks.merged_store import merged_container_settings as m\n"
+        "from threatstream.sources.csv_list import list_sources\n"
+        "print(l()['partition_key_path'], m()['partition_key_path'], *(s.name for s in list_sources()))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code],
@@ -101,13 +115,15 @@ def test_startup_script_points_at_what_the_bundle_ships(bundle: Path, tmp_path: 
             **os.environ,
             "PYTHONPATH": str(plugins),
             "THREATSTREAM_CONTAINER_SETTINGS": str(local_settings),
+            "THREATSTREAM_LIST_SPECS": str(local_list_specs),
         },
         capture_output=True,
         text=True,
         timeout=120,
         check=True,
     )
-    assert result.stdout.strip() == "/partition_key"
+    list_names = sorted(p.stem for p in (REPO / "include" / "feeds" / "lists").glob("*.json"))
+    assert result.stdout.split() == ["/partition_key", "/partition_key", *list_names]
 
 
 def test_refuses_a_non_s3_storage_base(tmp_path: Path) -> None:

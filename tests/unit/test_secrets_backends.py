@@ -14,8 +14,15 @@ from typing import Any
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
+from threatstream.hooks.cosmos import IndicatorStoreHook
+from threatstream.sources import all_sources
+
 REPO = Path(__file__).resolve().parents[2]
-CONNECTIONS = ("threatstream_urlhaus", "threatstream_otx", "threatstream_abuseipdb", "threatstream_cosmos")
+#: Every feed's connection (the list feeds of include/feeds/lists too) and the store's.
+CONNECTIONS = (
+    *(spec.hook_class.default_conn_name for spec in all_sources()),
+    IndicatorStoreHook.default_conn_name,
+)
 
 
 def _settings(name: str) -> dict[str, Any]:
@@ -51,7 +58,7 @@ def _configured_backend(settings: dict[str, Any], monkeypatch: pytest.MonkeyPatc
     return backends[0]
 
 
-def test_key_vault_backend_finds_the_four_connections(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_key_vault_backend_finds_every_connection(monkeypatch: pytest.MonkeyPatch) -> None:
     from airflow.providers.microsoft.azure.secrets.key_vault import AzureKeyVaultBackend
 
     settings = _settings("azure-key-vault.json")
