@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from airflow.sdk import BaseOperator, Context
 
+from threatstream import quality
 from threatstream.compat import AirflowSkipException
 from threatstream.hooks.feed import FetchWindow
 from threatstream.models import FetchResult, StoredPage
@@ -121,4 +122,5 @@ class FetchFeedOperator(BaseOperator):
             result.requests,
             spec.title,
         )
+        quality.report_fetched(result)
         return result.model_dump(mode="json")

@@ -10,6 +10,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator, Context, ObjectStoragePath
 
+from threatstream import quality
 from threatstream.canonical import InvalidIndicator
 from threatstream.exceptions import BatchIntegrityError, RejectRatioExceeded
 from threatstream.hooks.feed import FetchedPage
@@ -84,6 +85,7 @@ class ValidateIndicatorsOperator(BaseOperator):
                 f"({result.reject_ratio:.1%} > {max_ratio:.1%}); the feed may have changed shape. "
                 f"Rejected records and reasons: {result.quarantine_uri}"
             )
+        quality.report_validated(result, max_ratio)
         return result.model_dump(mode="json")
 
     def _validate(

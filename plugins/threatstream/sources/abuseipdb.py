@@ -120,6 +120,14 @@ ABUSEIPDB = SourceSpec(
     schedule="0 */6 * * *",
     default_ttl=timedelta(days=7),
     fetch_options={"confidence_minimum": 75, "limit": 10_000},
+    option_schemas={
+        "confidence_minimum": {
+            "minimum": 25,
+            "maximum": 100,
+            "description": "Lowest abuse confidence score.",
+        },
+        "limit": {"minimum": 1, "maximum": 500_000, "description": "Most rows (plans cap it: free 10,000)."},
+    },
     hook_params={"max_retry_after": 300},
     description=__doc__ or "",
 )

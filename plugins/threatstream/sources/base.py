@@ -28,6 +28,9 @@ class SourceSpec:
     :param schedule: cron expression of the DAG (respect the feed's fair-use rules).
     :param default_ttl: how long an indicator lives in the store unless refreshed.
     :param fetch_options: default keyword options for ``hook.iter_pages`` (DAG params).
+    :param option_schemas: JSON schema keywords per fetch option (``minimum``, ``maximum``,
+        ``type``, ``format``, ``description``): the trigger form and the REST API refuse values
+        outside them.
     :param hook_params: keyword arguments for the hook (e.g. ``max_retry_after``).
     :param interval_based: whether the feed can be asked for a past time window, so runs
         cover real data intervals and backfill is meaningful; snapshot feeds cannot.
@@ -43,6 +46,7 @@ class SourceSpec:
     schedule: str
     default_ttl: timedelta
     fetch_options: Mapping[str, Any] = field(default_factory=dict)
+    option_schemas: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     hook_params: Mapping[str, Any] = field(default_factory=dict)
     interval_based: bool = False
     max_reject_ratio: float = 0.2

@@ -11,7 +11,7 @@ after its interval, which later runs rewrite idempotently.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -78,6 +78,7 @@ class OTXHook(FeedHook):
         overlap_minutes: int = 30,
         indicator_limit: int = 500,
         max_pages: int = 1000,
+        since: str | datetime | None = None,
         **_: Any,
     ) -> Iterator[FetchedPage]:
         """Yield every page of pulses modified since the window start minus the overlap.
@@ -86,10 +87,16 @@ class OTXHook(FeedHook):
         :param overlap_minutes: how far before the window start to look.
         :param indicator_limit: indicators per page of ``/pulses/{id}/indicators``.
         :param max_pages: safety stop for a runaway ``next`` chain.
+        :param since: ISO-8601 time (UTC when naive) overriding the window start, for a
+            manual catch-up of a longer gap in one run.
         """
-        if window.start is None:
+        if since:
+            start = since if isinstance(since, datetime) else datetime.fromisoformat(str(since))
+            since = (start if start.tzinfo else start.replace(tzinfo=UTC)).astimezone(UTC)
+        elif window.start is None:
             raise ValueError("OTX fetches need the run's data interval start")
-        since = window.start.astimezone(UTC) - timedelta(minutes=int(overlap_minutes))
+        else:
+            since = window.start.astimezone(UTC) - timedelta(minutes=int(overlap_minutes))
         params = {"limit": int(limit), "modified_since": since.strftime("%Y-%m-%dT%H:%M:%S")}
         for body, content in self._follow(SUBSCRIBED, params, "pulses/subscribed", int(max_pages)):
             pulses = _results(body, "pulses/subscribed")
@@ -191,7 +198,30 @@ OTX = SourceSpec(
     parse_record=parse_record,
     schedule="0 * * * *",
     default_ttl=timedelta(days=90),
-    fetch_options={"limit": 20, "overlap_minutes": 30, "indicator_limit": 500},
+    fetch_options={"limit": 20, "overlap_minutes": 30, "indicator_limit": 500, "since": None},
+    option_schemas={
+        "limit": {
+            "minimum": 1,
+            "maximum": 50,
+            "description": "Pulses per page (OTX answers 504 to large pages).",
+        },
+        "overlap_minutes": {
+            "minimum": 0,
+            "maximum": 1440,
+            "description": "Re-read this long before the window.",
+        },
+        "indicator_limit": {
+            "minimum": 1,
+            "maximum": 1000,
+            "description": "Indicators per page of a large pulse.",
+        },
+        "since": {
+            "type": ["null", "string"],
+            "format": "date-time",
+            "description": "Manual catch-up: fetch pulses modified since this time (ISO 8601, UTC) "
+            "instead of since the run's window start.",
+        },
+    },
     interval_based=True,
     description=__doc__ or "",
 )

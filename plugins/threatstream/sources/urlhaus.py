@@ -100,5 +100,8 @@ URLHAUS = SourceSpec(
     schedule="*/15 * * * *",
     default_ttl=timedelta(days=90),
     fetch_options={"limit": None},
+    option_schemas={
+        "limit": {"minimum": 1, "maximum": MAX_LIMIT, "description": "Newest N URLs (empty: 1000)."}
+    },
     description=__doc__ or "",
 )
