@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 EMULATOR := dev/cosmos-emulator
 
-.PHONY: setup demo test lint format lock clean
+.PHONY: setup demo airflow test lint format lock clean
 
 setup: $(VENV)/.synced $(EMULATOR)/node_modules/.installed
 
@@ -22,6 +22,9 @@ $(EMULATOR)/node_modules/.installed: $(EMULATOR)/package-lock.json
 
 demo: setup
 	PYTHONPATH=plugins:dev $(PY) -m threatstream_dev.demo
+
+airflow: setup
+	PYTHONPATH=plugins:dev $(PY) -m threatstream_dev.stack $(ARGS)
 
 test: setup
 	$(PY) -m pytest
@@ -40,4 +43,4 @@ lock: $(VENV)/.synced
 	$(VENV)/bin/uv pip compile requirements-bootstrap.in -p 3.11 --generate-hashes -o requirements-bootstrap.txt
 
 clean:
-	rm -rf $(VENV) $(EMULATOR)/node_modules .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(EMULATOR)/node_modules .demo .airflow .pytest_cache .mypy_cache .ruff_cache
