@@ -44,6 +44,15 @@ REDIS_URL = os.environ.get("THREATSTREAM_REDIS_URL", "redis://127.0.0.1:6379/0")
 ADMIN = "admin"
 
 
+def worker_hostname() -> str:
+    """``[core] hostname_callable`` of the Celery workers: ``<host>-<worker name>``.
+
+    Every worker of the local stack runs on the same machine; the suffix tells them apart in
+    the task instances' ``hostname``.
+    """
+    return f"{socket.getfqdn()}-{os.environ.get('THREATSTREAM_WORKER_NAME', 'main')}"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -189,7 +198,11 @@ class AirflowStack:
                     f"worker{number}@%h",
                     "--concurrency",
                     str(config.worker_concurrency),
-                    env={"AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())},
+                    env={
+                        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+                        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "threatstream_dev.stack.worker_hostname",
+                        "THREATSTREAM_WORKER_NAME": f"worker{number}",
+                    },
                 )
         self.wait_for(self._healthy, 180, "every component to report healthy")
         self.wait_for(self._dags_parsed, 180, "the DAG processor to parse the ThreatStream DAGs")
@@ -269,9 +282,10 @@ class AirflowStack:
             env.update(
                 {
                     "AIRFLOW__CELERY__BROKER_URL": REDIS_URL,
-                    "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + database_url.replace("+psycopg2", ""),
+                    "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + database_url,
                     "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX": config.redis_prefix,
                     "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(config.worker_concurrency),
+                    "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",
                 }
             )
         env.update(config.extra_env)
