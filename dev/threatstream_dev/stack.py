@@ -212,11 +212,11 @@ class AirflowStack:
         self.timings["ready"] = time.monotonic() - started
 
     def stop(self) -> None:
-        """SIGTERM every component's process group, wait, then SIGKILL what is left."""
+        """SIGTERM every component's process group, wait up to 20 s, then SIGKILL what is left."""
         for component in reversed(self.components):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(component.process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 20
         for component in reversed(self.components):
             try:
                 component.process.wait(timeout=max(deadline - time.monotonic(), 0.1))

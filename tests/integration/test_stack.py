@@ -41,8 +41,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(1500)]
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 DAG_IDS = [f"threatstream_{source}" for source in SOURCES]
-#: The URLhaus DAG's freshness deadline in this stack; the "slow" replay scenario answers in 20 s.
-URLHAUS_DEADLINE_MINUTES = 0.25
+#: The URLhaus DAG's freshness deadline in this stack (6 s); the "slow" replay scenario answers in 8 s.
+URLHAUS_DEADLINE_MINUTES = 0.1
 TIMINGS: dict[str, Any] = {}
 
 
@@ -346,19 +346,22 @@ def test_a_slow_run_fires_the_freshness_deadline(stack: AirflowStack, alert_sink
         response = _trigger(stack, "threatstream_urlhaus")
         assert response.status_code == 200, response.text
         run_id = response.json()["dag_run_id"]
-        run = _wait_run(stack, "threatstream_urlhaus", run_id)
-        TIMINGS["slow_urlhaus_run_seconds"] = _duration(run)
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             texts = [alert["body"].get("text", "") for alert in alert_sink.received]
             if any("freshness deadline" in text and run_id in text for text in texts):
                 break
-            time.sleep(2)
+            time.sleep(1)
         else:
             pytest.fail(f"no deadline alert for {run_id}; received {alert_sink.received}")
+        run = _wait_run(stack, "threatstream_urlhaus", run_id)
+        TIMINGS["slow_urlhaus_run_seconds"] = _duration(run)
+        assert run["state"] == "success"  # late, not broken
     finally:
         stack.feeds.use_scenario("urlhaus", "default")
-    alert = next(a for a in alert_sink.received if run_id in a["body"].get("text", ""))
+    alert = next(
+        a for a in alert_sink.received if run_id in a["body"]["text"] and "deadline" in a["body"]["text"]
+    )
     assert alert["path"] == "/services/T000/B000/secret-path"
     assert set(alert["body"]) == {"text"}  # what Slack and Teams incoming webhooks accept
 

@@ -64,10 +64,10 @@ def test_slow_scenario_delays_the_answer(replay: FeedReplayServer) -> None:
     route = next(
         r for r in replay.sources["urlhaus"].scenarios["slow"] if r.pattern.match("/v1/urls/recent/")
     )
-    assert route.delay == 20
-    object.__setattr__(route, "delay", 0.5)  # keep the test short; the scenario itself says 20 s
+    assert route.delay == 8
+    object.__setattr__(route, "delay", 0.5)  # keep the test short; the scenario itself says 8 s
     replay.use_scenario("urlhaus", "slow")
     started = time.monotonic()
     assert _get(replay, "/v1/urls/recent/", "Auth-Key", "urlhaus").status_code == 200
     assert time.monotonic() - started >= 0.5
-    object.__setattr__(route, "delay", 20.0)
+    object.__setattr__(route, "delay", 8.0)
