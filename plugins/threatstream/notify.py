@@ -122,7 +122,11 @@ def post_webhook(alert: Alert, conn_id: str = ALERTS_CONN_ID) -> bool:
         from airflow.sdk import BaseHook
 
         connection = BaseHook.get_connection(conn_id)
-    except Exception:  # no such connection: webhook delivery is optional
+    except Exception as error:  # no such connection: webhook delivery is optional
+        if type(error).__name__ != "AirflowNotFoundException":
+            log.error(
+                "ThreatStream alert webhook %s: connection unreadable (%s)", conn_id, type(error).__name__
+            )
         return False
     payload_format = conf.get("threatstream", "alert_payload", fallback="slack")
     try:
@@ -197,7 +201,11 @@ class ThreatStreamNotifier(BaseNotifier):
     def build_alert(self, context: Mapping[str, Any]) -> Alert:
         """The alert for this event in ``context`` (a task/DAG context or a deadline context)."""
         dag_id = _context_value(context, "dag_run", "dag_id") or _context_value(context, "dag", "dag_id")
-        run_id = _context_value(context, "dag_run", "run_id")
+        # A task or DAG context holds a DagRun; the triggerer's deadline context a REST-style
+        # DAGRunResponse dict, whose run id key is ``dag_run_id``.
+        run_id = _context_value(context, "dag_run", "run_id") or _context_value(
+            context, "dag_run", "dag_run_id"
+        )
         details = dict(self.details)
         message = self.message
         if self.event == "deadline_missed":

@@ -110,7 +110,12 @@ def test_a_failing_webhook_is_logged_without_its_url(
 def test_deadline_callback_as_the_triggerer_runs_it(webhook: type[_Sink]) -> None:
     """The triggerer builds the notifier from the callback kwargs plus a context, then awaits it."""
     context = {
-        "dag_run": {"dag_id": "threatstream_otx", "run_id": "manual__1", "queued_at": "2026-11-28T10:00:00Z"},
+        # the shape the scheduler sends: DAGRunResponse.model_dump(mode="json")
+        "dag_run": {
+            "dag_id": "threatstream_otx",
+            "dag_run_id": "manual__1",
+            "queued_at": "2026-11-28T10:00:00Z",
+        },
         "deadline": {"id": "d1", "deadline_time": "2026-11-28T11:00:00Z"},
     }
     notifier = ThreatStreamNotifier(
