@@ -368,7 +368,7 @@ class AirflowStack:
     def api(self, method: str, path: str, *, check: bool = True, **kwargs: Any) -> requests.Response:
         """A REST API v2 call as the admin user."""
         token = self.token()
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers = {**kwargs.pop("headers", {}), **({"Authorization": f"Bearer {token}"} if token else {})}
         response = requests.request(method, f"{self.url}{path}", headers=headers, timeout=30, **kwargs)
         if check and response.status_code >= 400:
             raise RuntimeError(f"{method} {path}: HTTP {response.status_code} {response.text[:500]}")

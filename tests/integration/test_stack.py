@@ -207,6 +207,17 @@ def test_run_summary_is_on_the_asset_event(stack: AirflowStack) -> None:
     assert extra["source"] == "abuseipdb"
     assert extra["summary"]["written"] == extra["written"] == 25
     assert set(extra["summary"]) >= {"fetched", "valid", "quarantined", "expired", "duplicates", "failed"}
+    # ... and the same counts as one structured line in the upsert task's log
+    run_id = extra["run_id"]
+    upsert = _task_instances(stack, "threatstream_abuseipdb", run_id)["upsert"]
+    log = stack.api(
+        "GET",
+        f"/api/v2/dags/threatstream_abuseipdb/dagRuns/{run_id}/taskInstances/upsert/logs/{upsert['try_number']}",
+        params={"full_content": True},
+        headers={"Accept": "application/json"},
+    ).text
+    assert "ThreatStream run summary" in log
+    assert "GitWildMatchPattern" not in log  # .airflowignore handled without the deprecation warning
 
 
 def test_clear_validate_with_downstream_reruns_and_keeps_the_container(stack: AirflowStack) -> None:
@@ -318,6 +329,7 @@ def test_invalid_params_are_refused_with_a_reason(
     response = _trigger(stack, dag_id, conf)
     assert response.status_code == 400, response.text
     detail = response.text
+    TIMINGS.setdefault("param_refusals", {})[f"{dag_id} {conf}"] = response.json().get("detail")
     assert wanted in detail, detail
     assert (
         "Invalid input for param" in detail or "is not" in detail or "greater" in detail or "less" in detail
@@ -394,3 +406,18 @@ def test_headless_chromium_sees_the_three_dags(stack: AirflowStack) -> None:
     assert screenshot.stat().st_size > 10_000
     for dag_id in DAG_IDS:
         assert dag_id in dom, dag_id
+
+    # The run summary, on the source Asset's events (no XCom needed; see asset-events.png).
+    asset = stack.api("GET", "/api/v2/assets", params={"name_pattern": "threatstream_abuseipdb"}).json()
+    asset_url = f"{stack.url}/assets/{asset['assets'][0]['id']}"
+    subprocess.run(
+        [chromium, *flags, f"--screenshot={ARTIFACTS / 'asset-events.png'}", asset_url],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    dom = subprocess.run(
+        [chromium, *flags, "--dump-dom", asset_url], capture_output=True, text=True, timeout=120, check=False
+    ).stdout
+    assert "threatstream_abuseipdb_indicators" in dom
+    assert "Asset Events" in dom  # each event's extra (the summary) expands with one click
