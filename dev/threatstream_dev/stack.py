@@ -105,6 +105,18 @@ def drop_postgres_database(name: str) -> None:
         connection.close()
 
 
+def delete_redis_keys(prefix: str) -> None:
+    """Remove the broker keys one stack left in Redis (its Celery key prefix)."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        for key in client.scan_iter(match=f"{prefix}*", count=500):
+            client.delete(key)
+    finally:
+        client.close()
+
+
 @dataclass
 class StackConfig:
     """What to start.
@@ -225,6 +237,8 @@ class AirflowStack:
                     os.killpg(component.process.pid, signal.SIGKILL)
                 component.process.wait(timeout=10)
         self.components.clear()
+        if self.config.executor == "celery" and "AIRFLOW__CELERY__BROKER_URL" in self.env:
+            delete_redis_keys(self.config.redis_prefix)
         self._exit.close()
 
     # -- helpers ----------------------------------------------------------------------------------
