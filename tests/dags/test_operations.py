@@ -251,3 +251,18 @@ def test_zero_records_from_a_usually_busy_feed_alerts(
     (alert,) = [a for a in _alerts(caplog) if a["event"] == "zero_records"]
     assert alert["run_id"] == outcome.run_id
     assert json.loads(Variable.get(history_key("urlhaus"))) == [30, 29, 31, 0]
+
+
+@pytest.mark.dagrun
+def test_otx_since_param_catches_up_from_a_given_time(
+    airflow_db: Path, cosmos_database: str, feed_connections: FeedReplayServer
+) -> None:
+    from threatstream_dev.runs import run_outcome
+
+    dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags["threatstream_otx"]
+    dag_run = dag.test(logical_date=LOGICAL_DATE, run_conf={"since": "2026-11-01T00:00:00+00:00"})
+    outcome = run_outcome(dag.dag_id, dag_run.run_id)
+    assert outcome is not None
+    assert outcome.succeeded
+    first = feed_connections.requests("otx")[0]
+    assert first.query["modified_since"] == ["2026-11-01T00:00:00"]  # not the window start minus overlap
