@@ -266,3 +266,18 @@ def test_otx_since_param_catches_up_from_a_given_time(
     assert outcome.succeeded
     first = feed_connections.requests("otx")[0]
     assert first.query["modified_since"] == ["2026-11-01T00:00:00"]  # not the window start minus overlap
+
+
+def test_without_deadline_support_the_dag_loads_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Airflow 3.0 has no Deadline Alerts: the DAG loads without one and one notice is logged."""
+    from threatstream import compat, dag_factory
+
+    compat.notice_missing.cache_clear()
+    monkeypatch.setattr(dag_factory, "HAS_DEADLINES", False)
+    with caplog.at_level(logging.WARNING, logger="threatstream.compat"):
+        dag = build_source_dag("otx")
+    assert dag.deadline is None
+    assert "Deadline Alerts" in caplog.text
+    compat.notice_missing.cache_clear()
