@@ -194,6 +194,10 @@ class AirflowStack:
         pools = config.home / "pools.json"
         pools.write_text(self._python("-m", "threatstream.pools"))
         self._airflow("pools", "import", str(pools))
+        # Create the Cosmos DB database and container once, before several upserts race to.
+        self._python(
+            "-c", "from threatstream.hooks.cosmos import IndicatorStoreHook as H; H().get_container()"
+        )
         self._spawn("api-server", "api-server", "--host", "127.0.0.1", "--port", str(self.port))
         self.wait_for(self._api_up, 120, "the API server to answer")
         self.timings["api_up"] = time.monotonic() - started
