@@ -378,6 +378,28 @@ def test_a_slow_run_fires_the_freshness_deadline(stack: AirflowStack, alert_sink
     assert set(alert["body"]) == {"text"}  # what Slack and Teams incoming webhooks accept
 
 
+def test_a_failed_run_notifies_through_the_same_notifier(
+    stack: AirflowStack, alert_sink: type[_AlertSink]
+) -> None:
+    assert stack.feeds is not None
+    stack.feeds.inject_fault(
+        "abuseipdb", status=401, body='{"errors": [{"detail": "Authentication failed."}]}'
+    )
+    response = _trigger(stack, "threatstream_abuseipdb")
+    assert response.status_code == 200, response.text
+    run_id = response.json()["dag_run_id"]
+    run = _wait_run(stack, "threatstream_abuseipdb", run_id)
+    assert run["state"] == "failed"
+    assert _task_instances(stack, "threatstream_abuseipdb", run_id)["fetch"]["try_number"] == 1  # no retry
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        texts = [alert["body"]["text"] for alert in alert_sink.received]
+        if any("run failed" in text and run_id in text for text in texts):
+            return
+        time.sleep(1)
+    pytest.fail(f"no failure alert for {run_id}")
+
+
 def test_headless_chromium_sees_the_three_dags(stack: AirflowStack) -> None:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
