@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 EMULATOR := dev/cosmos-emulator
 AZURITE := dev/azurite
 
-.PHONY: setup demo test test-compat audit lint format lock lock-compat mwaa-bundle mwaa-constraints clean reliability bench
+.PHONY: setup demo airflow test test-compat audit lint format lock lock-compat mwaa-bundle mwaa-constraints clean reliability bench
 
 setup: $(VENV)/.synced $(EMULATOR)/node_modules/.installed $(AZURITE)/node_modules/.installed
 
@@ -27,6 +27,9 @@ $(AZURITE)/node_modules/.installed: $(AZURITE)/package-lock.json
 
 demo: setup
 	PYTHONPATH=plugins:dev $(PY) -m threatstream_dev.demo
+
+airflow: setup
+	PYTHONPATH=plugins:dev $(PY) -m threatstream_dev.stack $(ARGS)
 
 test: setup
 	$(PY) -m pytest
@@ -75,4 +78,4 @@ lock-compat: $(VENV)/.synced
 	  $(VENV)/bin/uv pip compile $$in -p 3.12 --generate-hashes --quiet -o $${in%.in}.txt || exit 1; done
 
 clean:
-	rm -rf build .compat $(VENV) $(EMULATOR)/node_modules $(AZURITE)/node_modules .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf build .compat .airflow $(VENV) $(EMULATOR)/node_modules $(AZURITE)/node_modules .demo .pytest_cache .mypy_cache .ruff_cache

@@ -36,8 +36,19 @@ A route is ``{"method": "GET", "path": "/v1/urls/recent/limit/{limit}/", "query"
 * ``{base_url}`` in a body or in ``set`` values becomes the server's own URL as the client addressed it
   (``http://`` + the ``Host`` header, e.g. ``http://127.0.0.1:8123``), plus the source's mount.
 
+* ``delay`` waits that many seconds before answering (a slow feed).
+
 Routes are tried in order, those of the active scenario first, then the default ones. Requests are
 checked in this order: injected fault, auth header, route; an unknown path gives a 404 JSON body.
+
+**Live mode** (``FeedReplayServer(live=True)``, ``--live``; what ``make airflow`` runs): the fixtures
+were recorded at fixed dates, so for a scheduler asking about today every timestamp in a body
+(``2026-05-28T09:43:18``, ``2026-05-30 11:59:00 UTC``, URL-encoded ones in ``next`` links) is
+shifted by one offset per request. A source's ``"live": {"param": "modified_since", "anchor": "<time>"}``
+maps ``anchor`` onto the request's ``modified_since`` (OTX: pulses appear modified within the
+requested window, and ``next`` links carry the shifted value, so every page gets the same offset);
+without ``param`` (or when the request lacks it) ``anchor`` maps onto the current time, or onto
+the source's last offset for follow-up requests (``page`` > 1, OTX indicator pages).
 """
 
 from __future__ import annotations
@@ -47,9 +58,10 @@ import json
 import re
 import socket
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -85,6 +97,7 @@ _ROUTE_KEYS = frozenset(
         "body_file",
         "limit",
         "set",
+        "delay",
     }
 )
 
@@ -142,6 +155,7 @@ class _Route:
     body: bytes
     limit: _Limit | None
     overrides: dict[str, Any]
+    delay: float = 0.0
 
     def render(self, base_url: str, path_params: Mapping[str, str], query: Query) -> Response:
         body = self.body.replace(b"{base_url}", base_url.encode())
@@ -163,6 +177,14 @@ class _Route:
 
 
 @dataclass(frozen=True)
+class _Live:
+    """How live mode shifts a source's timestamps: ``anchor`` maps onto ``param`` (or now)."""
+
+    anchor: datetime
+    param: str | None
+
+
+@dataclass(frozen=True)
 class _Source:
     name: str
     prefixes: tuple[str, ...]
@@ -172,9 +194,34 @@ class _Source:
     invalid_key: Response | None
     scenarios: dict[str, list[_Route]]
     mount: str = ""
+    live: _Live | None = None
 
     def owns(self, path: str) -> bool:
         return path.startswith(self.mount) and path.removeprefix(self.mount).startswith(self.prefixes)
+
+
+#: A fixture timestamp: date, ``T`` or space, time (``:`` possibly URL-encoded), optional fraction.
+_TIMESTAMP = re.compile(rb"(\d{4}-\d{2}-\d{2})([T ])(\d{2})(:|%3A)(\d{2})(:|%3A)(\d{2})")
+
+
+def _naive_utc(text: str) -> datetime:
+    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").removesuffix(" UTC"))
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+def shift_timestamps(body: bytes, delta: timedelta) -> bytes:
+    """Every timestamp in ``body`` moved by ``delta`` (whole seconds), its format kept."""
+    seconds = timedelta(seconds=round(delta.total_seconds()))
+
+    def shift(match: re.Match[bytes]) -> bytes:
+        date, sep, hour, colon1, minute, colon2, second = (g.decode() for g in match.groups())
+        try:
+            moved = datetime.fromisoformat(f"{date}T{hour}:{minute}:{second}") + seconds
+        except ValueError:
+            return match.group(0)
+        return f"{moved:%Y-%m-%d}{sep}{moved:%H}{colon1}{moved:%M}{colon2}{moved:%S}".encode()
+
+    return _TIMESTAMP.sub(shift, body)
 
 
 @dataclass
@@ -288,6 +335,7 @@ def _load_route(spec: Mapping[str, Any], directory: Path) -> _Route:
         body=response.body,
         limit=limit,
         overrides=dict(spec.get("set", {})),
+        delay=float(spec.get("delay", 0.0)),
     )
 
 
@@ -301,7 +349,9 @@ def _load_source(directory: Path) -> _Source:
     }
     if "default" not in scenarios:
         raise ValueError(f"{directory}/routes.json has no 'default' scenario")
+    live = spec.get("live")
     return _Source(
+        live=_Live(_naive_utc(str(live["anchor"])), live.get("param")) if live else None,
         name=directory.name,
         prefixes=tuple(spec["prefixes"]),
         auth_header=str(auth["header"]) if auth else None,
@@ -358,9 +408,13 @@ class _Handler(BaseHTTPRequestHandler):
 class FeedReplayServer:
     """Serves the feed fixtures on ``host:port`` (port 0: a free one) from a daemon thread."""
 
-    def __init__(self, fixtures_dir: Path | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, fixtures_dir: Path | None = None, *, host: str = "127.0.0.1", port: int = 0, live: bool = False
+    ) -> None:
         self.fixtures_dir = fixtures_dir or DEFAULT_FIXTURES_DIR
         self.host = host
+        self.live = live
+        self._live_deltas: dict[str, timedelta] = {}
         self._requested_port = port
         routes_files = sorted(self.fixtures_dir.glob("*/routes.json"))
         self.sources: dict[str, _Source] = {p.parent.name: _load_source(p.parent) for p in routes_files}
@@ -554,9 +608,34 @@ class FeedReplayServer:
                 and _query_matches(route.request_body, fields)
             ):
                 host = _header(headers, "Host")
+                if route.delay:
+                    time.sleep(route.delay)
                 base_url = (f"http://{host}" if host else self.url) + source.mount
-                return route.render(base_url, match.groupdict(), query)
+                response = route.render(base_url, match.groupdict(), query)
+                if self.live and source.live is not None and response.status < 300:
+                    delta = self._live_delta(source.name, source.live, query)
+                    response = Response(
+                        response.status, response.headers, shift_timestamps(response.body, delta)
+                    )
+                return response
         return _json_response(404, {"error": "no replay route", "method": method, "path": path})
+
+    def _live_delta(self, source: str, live: _Live, query: Query) -> timedelta:
+        """The offset that moves ``live.anchor`` onto this request's reference time."""
+        first_page = query.get("page", ["1"])[-1] in ("", "1")  # later pages keep the first's offset
+        reference = query.get(live.param, [""])[-1] if live.param and first_page else ""
+        with self._lock:
+            if reference:
+                try:
+                    delta = _naive_utc(reference) - live.anchor
+                except ValueError:
+                    delta = datetime.now(UTC).replace(tzinfo=None) - live.anchor
+            elif source in self._live_deltas and (live.param or query.get("page", ["1"])[-1] != "1"):
+                delta = self._live_deltas[source]
+            else:
+                delta = datetime.now(UTC).replace(tzinfo=None) - live.anchor
+            self._live_deltas[source] = delta
+            return delta
 
     def _take_fault(self, source: str, path: str, query: Query) -> Response | None:
         with self._lock:
@@ -620,9 +699,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--fixtures", type=Path, default=None, help=f"default: {DEFAULT_FIXTURES_DIR}")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    parser.add_argument("--live", action="store_true", help="shift fixture timestamps to the requested times")
     args = parser.parse_args(argv)
     _Handler.verbose = args.verbose
-    server = FeedReplayServer(args.fixtures, host=args.host, port=args.port)
+    server = FeedReplayServer(args.fixtures, host=args.host, port=args.port, live=args.live)
     httpd = server.bind()
     print(f"Feed replay server at {server.url}", flush=True)
     try:

@@ -115,9 +115,19 @@ def _drive(dag: Any, dag_run: Any, session: Any) -> None:
 
 
 def _scheduler_dag(dag: Any) -> Any:
+    """The DAG as the scheduler sees it, without deadlines and DAG callbacks.
+
+    Both are resolved by the scheduler and the DAG processor from rows they write; runs
+    driven in-process skip them, as ``dag.test()`` must on Airflow 3.3.2 (``SourceDAG.test``).
+    """
     from airflow.serialization.serialized_objects import DagSerialization
 
-    return DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
+    saved = dag.deadline, dag.has_on_failure_callback, dag.has_on_success_callback
+    dag.deadline, dag.has_on_failure_callback, dag.has_on_success_callback = None, False, False
+    try:
+        return DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
+    finally:
+        dag.deadline, dag.has_on_failure_callback, dag.has_on_success_callback = saved
 
 
 def clear_and_rerun(dag: Any, run_id: str, task_id: str) -> RunOutcome:

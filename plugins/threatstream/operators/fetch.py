@@ -15,6 +15,7 @@ from typing import IO, Any, ClassVar
 
 from airflow.sdk import BaseOperator, Context, ObjectStoragePath
 
+from threatstream import quality
 from threatstream.compat import AirflowSkipException
 from threatstream.exceptions import FeedLimitExceeded
 from threatstream.hooks.feed import FetchedPage, FetchWindow
@@ -128,6 +129,7 @@ class FetchFeedOperator(BaseOperator):
             result.requests,
             spec.title,
         )
+        quality.report_fetched(result)
         return result.model_dump(mode="json")
 
 

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, Context, ObjectStoragePath
 
 from threatstream.assets import source_asset
+from threatstream.compat import AirflowSkipException
 from threatstream.documents import encode_entry
 from threatstream.exceptions import StoreRefusedError, StoreWriteError
-from threatstream.hooks.cosmos import IndicatorStoreHook, WriteStats
-from threatstream.models import UpsertResult, ValidateResult
+from threatstream.models import FetchResult, UpsertResult, ValidateResult
 from threatstream.storage import JsonLinesWriter, open_path, read_json_lines
+from threatstream.summary import RunSummary, log_summary
+
+if TYPE_CHECKING:
+    from threatstream.hooks.cosmos import WriteStats
+
+#: The store connection (``IndicatorStoreHook.default_conn_name``, without importing the Azure SDK).
+COSMOS_CONN_ID = "threatstream_cosmos"
 
 
 class UpsertIndicatorsOperator(BaseOperator):
@@ -35,9 +43,15 @@ class UpsertIndicatorsOperator(BaseOperator):
     :param cosmos_conn_id: store connection (conn type ``azure_cosmos``).
     :param max_concurrency: most transactional batches in flight at once (adaptive below it).
     :param max_refused_ratio: 0-1, share of refused documents that still counts as success.
+    :param skip_write: templated (the DAG passes its ``dry_run`` param); when true nothing
+        is written and the task is skipped after logging the run summary.
+    :param fetch_task_id: task whose XCom holds the :class:`FetchResult` (for the run summary).
+
+    The task declares the source's Asset (:func:`threatstream.assets.source_asset`) as an
+    outlet and sets the event's ``extra`` to the batch's facts and counts.
     """
 
-    template_fields: Sequence[str] = ("cosmos_conn_id",)
+    template_fields: Sequence[str] = ("cosmos_conn_id", "skip_write")
     ui_color = "#e9f7ef"
 
     def __init__(
@@ -45,12 +59,17 @@ class UpsertIndicatorsOperator(BaseOperator):
         *,
         source: str,
         validate_task_id: str = "validate",
-        cosmos_conn_id: str = IndicatorStoreHook.default_conn_name,
+        cosmos_conn_id: str = COSMOS_CONN_ID,
         max_concurrency: int = 8,
         max_refused_ratio: float = 0.2,
+        skip_write: bool | str = False,
+        fetch_task_id: str = "fetch",
         **kwargs: Any,
     ) -> None:
+        kwargs.setdefault("outlets", [source_asset(source)])
         super().__init__(**kwargs)
+        self.skip_write = skip_write
+        self.fetch_task_id = fetch_task_id
         self.source = source
         self.validate_task_id = validate_task_id
         self.cosmos_conn_id = cosmos_conn_id
@@ -58,7 +77,14 @@ class UpsertIndicatorsOperator(BaseOperator):
         self.max_refused_ratio = max_refused_ratio
 
     def execute(self, context: Context) -> dict[str, Any]:
-        validated = ValidateResult.model_validate(context["ti"].xcom_pull(task_ids=self.validate_task_id))
+        from threatstream.hooks.cosmos import IndicatorStoreHook
+
+        ti = context["ti"]
+        validated = ValidateResult.model_validate(ti.xcom_pull(task_ids=self.validate_task_id))
+        fetched = FetchResult.model_validate(ti.xcom_pull(task_ids=self.fetch_task_id))
+        if _truthy(self.skip_write):
+            log_summary(RunSummary.of(fetched, validated, None, dry_run=True), self.log)
+            raise AirflowSkipException("dry_run: fetched and validated, nothing written to Cosmos DB.")
         hook = IndicatorStoreHook(self.cosmos_conn_id, max_concurrency=self.max_concurrency)
         started = time.monotonic()
         valid_path = open_path(validated.valid_uri, validated.storage_conn_id)
@@ -90,6 +116,8 @@ class UpsertIndicatorsOperator(BaseOperator):
             result.throttled,
             stats.peak_concurrency,
         )
+        summary = RunSummary.of(fetched, validated, result)
+        log_summary(summary, self.log)
         if stats.failed > len(stats.refused):
             raise StoreWriteError(
                 f"{stats.failed - len(stats.refused)} of {stats.attempted} documents were not written "
@@ -97,28 +125,34 @@ class UpsertIndicatorsOperator(BaseOperator):
             )
         if stats.refused:
             refused_ratio = len(stats.refused) / stats.attempted
-            summary = (
+            refusal = (
                 f"the store refused {len(stats.refused)} of {stats.attempted} documents for their content "
                 f"(first: {stats.refused[:3]}); they are listed in {store_quarantine} and not retried"
             )
             if refused_ratio > self.max_refused_ratio:
-                raise StoreRefusedError(f"{summary}; {refused_ratio:.1%} > {self.max_refused_ratio:.1%}.")
-            self.log.warning("%s.", summary[0].upper() + summary[1:])
+                raise StoreRefusedError(f"{refusal}; {refused_ratio:.1%} > {self.max_refused_ratio:.1%}.")
+            self.log.warning("%s.", refusal[0].upper() + refusal[1:])
         context["outlet_events"][source_asset(self.source)].extra = {
-            "source": result.source,
-            "run_id": result.run_id,
+            "source": validated.source,
+            "run_id": validated.run_id,
             "valid_uri": validated.valid_uri,
             "storage_conn_id": validated.storage_conn_id,
             "written": result.written,
             "failed": result.failed,
-            "ingested_at": validated.model_dump(mode="json")["ingested_at"],
-            "data_interval_start": _iso(context.get("data_interval_start")),
-            "data_interval_end": _iso(context.get("data_interval_end")),
+            "ingested_at": validated.ingested_at.isoformat(),
+            "data_interval_start": _iso(fetched.data_interval_start),
+            "data_interval_end": _iso(fetched.data_interval_end),
+            "summary": summary.counts(),
         }
         return result.model_dump(mode="json")
 
 
-def _iso(value: Any) -> str | None:
+def _truthy(value: Any) -> bool:
+    """A templated boolean: rendered natively (True/False) or as text ("True", "false")."""
+    return value is True or str(value).strip().lower() in ("true", "1", "yes")
+
+
+def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 

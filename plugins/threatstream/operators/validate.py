@@ -11,6 +11,7 @@ from typing import IO, Any, TypeVar
 
 from airflow.sdk import BaseOperator, Context, ObjectStoragePath
 
+from threatstream import quality
 from threatstream.canonical import InvalidIndicator
 from threatstream.documents import encode_document, encode_entry
 from threatstream.exceptions import BatchIntegrityError, RejectRatioExceeded
@@ -140,6 +141,7 @@ class ValidateIndicatorsOperator(BaseOperator):
                 f"({result.reject_ratio:.1%} > {max_ratio:.1%}); the feed may have changed shape. "
                 f"Rejected records and reasons: {result.quarantine_uri}"
             )
+        quality.report_validated(result, max_ratio)
         return result.model_dump(mode="json")
 
     def _validate(

@@ -50,8 +50,18 @@ class AbuseIPDBHook(FeedHook):
         max_body_bytes=256 * MIB, max_request_seconds=900, max_pages=1, max_records=2_000_000
     )
     option_schema = {  # noqa: RUF012
-        "confidence_minimum": {"type": "integer", "minimum": 25, "maximum": 100},
-        "limit": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
+        "confidence_minimum": {
+            "type": "integer",
+            "minimum": 25,
+            "maximum": 100,
+            "description": "Lowest abuse confidence score.",
+        },
+        "limit": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 500_000,
+            "description": "Most rows (plans cap it: free 10,000).",
+        },
     }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -57,9 +57,11 @@ class SourceSpec:
 
     @property
     def fetch_option_schema(self) -> Mapping[str, Mapping[str, Any]]:
-        """JSON-schema fragment per fetch option (``type``, ``minimum``, ``maximum``, ``enum``).
+        """JSON-schema fragment per fetch option (``type``, ``minimum``, ``maximum``, ``enum``,
+        ``format``, ``description``): the hook's :attr:`~FeedHook.option_schema`.
 
-        The hook refuses values outside it before any request (``FeedHook.fetch_pages``);
-        the DAG factory can turn each entry into a ``Param`` so the trigger form refuses them too.
+        One definition serves both checks: the hook refuses values outside it before any
+        request, and the DAG factory turns each entry into a ``Param``, so the trigger form and
+        the REST API refuse them up front.
         """
         return self.hook_class.option_schema

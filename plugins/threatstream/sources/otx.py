@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator, Mapping
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -74,9 +74,30 @@ class OTXHook(FeedHook):
         max_body_bytes=64 * MIB, max_request_seconds=300, max_pages=1000, max_records=1_000_000
     )
     option_schema = {  # noqa: RUF012
-        "limit": {"type": "integer", "minimum": 1, "maximum": 100},
-        "overlap_minutes": {"type": "integer", "minimum": 0, "maximum": 1440},
-        "indicator_limit": {"type": "integer", "minimum": 1, "maximum": 5000},
+        "limit": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 50,
+            "description": "Pulses per page (OTX answers 504 to large pages).",
+        },
+        "overlap_minutes": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 1440,
+            "description": "Re-read this long before the window.",
+        },
+        "indicator_limit": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 1000,
+            "description": "Indicators per page of a large pulse.",
+        },
+        "since": {
+            "type": ["null", "string"],
+            "format": "date-time",
+            "description": "Manual catch-up: fetch pulses modified since this time (ISO 8601, UTC) "
+            "instead of since the run's window start.",
+        },
     }
 
     def is_auth_failure(self, response: requests.Response) -> bool:
@@ -89,6 +110,7 @@ class OTXHook(FeedHook):
         limit: int = 20,
         overlap_minutes: int = 30,
         indicator_limit: int = 500,
+        since: str | datetime | None = None,
         **_: Any,
     ) -> Iterator[FetchedPage]:
         """Yield every page of pulses modified since the window start minus the overlap.
@@ -96,10 +118,21 @@ class OTXHook(FeedHook):
         :param limit: pulses per page; OTX answers large pages with 504s.
         :param overlap_minutes: how far before the window start to look.
         :param indicator_limit: indicators per page of ``/pulses/{id}/indicators``.
+        :param since: ISO-8601 time (UTC when naive) overriding the window start, for a
+            manual catch-up of a longer gap in one run.
         """
-        if window.start is None:
+        if since:
+            try:
+                start = since if isinstance(since, datetime) else datetime.fromisoformat(str(since))
+            except ValueError:
+                raise FeedOptionError(
+                    f"OTX: fetch option 'since' is not an ISO 8601 time: {since!r}"
+                ) from None
+            since = (start if start.tzinfo else start.replace(tzinfo=UTC)).astimezone(UTC)
+        elif window.start is None:
             raise FeedOptionError("OTX fetches need the run's data interval start")
-        since = window.start.astimezone(UTC) - timedelta(minutes=int(overlap_minutes))
+        else:
+            since = window.start.astimezone(UTC) - timedelta(minutes=int(overlap_minutes))
         params = {"limit": int(limit), "modified_since": since.strftime("%Y-%m-%dT%H:%M:%S")}
         for more, content in self._follow(SUBSCRIBED, params, "pulses/subscribed"):
             yield FetchedPage(body=content, kind="pulses")
@@ -208,7 +241,7 @@ OTX = SourceSpec(
     parse_record=parse_record,
     schedule="0 * * * *",
     default_ttl=timedelta(days=90),
-    fetch_options={"limit": 20, "overlap_minutes": 30, "indicator_limit": 500},
+    fetch_options={"limit": 20, "overlap_minutes": 30, "indicator_limit": 500, "since": None},
     interval_based=True,
     description=__doc__ or "",
 )

@@ -55,7 +55,14 @@ class URLhausHook(FeedHook):
     default_limits = FeedLimits(
         max_body_bytes=8 * MIB, max_request_seconds=120, max_pages=1, max_records=5000
     )
-    option_schema = {"limit": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_LIMIT}}  # noqa: RUF012
+    option_schema = {  # noqa: RUF012
+        "limit": {
+            "type": ["integer", "null"],
+            "minimum": 1,
+            "maximum": MAX_LIMIT,
+            "description": "Newest N URLs (empty: 1000).",
+        }
+    }
 
     def is_auth_failure(self, response: requests.Response) -> bool:
         if response.status_code in (401, 403):

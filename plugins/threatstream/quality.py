@@ -1,0 +1,153 @@
+"""Data-quality checks of a run that succeeded but looks wrong; each gives an :class:`Alert`.
+
+* ``reject_ratio_high``: more records quarantined than ``[threatstream] warn_reject_ratio``
+  (default 10 %), but not enough to fail the run (``max_reject_ratio``).
+* ``zero_records``: the feed returned nothing although its recent runs usually returned at
+  least ``[threatstream] zero_records_min_usual`` records (default 10). The recent counts
+  are kept in the Airflow Variable ``threatstream_<source>_record_counts`` (last 10 runs).
+* ``quota_low``: the feed's ``X-RateLimit-Remaining`` (recorded by fetch in
+  ``source_metadata``) is at or below ``[threatstream] quota_warn_fraction`` (default 20 %)
+  of ``X-RateLimit-Limit``, or at most 1 when the limit is unknown.
+
+The checks themselves are pure functions; :func:`record_history` reads and updates the
+Variable.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from airflow.configuration import conf
+
+from threatstream.models import FetchResult, ValidateResult
+from threatstream.notify import Alert
+
+#: How many recent record counts are remembered per source.
+HISTORY_LENGTH = 10
+
+
+def _option(name: str, default: float) -> float:
+    return conf.getfloat("threatstream", name, fallback=default)
+
+
+def reject_ratio_alert(
+    result: ValidateResult, max_ratio: float, warn_ratio: float | None = None
+) -> Alert | None:
+    """An alert when the reject ratio is above the warning level (and at most ``max_ratio``)."""
+    warn = _option("warn_reject_ratio", 0.1) if warn_ratio is None else warn_ratio
+    if result.records == 0 or result.reject_ratio <= warn or result.reject_ratio > max_ratio:
+        return None
+    return Alert(
+        event="reject_ratio_high",
+        severity="warning",
+        source=result.source,
+        run_id=result.run_id,
+        message=(
+            f"{result.rejected} of {result.records} records quarantined ({result.reject_ratio:.1%}), "
+            f"above the warning level {warn:.1%} (the run fails above {max_ratio:.1%})."
+        ),
+        details={
+            "reasons": ", ".join(f"{k}: {v}" for k, v in sorted(result.reasons.items())),
+            "quarantine": result.quarantine_uri,
+        },
+    )
+
+
+def zero_records_alert(
+    source: str, run_id: str, records: int, history: Sequence[int], min_usual: float | None = None
+) -> Alert | None:
+    """An alert when a feed that usually returns many records returned none."""
+    usual_floor = _option("zero_records_min_usual", 10) if min_usual is None else min_usual
+    if records > 0 or not history:
+        return None
+    usual = statistics.median(history)
+    if usual < usual_floor:
+        return None
+    return Alert(
+        event="zero_records",
+        severity="warning",
+        source=source,
+        run_id=run_id,
+        message=(
+            f"The feed returned 0 records; its last {len(history)} runs returned a median of "
+            f"{usual:g}. Check the feed's status and the connection's key and plan."
+        ),
+        details={"recent_counts": list(history)},
+    )
+
+
+def quota_alert(result: FetchResult, warn_fraction: float | None = None) -> Alert | None:
+    """An alert when the feed's remaining request quota is nearly used up."""
+    metadata: Mapping[str, Any] = result.source_metadata
+    remaining = _as_int(metadata.get("rate_limit_remaining"))
+    if remaining is None:
+        return None
+    limit = _as_int(metadata.get("rate_limit_limit"))
+    fraction = _option("quota_warn_fraction", 0.2) if warn_fraction is None else warn_fraction
+    threshold = max(1.0, limit * fraction) if limit else 1.0
+    if remaining > threshold:
+        return None
+    return Alert(
+        event="quota_low",
+        severity="warning",
+        source=result.source,
+        run_id=result.run_id,
+        message=(
+            f"Only {remaining} requests left of the feed's quota"
+            + (f" of {limit}" if limit else "")
+            + "; further runs (retries, manual triggers, backfills) may be refused with 429 until it resets."
+        ),
+        details={key: metadata[key] for key in ("rate_limit_limit", "rate_limit_reset") if metadata.get(key)},
+    )
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def history_key(source: str) -> str:
+    return f"threatstream_{source}_record_counts"
+
+
+def record_history(source: str, records: int) -> list[int]:
+    """The recent record counts of ``source`` (before this run); then remembers ``records``."""
+    from airflow.sdk import Variable
+
+    try:
+        stored = json.loads(Variable.get(history_key(source), default="[]"))
+        history = [int(count) for count in stored][-HISTORY_LENGTH:]
+    except (ValueError, TypeError):
+        history = []
+    Variable.set(history_key(source), json.dumps([*history, records][-HISTORY_LENGTH:]))
+    return history
+
+
+def report_fetched(result: FetchResult) -> list[Alert]:
+    """Send the alerts about a fetched batch (quota); returns what was sent."""
+    return _send([quota_alert(result)])
+
+
+def report_validated(result: ValidateResult, max_ratio: float) -> list[Alert]:
+    """Send the alerts about a validated batch (reject ratio, zero records); returns what was sent."""
+    history = record_history(result.source, result.records)
+    return _send(
+        [
+            reject_ratio_alert(result, max_ratio),
+            zero_records_alert(result.source, result.run_id, result.records, history),
+        ]
+    )
+
+
+def _send(alerts: Sequence[Alert | None]) -> list[Alert]:
+    from threatstream.notify import send_alert
+
+    sent = [alert for alert in alerts if alert is not None]
+    for alert in sent:
+        send_alert(alert)
+    return sent

@@ -1,0 +1,283 @@
+"""What operators get from every source DAG: deadlines, the notifier, params, limits, assets, alerts."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from airflow.dag_processing.dagbag import DagBag
+from airflow.sdk.definitions.param import ParamsDict
+
+from threatstream.dag_factory import build_source_dag, deadline_interval, schedule_period
+from threatstream.notify import ThreatStreamNotifier
+from threatstream.sources import SOURCES, get_source
+from threatstream_dev.feed_replay import FeedReplayServer
+from threatstream_dev.runs import RunDag, StoredDocuments
+
+REPO = Path(__file__).resolve().parents[2]
+DAGS_FOLDER = REPO / "dags"
+LOGICAL_DATE = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def dagbag() -> DagBag:
+    return DagBag(dag_folder=str(DAGS_FOLDER))
+
+
+@pytest.mark.parametrize(
+    ("dag_id", "period"),
+    [
+        ("threatstream_urlhaus", timedelta(minutes=15)),
+        ("threatstream_otx", timedelta(hours=1)),
+        ("threatstream_abuseipdb", timedelta(hours=6)),
+    ],
+)
+def test_freshness_deadline_defaults_to_the_schedule_period(
+    dagbag: DagBag, dag_id: str, period: timedelta
+) -> None:
+    (alert,) = dagbag.dags[dag_id].deadline
+    assert alert.interval == period
+    assert alert.reference.reference_name == "DagRunQueuedAtDeadline"
+    assert alert.callback.path == "threatstream.notify.ThreatStreamNotifier"
+    assert alert.callback.kwargs["event"] == "deadline_missed"
+
+
+def test_deadline_configurable_per_source_and_globally(monkeypatch: pytest.MonkeyPatch) -> None:
+    otx, urlhaus = get_source("otx"), get_source("urlhaus")
+    monkeypatch.setenv("AIRFLOW__THREATSTREAM__DEADLINE_MINUTES", "90")
+    monkeypatch.setenv("AIRFLOW__THREATSTREAM__OTX_DEADLINE_MINUTES", "0.5")
+    assert deadline_interval(otx, otx.schedule) == timedelta(seconds=30)
+    assert deadline_interval(urlhaus, urlhaus.schedule) == timedelta(minutes=90)
+    monkeypatch.setenv("AIRFLOW__THREATSTREAM__OTX_DEADLINE_MINUTES", "0")
+    assert build_source_dag("otx").deadline is None
+    monkeypatch.setenv("AIRFLOW__THREATSTREAM__OTX_DEADLINE_MINUTES", "-1")
+    with pytest.raises(ValueError, match="otx_deadline_minutes"):
+        deadline_interval(otx, otx.schedule)
+
+
+def test_schedule_period() -> None:
+    assert schedule_period("*/15 * * * *") == timedelta(minutes=15)
+    assert schedule_period("0 */6 * * *") == timedelta(hours=6)
+
+
+def test_failures_notify_through_the_package_notifier(dagbag: DagBag) -> None:
+    for name in SOURCES:
+        callback = dagbag.dags[f"threatstream_{name}"].on_failure_callback
+        assert isinstance(callback, ThreatStreamNotifier)
+        assert (callback.event, callback.source) == ("run_failed", name)
+
+
+def test_dag_test_runs_without_deadlines_and_restores_them(dagbag: DagBag) -> None:
+    dag = dagbag.dags["threatstream_urlhaus"]
+    seen: list[object] = []
+    original = type(dag).__mro__[1].test
+
+    def fake_test(self: object, *args: object, **kwargs: object) -> None:
+        seen.append(dag.deadline)
+
+    type(dag).__mro__[1].test = fake_test  # type: ignore[method-assign]
+    try:
+        dag.test()
+    finally:
+        type(dag).__mro__[1].test = original  # type: ignore[method-assign]
+    assert seen == [None]
+    assert dag.deadline
+
+
+@pytest.mark.parametrize(
+    ("dag_id", "conf", "wanted"),
+    [
+        ("threatstream_otx", {"limit": 500}, "limit"),
+        ("threatstream_otx", {"overlap_minutes": -5}, "overlap_minutes"),
+        ("threatstream_abuseipdb", {"confidence_minimum": 5}, "confidence_minimum"),
+        ("threatstream_urlhaus", {"limit": 5000}, "limit"),
+        ("threatstream_urlhaus", {"dry_run": "maybe"}, "dry_run"),
+        ("threatstream_urlhaus", {"max_reject_ratio": 2}, "max_reject_ratio"),
+    ],
+)
+def test_params_outside_their_schema_are_refused(
+    dagbag: DagBag, dag_id: str, conf: dict[str, object], wanted: str
+) -> None:
+    from airflow.sdk.exceptions import ParamValidationError
+
+    params: ParamsDict = copy.deepcopy(dagbag.dags[dag_id].params)
+    with pytest.raises(ParamValidationError, match=wanted):
+        params.update(conf)  # the trigger form and the REST API validate the same way
+
+
+def test_param_defaults_validate_and_otx_has_since(dagbag: DagBag) -> None:
+    for name in SOURCES:
+        params = dagbag.dags[f"threatstream_{name}"].params
+        params.validate()
+        assert params["dry_run"] is False
+    otx = dagbag.dags["threatstream_otx"].params
+    assert otx["since"] is None
+    assert otx.get_param("since").schema["format"] == "date-time"
+
+
+def test_backfill_and_quota_protection(dagbag: DagBag) -> None:
+    for name in SOURCES:
+        dag = dagbag.dags[f"threatstream_{name}"]
+        assert dag.max_active_runs == 1
+        assert dag.task_dict["fetch"].max_active_tis_per_dag == 1  # one request stream per feed
+        assert dag.task_dict["upsert"].max_active_tis_per_dag == 1
+        assert "backfill runs skip" in (dag.doc_md or "") or get_source(name).interval_based
+        assert "fetches today's data" not in (dag.doc_md or "")
+
+
+def test_pools_are_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    from threatstream.pools import pool_definitions
+
+    dag = build_source_dag("otx")
+    assert dag.task_dict["fetch"].pool == dag.task_dict["upsert"].pool == "default_pool"
+    monkeypatch.setenv("AIRFLOW__THREATSTREAM__USE_POOLS", "True")
+    dag = build_source_dag("otx")
+    assert dag.task_dict["fetch"].pool == "threatstream_otx"
+    assert dag.task_dict["upsert"].pool == "threatstream_cosmos"
+    assert set(pool_definitions()) == {f"threatstream_{name}" for name in SOURCES} | {"threatstream_cosmos"}
+
+
+def test_upsert_declares_the_source_asset(dagbag: DagBag) -> None:
+    from threatstream.assets import source_asset
+
+    for name in SOURCES:
+        assert dagbag.dags[f"threatstream_{name}"].task_dict["upsert"].outlets == [source_asset(name)]
+
+
+def test_parsing_the_dags_imports_no_azure_sdk() -> None:
+    """Issue 9: the Cosmos hook and the Azure SDKs are imported by tasks, not by DAG parsing."""
+    code = (
+        "import sys\n"
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        f"bag = DagBag(dag_folder={str(DAGS_FOLDER)!r})\n"
+        "assert len(bag.dags) >= 3 and not bag.import_errors, bag.import_errors\n"
+        "heavy = ('azure.cosmos', 'azure.mgmt', 'azure.identity', 'threatstream.hooks.cosmos')\n"
+        "print([m for m in sys.modules if m.startswith(heavy)])\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO / "plugins")}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.dagrun
+def test_upsert_emits_the_asset_event_with_counts(run_dag: RunDag) -> None:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    outcome = run_dag("threatstream_abuseipdb", LOGICAL_DATE)
+    assert outcome.succeeded
+    with create_session() as session:
+        event = session.scalars(
+            select(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(
+                AssetModel.uri == "threatstream://indicators/abuseipdb",
+                AssetEvent.source_run_id == outcome.run_id,
+            )
+        ).one()
+        extra = dict(event.extra)
+    assert extra["source"] == "abuseipdb"
+    assert extra["run_id"] == outcome.run_id
+    assert extra["valid_uri"] == outcome.results["validate"]["valid_uri"]
+    assert extra["written"] == 25
+    assert extra["failed"] == 0
+    assert extra["data_interval_end"] == LOGICAL_DATE.isoformat()
+    assert extra["summary"]["fetched"] == 25
+
+
+@pytest.mark.dagrun
+def test_dry_run_writes_nothing(
+    airflow_db: Path,
+    cosmos_database: str,
+    feed_connections: FeedReplayServer,
+    stored_documents: StoredDocuments,
+) -> None:
+    from threatstream_dev.runs import run_outcome
+
+    dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags["threatstream_urlhaus"]
+    dag_run = dag.test(logical_date=LOGICAL_DATE, run_conf={"dry_run": True})
+    outcome = run_outcome(dag.dag_id, dag_run.run_id)
+    assert outcome is not None
+    assert outcome.succeeded
+    assert outcome.results["validate"]["valid"] == 25
+    assert "upsert" not in outcome.results
+    assert stored_documents() == []
+
+
+def _alerts(caplog: pytest.LogCaptureFixture) -> list[dict[str, object]]:
+    return [
+        json.loads(r.getMessage().removeprefix("ThreatStream alert "))
+        for r in caplog.records
+        if r.name == "threatstream.alerts"
+    ]
+
+
+@pytest.mark.dagrun
+def test_quota_nearly_exhausted_alerts(
+    run_dag: RunDag, feed_connections: FeedReplayServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="threatstream.alerts")
+    assert run_dag("threatstream_abuseipdb", LOGICAL_DATE).succeeded
+    assert not [a for a in _alerts(caplog) if a["event"] == "quota_low"]  # 4 of 5 left
+    feed_connections.use_scenario("abuseipdb", "quota_low")
+    outcome = run_dag("threatstream_abuseipdb", LOGICAL_DATE)
+    assert outcome.succeeded
+    (alert,) = [a for a in _alerts(caplog) if a["event"] == "quota_low"]
+    assert alert["run_id"] == outcome.run_id
+    assert alert["source"] == "abuseipdb"
+
+
+@pytest.mark.dagrun
+def test_zero_records_from_a_usually_busy_feed_alerts(
+    run_dag: RunDag, feed_connections: FeedReplayServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    from airflow.models.variable import Variable
+
+    from threatstream.quality import history_key
+
+    caplog.set_level(logging.WARNING, logger="threatstream.alerts")
+    Variable.set(history_key("urlhaus"), json.dumps([30, 29, 31]))
+    feed_connections.use_scenario("urlhaus", "no_results")
+    outcome = run_dag("threatstream_urlhaus", LOGICAL_DATE)
+    assert outcome.succeeded
+    (alert,) = [a for a in _alerts(caplog) if a["event"] == "zero_records"]
+    assert alert["run_id"] == outcome.run_id
+    assert json.loads(Variable.get(history_key("urlhaus"))) == [30, 29, 31, 0]
+
+
+@pytest.mark.dagrun
+def test_otx_since_param_catches_up_from_a_given_time(
+    airflow_db: Path, cosmos_database: str, feed_connections: FeedReplayServer
+) -> None:
+    from threatstream_dev.runs import run_outcome
+
+    dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags["threatstream_otx"]
+    dag_run = dag.test(logical_date=LOGICAL_DATE, run_conf={"since": "2026-11-01T00:00:00+00:00"})
+    outcome = run_outcome(dag.dag_id, dag_run.run_id)
+    assert outcome is not None
+    assert outcome.succeeded
+    first = feed_connections.requests("otx")[0]
+    assert first.query["modified_since"] == ["2026-11-01T00:00:00"]  # not the window start minus overlap
+
+
+def test_without_deadline_support_the_dag_loads_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Airflow 3.0 has no Deadline Alerts: the DAG loads without one and one notice is logged."""
+    from threatstream import compat, dag_factory
+
+    compat.notice_missing.cache_clear()
+    monkeypatch.setattr(dag_factory, "HAS_DEADLINES", False)
+    with caplog.at_level(logging.WARNING, logger="threatstream.compat"):
+        dag = build_source_dag("otx")
+    assert dag.deadline is None
+    assert "Deadline Alerts" in caplog.text
+    compat.notice_missing.cache_clear()

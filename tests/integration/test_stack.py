@@ -1,0 +1,445 @@
+"""The real stack of ``make airflow``, driven only through the REST API v2 (as an operator would).
+
+With Redis and PostgreSQL on 127.0.0.1 it runs the CeleryExecutor with two workers; with
+PostgreSQL only, the LocalExecutor; without PostgreSQL it is skipped. The steps share one
+stack and run in file order: DAGs parse cleanly, each DAG runs after unpause + trigger, a
+clear of ``validate`` with downstream reruns both tasks and leaves the container unchanged,
+a native backfill covers three OTX hours (and snapshot feeds skip theirs), invalid params are
+refused with a message, a slow feed makes the freshness deadline fire through the triggerer
+to the alerts webhook, and a headless Chromium sees the three DAGs in the UI.
+Timings go to ``test-artifacts/integration-timings.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from threatstream_dev.stack import (
+    SOURCES,
+    AirflowStack,
+    StackConfig,
+    drop_postgres_database,
+    postgres_reachable,
+    redis_reachable,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1500)]
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts"
+DAG_IDS = [f"threatstream_{source}" for source in SOURCES]
+#: The URLhaus DAG's freshness deadline in this stack (6 s); the "slow" replay scenario answers in 8 s.
+URLHAUS_DEADLINE_MINUTES = 0.1
+TIMINGS: dict[str, Any] = {}
+
+
+class _AlertSink(BaseHTTPRequestHandler):
+    received: list[dict[str, Any]] = []  # noqa: RUF012
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        type(self).received.append({"path": self.path, "body": json.loads(body or b"{}")})
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def alert_sink() -> Iterator[type[_AlertSink]]:
+    """A local stand-in for a Slack/Teams incoming webhook."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _AlertSink)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _AlertSink.received = []
+    _AlertSink.port = server.server_address[1]  # type: ignore[attr-defined]
+    yield _AlertSink
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, alert_sink: type[_AlertSink]) -> Iterator[AirflowStack]:
+    if not postgres_reachable():
+        pytest.skip("the stack test needs PostgreSQL on 127.0.0.1:5432")
+    celery = redis_reachable()
+    database = f"threatstream_it_{uuid.uuid4().hex[:8]}"
+    alerts = {
+        "conn_type": "http",
+        "host": "127.0.0.1",
+        "port": alert_sink.port,  # type: ignore[attr-defined]
+        "schema": "http",
+        "password": "/services/T000/B000/secret-path",
+    }
+    config = StackConfig(
+        home=tmp_path_factory.mktemp("stack"),
+        port=0,
+        executor="celery" if celery else "local",
+        workers=2,
+        worker_concurrency=1,
+        database=database,
+        unpause=False,
+        login=False,
+        extra_env={
+            "AIRFLOW_CONN_THREATSTREAM_ALERTS": json.dumps(alerts),
+            "AIRFLOW__THREATSTREAM__URLHAUS_DEADLINE_MINUTES": str(URLHAUS_DEADLINE_MINUTES),
+            "AIRFLOW__THREATSTREAM__RETRY_DELAY_SECONDS": "2",
+        },
+    )
+    started = time.monotonic()
+    try:
+        with AirflowStack(config) as running:
+            TIMINGS["executor"] = running.env["AIRFLOW__CORE__EXECUTOR"]
+            TIMINGS["stack_start_seconds"] = round(time.monotonic() - started, 1)
+            TIMINGS["api_up_seconds"] = round(running.timings["api_up"], 1)
+            yield running
+            stopping = time.monotonic()
+        TIMINGS["stack_stop_seconds"] = round(time.monotonic() - stopping, 1)
+    finally:
+        drop_postgres_database(database)
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / "integration-timings.json").write_text(json.dumps(TIMINGS, indent=2) + "\n")
+
+
+def _runs(stack: AirflowStack, dag_id: str, **params: Any) -> list[dict[str, Any]]:
+    response = stack.api("GET", f"/api/v2/dags/{dag_id}/dagRuns", params={"limit": 100, **params})
+    return list(response.json()["dag_runs"])
+
+
+def _wait_run(stack: AirflowStack, dag_id: str, run_id: str, timeout: float = 420) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = stack.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}").json()
+        if run["state"] in ("success", "failed"):
+            return dict(run)
+        time.sleep(2)
+    raise TimeoutError(f"{dag_id} {run_id} did not finish in {timeout:.0f}s")
+
+
+def _task_instances(stack: AirflowStack, dag_id: str, run_id: str) -> dict[str, dict[str, Any]]:
+    response = stack.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
+    return {ti["task_id"]: ti for ti in response.json()["task_instances"]}
+
+
+def _trigger(stack: AirflowStack, dag_id: str, conf: dict[str, Any] | None = None) -> requests.Response:
+    body = {"logical_date": datetime.now(UTC).isoformat(), "conf": conf or {}}
+    return stack.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body, check=False)
+
+
+def _duration(run: dict[str, Any]) -> float:
+    start = datetime.fromisoformat(run["start_date"])
+    end = datetime.fromisoformat(run["end_date"])
+    return round((end - start).total_seconds(), 1)
+
+
+def _documents(stack: AirflowStack, source: str) -> list[dict[str, Any]]:
+    from azure.cosmos import CosmosClient
+
+    assert stack.cosmos is not None
+    container = (
+        CosmosClient(stack.cosmos.url, {"masterKey": stack.cosmos.key})
+        .get_database_client("threatstream")
+        .get_container_client("indicators")
+    )
+    documents = container.query_items(
+        "SELECT * FROM c WHERE c.source = @source",
+        parameters=[{"name": "@source", "value": source}],
+        enable_cross_partition_query=True,
+    )
+    return sorted(
+        ({k: v for k, v in d.items() if not k.startswith("_")} for d in documents), key=lambda d: d["id"]
+    )
+
+
+def test_dags_parse_without_import_errors(stack: AirflowStack) -> None:
+    assert stack.api("GET", "/api/v2/importErrors").json()["total_entries"] == 0
+    dags = stack.api("GET", "/api/v2/dags", params={"dag_id_pattern": "threatstream_"}).json()["dags"]
+    assert set(DAG_IDS) <= {dag["dag_id"] for dag in dags}
+
+
+def test_unpause_and_trigger_each_dag(stack: AirflowStack) -> None:
+    for dag_id in DAG_IDS:
+        stack.api("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
+    triggered = {}
+    for dag_id in DAG_IDS:
+        response = _trigger(stack, dag_id)
+        assert response.status_code == 200, response.text
+        triggered[dag_id] = response.json()["dag_run_id"]
+    hosts: dict[str, set[str]] = {}
+    for dag_id, run_id in triggered.items():
+        run = _wait_run(stack, dag_id, run_id)
+        tis = _task_instances(stack, dag_id, run_id)
+        assert run["state"] == "success", (dag_id, {t: ti["state"] for t, ti in tis.items()})
+        assert {ti["state"] for ti in tis.values()} == {"success"}
+        TIMINGS.setdefault("runs", {})[dag_id] = _duration(run)
+        hosts[dag_id] = {ti["hostname"] for ti in tis.values()}
+    for dag_id in DAG_IDS:  # the runs the scheduler created at unpause finish too
+        for run in _runs(stack, dag_id):
+            assert _wait_run(stack, dag_id, run["dag_run_id"])["state"] == "success", run["dag_run_id"]
+    if TIMINGS["executor"] == "CeleryExecutor":
+        TIMINGS["worker_hosts"] = {dag_id: sorted(names) for dag_id, names in hosts.items()}
+        all_hosts = set().union(*hosts.values())
+        assert {host.rsplit("-", 1)[-1] for host in all_hosts} == {"worker1", "worker2"}, all_hosts
+        assert any(len(names) > 1 for names in hosts.values()), hosts  # one run spans both
+
+
+def test_run_summary_is_on_the_asset_event(stack: AirflowStack) -> None:
+    events = stack.api(
+        "GET", "/api/v2/assets/events", params={"source_dag_id": "threatstream_abuseipdb", "limit": 5}
+    ).json()["asset_events"]
+    assert events
+    extra = events[0]["extra"]
+    assert extra["source"] == "abuseipdb"
+    assert extra["summary"]["written"] == extra["written"] == 25
+    assert set(extra["summary"]) >= {"fetched", "valid", "quarantined", "expired", "duplicates", "failed"}
+    # ... and the same counts as one structured line in the upsert task's log
+    run_id = extra["run_id"]
+    upsert = _task_instances(stack, "threatstream_abuseipdb", run_id)["upsert"]
+    log = stack.api(
+        "GET",
+        f"/api/v2/dags/threatstream_abuseipdb/dagRuns/{run_id}/taskInstances/upsert/logs/{upsert['try_number']}",
+        params={"full_content": True},
+        headers={"Accept": "application/json"},
+    ).text
+    assert "ThreatStream run summary" in log
+    assert "GitWildMatchPattern" not in log  # .airflowignore handled without the deprecation warning
+
+
+def test_clear_validate_with_downstream_reruns_and_keeps_the_container(stack: AirflowStack) -> None:
+    dag_id = "threatstream_abuseipdb"
+    latest = max(_runs(stack, dag_id), key=lambda run: run["end_date"])
+    run_id = latest["dag_run_id"]
+    before_tis = _task_instances(stack, dag_id, run_id)
+    before = _documents(stack, "abuseipdb")
+    assert len(before) == 25
+    stack.api(
+        "POST",
+        f"/api/v2/dags/{dag_id}/clearTaskInstances",
+        json={
+            "dry_run": False,
+            "dag_run_id": run_id,
+            "task_ids": ["validate"],
+            "include_downstream": True,
+            "only_failed": False,
+            "reset_dag_runs": True,
+        },
+    )
+    time.sleep(2)
+    run = _wait_run(stack, dag_id, run_id)
+    assert run["state"] == "success"
+    after_tis = _task_instances(stack, dag_id, run_id)
+    assert after_tis["fetch"]["try_number"] == before_tis["fetch"]["try_number"]
+    for task_id in ("validate", "upsert"):
+        assert after_tis[task_id]["try_number"] == before_tis[task_id]["try_number"] + 1, task_id
+        assert after_tis[task_id]["state"] == "success"
+    assert _documents(stack, "abuseipdb") == before
+
+
+def test_native_backfill_of_three_otx_hours(stack: AirflowStack) -> None:
+    start = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
+    started = time.monotonic()
+    backfill = stack.api(
+        "POST",
+        "/api/v2/backfills",
+        json={
+            "dag_id": "threatstream_otx",
+            "from_date": start.isoformat(),
+            "to_date": (start + timedelta(hours=2)).isoformat(),
+            "max_active_runs": 2,
+            "reprocess_behavior": "none",
+        },
+    ).json()
+    runs = _backfill_runs(stack, "threatstream_otx", backfill["id"], expected=3)
+    windows = sorted((run["data_interval_start"], run["data_interval_end"]) for run in runs)
+    assert windows == [(f"2026-11-30T0{h}:00:00Z", f"2026-11-30T0{h + 1}:00:00Z") for h in (6, 7, 8)], windows
+    for run in runs:
+        assert _wait_run(stack, "threatstream_otx", run["dag_run_id"])["state"] == "success"
+    TIMINGS["otx_backfill_3h_seconds"] = round(time.monotonic() - started, 1)
+    assert stack.feeds is not None
+    asked = {
+        request.query["modified_since"][-1]
+        for request in stack.feeds.requests("otx")
+        if "modified_since" in request.query and request.query.get("page", ["1"])[-1] == "1"
+    }
+    assert {"2026-11-30T05:30:00", "2026-11-30T06:30:00", "2026-11-30T07:30:00"} <= asked
+
+
+def _backfill_runs(stack: AirflowStack, dag_id: str, backfill_id: int, expected: int) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        runs = [
+            run
+            for run in _runs(stack, dag_id, run_type="backfill")
+            if run.get("backfill_id") in (None, backfill_id)
+        ]
+        if len(runs) >= expected:
+            return runs
+        time.sleep(2)
+    raise TimeoutError(f"backfill {backfill_id} of {dag_id} did not create {expected} runs")
+
+
+def test_snapshot_feed_backfill_runs_skip(stack: AirflowStack) -> None:
+    start = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
+    backfill = stack.api(
+        "POST",
+        "/api/v2/backfills",
+        json={
+            "dag_id": "threatstream_urlhaus",
+            "from_date": start.isoformat(),
+            "to_date": (start + timedelta(minutes=15)).isoformat(),
+            "max_active_runs": 2,
+            "reprocess_behavior": "none",
+        },
+    ).json()
+    runs = _backfill_runs(stack, "threatstream_urlhaus", backfill["id"], expected=2)
+    for run in runs:
+        finished = _wait_run(stack, "threatstream_urlhaus", run["dag_run_id"])
+        tis = _task_instances(stack, "threatstream_urlhaus", run["dag_run_id"])
+        assert finished["state"] == "success"
+        assert tis["fetch"]["state"] == "skipped"
+        assert tis["upsert"]["state"] == "skipped"
+
+
+@pytest.mark.parametrize(
+    ("dag_id", "conf", "wanted"),
+    [
+        ("threatstream_otx", {"limit": 500}, "limit"),
+        ("threatstream_abuseipdb", {"confidence_minimum": 5}, "confidence_minimum"),
+        ("threatstream_urlhaus", {"dry_run": "maybe"}, "dry_run"),
+    ],
+)
+def test_invalid_params_are_refused_with_a_reason(
+    stack: AirflowStack, dag_id: str, conf: dict[str, Any], wanted: str
+) -> None:
+    response = _trigger(stack, dag_id, conf)
+    assert response.status_code == 400, response.text
+    detail = response.text
+    TIMINGS.setdefault("param_refusals", {})[f"{dag_id} {conf}"] = response.json().get("detail")
+    assert wanted in detail, detail
+    assert (
+        "Invalid input for param" in detail or "is not" in detail or "greater" in detail or "less" in detail
+    )
+
+
+def test_dry_run_fetches_and_validates_but_writes_nothing(stack: AirflowStack) -> None:
+    before = _documents(stack, "otx")
+    response = _trigger(stack, "threatstream_otx", {"dry_run": True})
+    assert response.status_code == 200, response.text
+    run_id = response.json()["dag_run_id"]
+    assert _wait_run(stack, "threatstream_otx", run_id)["state"] == "success"
+    tis = _task_instances(stack, "threatstream_otx", run_id)
+    assert (tis["fetch"]["state"], tis["validate"]["state"], tis["upsert"]["state"]) == (
+        "success",
+        "success",
+        "skipped",
+    )
+    assert len(_documents(stack, "otx")) == len(before)
+
+
+def test_a_slow_run_fires_the_freshness_deadline(stack: AirflowStack, alert_sink: type[_AlertSink]) -> None:
+    assert stack.feeds is not None
+    stack.feeds.use_scenario("urlhaus", "slow")
+    try:
+        response = _trigger(stack, "threatstream_urlhaus")
+        assert response.status_code == 200, response.text
+        run_id = response.json()["dag_run_id"]
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            texts = [alert["body"].get("text", "") for alert in alert_sink.received]
+            if any("freshness deadline" in text and run_id in text for text in texts):
+                break
+            time.sleep(1)
+        else:
+            pytest.fail(f"no deadline alert for {run_id}; received {alert_sink.received}")
+        run = _wait_run(stack, "threatstream_urlhaus", run_id)
+        TIMINGS["slow_urlhaus_run_seconds"] = _duration(run)
+        assert run["state"] == "success"  # late, not broken
+    finally:
+        stack.feeds.use_scenario("urlhaus", "default")
+    alert = next(
+        a for a in alert_sink.received if run_id in a["body"]["text"] and "deadline" in a["body"]["text"]
+    )
+    assert alert["path"] == "/services/T000/B000/secret-path"
+    assert set(alert["body"]) == {"text"}  # what Slack and Teams incoming webhooks accept
+
+
+def test_a_failed_run_notifies_through_the_same_notifier(
+    stack: AirflowStack, alert_sink: type[_AlertSink]
+) -> None:
+    assert stack.feeds is not None
+    stack.feeds.inject_fault(
+        "abuseipdb", status=401, body='{"errors": [{"detail": "Authentication failed."}]}'
+    )
+    response = _trigger(stack, "threatstream_abuseipdb")
+    assert response.status_code == 200, response.text
+    run_id = response.json()["dag_run_id"]
+    run = _wait_run(stack, "threatstream_abuseipdb", run_id)
+    assert run["state"] == "failed"
+    assert _task_instances(stack, "threatstream_abuseipdb", run_id)["fetch"]["try_number"] == 1  # no retry
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        texts = [alert["body"]["text"] for alert in alert_sink.received]
+        if any("run failed" in text and run_id in text for text in texts):
+            return
+        time.sleep(1)
+    pytest.fail(f"no failure alert for {run_id}")
+
+
+def test_headless_chromium_sees_the_three_dags(stack: AirflowStack) -> None:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    screenshot = ARTIFACTS / "dag-list.png"
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1400,1000",
+        "--virtual-time-budget=20000",
+    ]
+    url = f"{stack.url}/dags"
+    subprocess.run(
+        [chromium, *flags, f"--screenshot={screenshot}", url], capture_output=True, timeout=120, check=False
+    )
+    dom = subprocess.run(
+        [chromium, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120, check=False
+    ).stdout
+    assert screenshot.exists()
+    assert screenshot.stat().st_size > 10_000
+    for dag_id in DAG_IDS:
+        assert dag_id in dom, dag_id
+
+    # The run summary, on the source Asset's events (no XCom needed; see asset-events.png).
+    asset = stack.api("GET", "/api/v2/assets", params={"name_pattern": "threatstream_abuseipdb"}).json()
+    asset_url = f"{stack.url}/assets/{asset['assets'][0]['id']}"
+    subprocess.run(
+        [chromium, *flags, f"--screenshot={ARTIFACTS / 'asset-events.png'}", asset_url],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    dom = subprocess.run(
+        [chromium, *flags, "--dump-dom", asset_url], capture_output=True, text=True, timeout=120, check=False
+    ).stdout
+    assert "threatstream_abuseipdb_indicators" in dom
+    assert "Asset Events" in dom  # each event's extra (the summary) expands with one click
