@@ -42,15 +42,15 @@ def cosmos_pool() -> str:
 
 def pool_definitions() -> dict[str, dict[str, object]]:
     """Every ThreatStream pool, in ``airflow pools import`` format."""
-    from threatstream.sources import SOURCES
+    from threatstream.sources import all_sources
 
     pools: dict[str, dict[str, object]] = {
-        f"threatstream_{name}": {
+        f"threatstream_{spec.name}": {
             "slots": FEED_POOL_SLOTS,
             "description": f"ThreatStream: concurrent requests to {spec.title}",
             "include_deferred": False,
         }
-        for name, spec in SOURCES.items()
+        for spec in all_sources()
     }
     pools[COSMOS_POOL] = {
         "slots": COSMOS_POOL_SLOTS,

@@ -17,7 +17,7 @@ from airflow.sdk.definitions.param import ParamsDict
 
 from threatstream.dag_factory import build_source_dag, deadline_interval, schedule_period
 from threatstream.notify import ThreatStreamNotifier
-from threatstream.sources import SOURCES, get_source
+from threatstream.sources import SOURCES, all_sources, get_source
 from threatstream_dev.feed_replay import FeedReplayServer
 from threatstream_dev.runs import RunDag, StoredDocuments
 
@@ -141,7 +141,10 @@ def test_pools_are_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
     dag = build_source_dag("otx")
     assert dag.task_dict["fetch"].pool == "threatstream_otx"
     assert dag.task_dict["upsert"].pool == "threatstream_cosmos"
-    assert set(pool_definitions()) == {f"threatstream_{name}" for name in SOURCES} | {"threatstream_cosmos"}
+    # Every feed, list specs included, has its pool: a task whose pool is missing never runs.
+    feeds = {f"threatstream_{spec.name}" for spec in all_sources()}
+    assert "threatstream_threatfox_csv" in feeds
+    assert set(pool_definitions()) == feeds | {"threatstream_cosmos"}
 
 
 def test_upsert_declares_the_source_asset(dagbag: DagBag) -> None:

@@ -14,8 +14,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from threatstream.assets import MERGED_ASSET
 from threatstream.compat import AirflowFailException
 from threatstream.exceptions import StoreWriteError
-from threatstream.hooks.cosmos import IndicatorStoreHook
-from threatstream.hooks.merged_store import MergedViewHook, MergeStats, configured_policy
+from threatstream.operators.upsert import COSMOS_CONN_ID
 from threatstream.storage import open_path, read_json_lines
 
 log = logging.getLogger(__name__)
@@ -79,7 +78,7 @@ class MergeViewOperator(BaseOperator):
         self,
         *,
         batches: Sequence[Mapping[str, Any]] | str = (),
-        cosmos_conn_id: str = IndicatorStoreHook.default_conn_name,
+        cosmos_conn_id: str = COSMOS_CONN_ID,
         container_name: str | None = None,
         scoring: Mapping[str, Any] | None = None,
         max_concurrency: int = 8,
@@ -108,6 +107,9 @@ class MergeViewOperator(BaseOperator):
         return list(unique.values())
 
     def execute(self, context: Context) -> dict[str, Any]:
+        # The Cosmos SDK is imported by the task, not when the DAG file is parsed.
+        from threatstream.hooks.merged_store import MergedViewHook, MergeStats, configured_policy
+
         try:
             policy = configured_policy(self.scoring)
         except (TypeError, ValueError) as err:

@@ -14,9 +14,8 @@ from typing import IO, Any
 from airflow.sdk import BaseOperator, Context
 
 from threatstream.compat import AirflowFailException
-from threatstream.hooks.cosmos import IndicatorStoreHook
-from threatstream.hooks.merged_store import MergedViewHook
 from threatstream.merged import format_time, parse_time
+from threatstream.operators.upsert import COSMOS_CONN_ID
 from threatstream.stix import STIX_NAMESPACE, identity, tlp_marking, to_stix
 from threatstream.storage import batch_prefix
 
@@ -70,7 +69,7 @@ class StixExportOperator(BaseOperator):
         *,
         since: str | datetime,
         until: str | datetime,
-        cosmos_conn_id: str = IndicatorStoreHook.default_conn_name,
+        cosmos_conn_id: str = COSMOS_CONN_ID,
         container_name: str | None = None,
         storage_base: str | None = None,
         storage_conn_id: str | None = None,
@@ -88,6 +87,8 @@ class StixExportOperator(BaseOperator):
         since, until = _as_time(self.since, "since"), _as_time(self.until, "until")
         if since >= until:
             raise AirflowFailException(f"since ({since}) must be before until ({until})")
+        from threatstream.hooks.merged_store import MergedViewHook
+
         hook = MergedViewHook(self.cosmos_conn_id, container_name=self.container_name)
         path = batch_prefix("stix_export", context["run_id"], self.storage_base, self.storage_conn_id)
         path = path / "bundle.json"
