@@ -14,7 +14,7 @@ subprocess where it matters:
 * **DagBag parse time** of ``dags/`` over an empty folder, and **task start overhead**.
 
 It prints one table, writes it with the machine description to ``docs/benchmarks.md``,
-and exits 1 when a target of issue 9 is missed (ratios, never absolute times; ``--quick``
+and exits 1 when a target is missed (ratios, never absolute times; ``--quick``
 runs small sizes for a smoke test and asserts nothing)::
 
     python -m threatstream_dev.bench [--quick] [--output docs/benchmarks.md] [--no-assert]

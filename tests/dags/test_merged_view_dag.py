@@ -309,6 +309,7 @@ def test_upserts_trigger_the_merged_view_through_their_assets(run_dag: RunDag) -
         "ingested_at",
         "data_interval_start",
         "data_interval_end",
+        "summary",  # the run's counts, shown with the asset event in the UI
     }
     outcome = asset_triggered_run(DAG_ID)
     assert outcome is not None

@@ -155,7 +155,7 @@ def test_upsert_declares_the_source_asset(dagbag: DagBag) -> None:
 
 
 def test_parsing_the_dags_imports_no_azure_sdk() -> None:
-    """Issue 9: the Cosmos hook and the Azure SDKs are imported by tasks, not by DAG parsing."""
+    """The Cosmos hook and the Azure SDKs are imported by tasks, not by DAG parsing."""
     code = (
         "import sys\n"
         "from airflow.dag_processing.dagbag import DagBag\n"
