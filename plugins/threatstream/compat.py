@@ -8,6 +8,7 @@ instead of failing the import of every DAG file.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
 from functools import cache
@@ -51,6 +52,13 @@ else:
 HAS_DEADLINES: bool = DeadlineAlert is not None
 
 
+def deadline_alert_options(name: str) -> dict[str, str]:
+    """Keyword arguments of ``DeadlineAlert`` that not every version takes (``name``: 3.2+)."""
+    if DeadlineAlert is None:
+        return {}
+    return {"name": name} if "name" in inspect.signature(DeadlineAlert).parameters else {}
+
+
 def airflow_version() -> tuple[int, int]:
     """The running Airflow's (major, minor) version."""
     major, minor = (re.match(r"\d*", part) for part in AIRFLOW_VERSION.split(".")[:2])
@@ -88,5 +96,6 @@ __all__ = [
     "DeadlineReference",
     "SyncCallback",
     "airflow_version",
+    "deadline_alert_options",
     "notice_missing",
 ]

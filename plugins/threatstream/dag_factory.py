@@ -27,6 +27,7 @@ from threatstream.compat import (
     CronTriggerTimetable,
     DeadlineAlert,
     DeadlineReference,
+    deadline_alert_options,
     notice_missing,
 )
 from threatstream.notify import ThreatStreamNotifier
@@ -136,7 +137,7 @@ def freshness_deadline(spec: SourceSpec, cron: str) -> list[Any]:
                     },
                 },
             ),
-            name=f"{spec.name}_freshness",
+            **deadline_alert_options(f"{spec.name}_freshness"),
         )
     ]
 
@@ -151,6 +152,8 @@ class SourceDAG(DAG):
     """
 
     def test(self, *args: Any, **kwargs: Any) -> Any:
+        if not hasattr(self, "deadline"):  # Airflow 3.0: no Deadline Alerts
+            return super().test(*args, **kwargs)
         deadline = self.deadline
         self.deadline = None
         try:
@@ -192,7 +195,9 @@ def build_source_dag(source: str | SourceSpec, *, schedule: str | None = None, *
         else CronTriggerTimetable(cron, timezone="UTC")
     )
     dag_kwargs.setdefault("tags", ["threatstream", "threat-intel", spec.name])
-    dag_kwargs.setdefault("deadline", freshness_deadline(spec, cron) or None)
+    deadlines = freshness_deadline(spec, cron)  # empty where Airflow has no Deadline Alerts (3.0)
+    if deadlines:
+        dag_kwargs.setdefault("deadline", deadlines)
     dag_kwargs.setdefault("on_failure_callback", ThreatStreamNotifier(event="run_failed", source=spec.name))
     with SourceDAG(
         dag_id=spec.dag_id,

@@ -190,7 +190,9 @@ class ThreatStreamNotifier(BaseNotifier):
         conn_id: str = ALERTS_CONN_ID,
         context: Any = None,
     ) -> None:
-        super().__init__(context)
+        super().__init__()  # Airflow 3.0's BaseNotifier takes no context; 3.1+ defaults it to {}
+        if context is not None:
+            self.context = context
         self.event = event
         self.source = source
         self.message = message or ""

@@ -10,16 +10,16 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk.definitions.param import ParamsDict
 
 from threatstream.dag_factory import build_source_dag, deadline_interval, schedule_period
 from threatstream.notify import ThreatStreamNotifier
 from threatstream.sources import SOURCES, all_sources, get_source
 from threatstream_dev.feed_replay import FeedReplayServer
-from threatstream_dev.runs import RunDag, StoredDocuments
+from threatstream_dev.runs import RunDag, StoredDocuments, load_dagbag
 
 REPO = Path(__file__).resolve().parents[2]
 DAGS_FOLDER = REPO / "dags"
@@ -27,8 +27,8 @@ LOGICAL_DATE = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def dagbag() -> DagBag:
-    return DagBag(dag_folder=str(DAGS_FOLDER))
+def dagbag() -> Any:
+    return load_dagbag(DAGS_FOLDER)
 
 
 @pytest.mark.parametrize(
@@ -40,7 +40,7 @@ def dagbag() -> DagBag:
     ],
 )
 def test_freshness_deadline_defaults_to_the_schedule_period(
-    dagbag: DagBag, dag_id: str, period: timedelta
+    dagbag: Any, dag_id: str, period: timedelta
 ) -> None:
     (alert,) = dagbag.dags[dag_id].deadline
     assert alert.interval == period
@@ -67,14 +67,14 @@ def test_schedule_period() -> None:
     assert schedule_period("0 */6 * * *") == timedelta(hours=6)
 
 
-def test_failures_notify_through_the_package_notifier(dagbag: DagBag) -> None:
+def test_failures_notify_through_the_package_notifier(dagbag: Any) -> None:
     for name in SOURCES:
         callback = dagbag.dags[f"threatstream_{name}"].on_failure_callback
         assert isinstance(callback, ThreatStreamNotifier)
         assert (callback.event, callback.source) == ("run_failed", name)
 
 
-def test_dag_test_runs_without_deadlines_and_restores_them(dagbag: DagBag) -> None:
+def test_dag_test_runs_without_deadlines_and_restores_them(dagbag: Any) -> None:
     dag = dagbag.dags["threatstream_urlhaus"]
     seen: list[object] = []
     original = type(dag).__mro__[1].test
@@ -103,7 +103,7 @@ def test_dag_test_runs_without_deadlines_and_restores_them(dagbag: DagBag) -> No
     ],
 )
 def test_params_outside_their_schema_are_refused(
-    dagbag: DagBag, dag_id: str, conf: dict[str, object], wanted: str
+    dagbag: Any, dag_id: str, conf: dict[str, object], wanted: str
 ) -> None:
     from airflow.sdk.exceptions import ParamValidationError
 
@@ -112,7 +112,7 @@ def test_params_outside_their_schema_are_refused(
         params.update(conf)  # the trigger form and the REST API validate the same way
 
 
-def test_param_defaults_validate_and_otx_has_since(dagbag: DagBag) -> None:
+def test_param_defaults_validate_and_otx_has_since(dagbag: Any) -> None:
     for name in SOURCES:
         params = dagbag.dags[f"threatstream_{name}"].params
         params.validate()
@@ -122,7 +122,7 @@ def test_param_defaults_validate_and_otx_has_since(dagbag: DagBag) -> None:
     assert otx.get_param("since").schema["format"] == "date-time"
 
 
-def test_backfill_and_quota_protection(dagbag: DagBag) -> None:
+def test_backfill_and_quota_protection(dagbag: Any) -> None:
     for name in SOURCES:
         dag = dagbag.dags[f"threatstream_{name}"]
         assert dag.max_active_runs == 1
@@ -147,7 +147,7 @@ def test_pools_are_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
     assert set(pool_definitions()) == feeds | {"threatstream_cosmos"}
 
 
-def test_upsert_declares_the_source_asset(dagbag: DagBag) -> None:
+def test_upsert_declares_the_source_asset(dagbag: Any) -> None:
     from threatstream.assets import source_asset
 
     for name in SOURCES:
@@ -205,7 +205,7 @@ def test_dry_run_writes_nothing(
 ) -> None:
     from threatstream_dev.runs import run_outcome
 
-    dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags["threatstream_urlhaus"]
+    dag = load_dagbag(DAGS_FOLDER).dags["threatstream_urlhaus"]
     dag_run = dag.test(logical_date=LOGICAL_DATE, run_conf={"dry_run": True})
     outcome = run_outcome(dag.dag_id, dag_run.run_id)
     assert outcome is not None
@@ -262,7 +262,7 @@ def test_otx_since_param_catches_up_from_a_given_time(
 ) -> None:
     from threatstream_dev.runs import run_outcome
 
-    dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags["threatstream_otx"]
+    dag = load_dagbag(DAGS_FOLDER).dags["threatstream_otx"]
     dag_run = dag.test(logical_date=LOGICAL_DATE, run_conf={"since": "2026-11-01T00:00:00+00:00"})
     outcome = run_outcome(dag.dag_id, dag_run.run_id)
     assert outcome is not None

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.dag_processing.dagbag import DagBag
 
 from threatstream.documents import MAX_DOCUMENT_BYTES, TRIMMED_KEY, encode_line
 from threatstream.hooks.cosmos import IndicatorStoreHook
@@ -30,7 +29,7 @@ from threatstream.vocabulary import IndicatorType
 from threatstream_dev.cosmos_emulator import CosmosEmulator
 from threatstream_dev.cosmos_fault_proxy import CosmosFaultProxy, Fault
 from threatstream_dev.feed_replay import FeedReplayServer
-from threatstream_dev.runs import RunOutcome, run_outcome
+from threatstream_dev.runs import RunOutcome, load_dagbag, run_outcome
 
 pytestmark = [pytest.mark.emulator, pytest.mark.replay, pytest.mark.dagrun]
 
@@ -71,7 +70,7 @@ def run_source_dag(
     """Run the URLhaus DAG once with ``dag.test()`` (real retries, real servers)."""
 
     def run() -> RunOutcome:
-        dag = DagBag(dag_folder=str(DAGS_FOLDER)).dags[DAG_ID]
+        dag = load_dagbag(DAGS_FOLDER).dags[DAG_ID]
         dag_run = dag.test(logical_date=LOGICAL_DATE)
         outcome = run_outcome(DAG_ID, dag_run.run_id)
         assert outcome is not None
