@@ -16,6 +16,7 @@ Variable.
 from __future__ import annotations
 
 import json
+import logging
 import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -24,6 +25,8 @@ from airflow.configuration import conf
 
 from threatstream.models import FetchResult, ValidateResult
 from threatstream.notify import Alert
+
+log = logging.getLogger(__name__)
 
 #: How many recent record counts are remembered per source.
 HISTORY_LENGTH = 10
@@ -124,7 +127,10 @@ def record_history(source: str, records: int) -> list[int]:
         history = [int(count) for count in stored][-HISTORY_LENGTH:]
     except (ValueError, TypeError):
         history = []
-    Variable.set(history_key(source), json.dumps([*history, records][-HISTORY_LENGTH:]))
+    try:
+        Variable.set(history_key(source), json.dumps([*history, records][-HISTORY_LENGTH:]))
+    except Exception as err:  # the history only feeds an alert: it must never fail the batch
+        log.warning("ThreatStream: cannot keep the record-count history of %s (%s)", source, err)
     return history
 
 

@@ -96,3 +96,13 @@ def test_run_summary_counts_every_stage() -> None:
         "dry_run": False,
     }
     assert summary.line().startswith("urlhaus: fetched 10, valid 8, quarantined 1")
+
+
+def test_record_history_outside_a_task_does_not_fail_the_batch(caplog: pytest.LogCaptureFixture) -> None:
+    """Without the task runner (a benchmark, a script) the Variable store is unreachable:
+    the history is kept best-effort and validate goes on."""
+    from threatstream.quality import record_history
+
+    with caplog.at_level("WARNING", logger="threatstream.quality"):
+        assert record_history("urlhaus", 30) == []
+    assert "cannot keep the record-count history of urlhaus" in caplog.text
