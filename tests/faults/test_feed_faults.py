@@ -529,7 +529,7 @@ def test_a_streamed_page_without_its_list_is_not_an_empty_page(fault_case: Fault
         ("otx", {"limit": 0}, "'limit' must be between 1 and 50, got 0"),
         ("otx", {"overlap_minutes": -10}, "'overlap_minutes' must be between 0 and 1440"),
         ("otx", {"indicator_limit": "many"}, "'indicator_limit' must be integer"),
-        ("abuseipdb", {"limit": 0}, "'limit' must be between 1 and 500000"),
+        ("abuseipdb", {"limit": 0}, "'limit' must be between 1 and 1000000"),
         ("abuseipdb", {"confidence_minimum": True}, "'confidence_minimum' must be integer"),
         ("urlhaus", {"limt": 5}, "unknown fetch option 'limt'"),
     ],

@@ -59,8 +59,8 @@ class AbuseIPDBHook(FeedHook):
         "limit": {
             "type": "integer",
             "minimum": 1,
-            "maximum": 500_000,
-            "description": "Most rows (plans cap it: free 10,000).",
+            "maximum": 1_000_000,
+            "description": "Most rows (plans cap it: free 10,000, premium 500,000).",
         },
     }
 
