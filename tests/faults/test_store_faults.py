@@ -384,3 +384,21 @@ def test_write_concurrency_backs_off_under_sustained_throttling(
         f"peak {store_proxy.peak_batches_in_flight} batches in flight (maximum 6); "
         f"{store_proxy.injected} requests throttled; all 12 batches failed as retryable, nothing refused",
     )
+
+
+def test_a_container_created_meanwhile_by_another_task_is_used(
+    store_proxy: CosmosFaultProxy, fault_case: FaultCase
+) -> None:
+    """Upserts starting together race to create the container: the loser's 409 is not an error."""
+    race = Fault(status=409, on="any", body_contains=b'"partitionKey"', times=1)
+    store_proxy.inject(race)
+    hook = IndicatorStoreHook()
+    container = hook.get_container()
+    assert race.applied == 1
+    assert container.id == hook.container_name
+    assert hook.count() == 0  # the container answers
+    fault_case(
+        "store 409 on creating the container (another task created it meanwhile)",
+        "the existing container is used, no error",
+        "container ready after one more create-if-not-exists",
+    )

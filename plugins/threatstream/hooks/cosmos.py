@@ -366,20 +366,33 @@ class IndicatorStoreHook(AzureCosmosDBHook):
         self.get_conn()
         return self.default_collection_name or DEFAULT_CONTAINER
 
+    def container_settings(self) -> dict[str, Any]:
+        """Partition key path, default TTL and indexing policy of :attr:`container_name`."""
+        return load_container_settings()
+
     def get_container(self) -> ContainerProxy:
-        """The indicator container, creating the database and container when missing."""
+        """The hook's container, creating the database and container when missing.
+
+        Tasks starting together may race to create them: a 409 (created meanwhile by another
+        task) is followed by one more ``create_*_if_not_exists``, which then finds them.
+        """
         if self._container is None:
-            settings = load_container_settings()
-            try:
-                database = self.get_conn().create_database_if_not_exists(self.database_name)
-                self._container = database.create_container_if_not_exists(
-                    id=self.container_name,
-                    partition_key=PartitionKey(path=settings["partition_key_path"]),
-                    default_ttl=settings.get("default_ttl", -1),
-                    indexing_policy=settings.get("indexing_policy"),
-                )
-            except CosmosHttpResponseError as err:
-                raise self._classify(err, "preparing the container") from None
+            settings = self.container_settings()
+            for attempt in (1, 2):
+                try:
+                    database = self.get_conn().create_database_if_not_exists(self.database_name)
+                    self._container = database.create_container_if_not_exists(
+                        id=self.container_name,
+                        partition_key=PartitionKey(path=settings["partition_key_path"]),
+                        default_ttl=settings.get("default_ttl", -1),
+                        indexing_policy=settings.get("indexing_policy"),
+                    )
+                    break
+                except CosmosHttpResponseError as err:
+                    if err.status_code == 409 and attempt == 1:
+                        continue
+                    raise self._classify(err, f"preparing container {self.container_name}") from None
+        assert self._container is not None
         return self._container
 
     def _classify(self, error: CosmosHttpResponseError, doing: str) -> Exception:

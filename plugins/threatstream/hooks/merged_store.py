@@ -26,7 +26,7 @@ from typing import Any
 from airflow.configuration import conf
 from azure.core import MatchConditions
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
-from azure.cosmos import ContainerProxy, PartitionKey
+from azure.cosmos import ContainerProxy
 from azure.cosmos.exceptions import CosmosHttpResponseError
 
 from threatstream.canonical import partition_key
@@ -171,21 +171,9 @@ class MergedViewHook(IndicatorStoreHook):
     def container_name(self) -> str:
         return self._merged_container_name
 
-    def get_container(self) -> ContainerProxy:
-        """The merged container, creating it (and the database) when missing."""
-        if self._container is None:
-            settings = merged_container_settings()
-            try:
-                database = self.get_conn().create_database_if_not_exists(self.database_name)
-                self._container = database.create_container_if_not_exists(
-                    id=self.container_name,
-                    partition_key=PartitionKey(path=settings["partition_key_path"]),
-                    default_ttl=settings.get("default_ttl", -1),
-                    indexing_policy=settings.get("indexing_policy"),
-                )
-            except CosmosHttpResponseError as err:
-                raise self._classify(err, "preparing the merged container") from None
-        return self._container
+    def container_settings(self) -> dict[str, Any]:
+        """The merged container's settings (``include/cosmos/merged_container.json``)."""
+        return merged_container_settings()
 
     # -- reads -------------------------------------------------------------------------
 
