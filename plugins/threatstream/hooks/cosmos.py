@@ -391,7 +391,7 @@ class IndicatorStoreHook(AzureCosmosDBHook):
                 except CosmosHttpResponseError as err:
                     if err.status_code == 409 and attempt == 1:
                         continue
-                    raise self._classify(err, f"preparing container {self.container_name}") from None
+                    raise self._classify(err, "preparing the database and container") from None
         assert self._container is not None
         return self._container
 
