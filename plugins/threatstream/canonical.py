@@ -41,6 +41,7 @@ __all__ = [
     "canonical_ip",
     "canonical_url",
     "canonicalize",
+    "check_source",
     "indicator_id",
     "indicator_keys",
     "ip_indicator_type",
@@ -859,21 +860,30 @@ def _digest(canonical_value: str) -> str:
     return hashlib.sha256(canonical_value.encode("utf-8")).hexdigest()
 
 
-def _check_source(source: str) -> None:
-    if not isinstance(source, str) or not _SOURCE_RE.fullmatch(source):
+_CHECKED_SOURCES: set[str] = set()
+
+
+def check_source(source: str) -> None:
+    """Refuse a source name that cannot be part of a document id (``[a-z0-9_.-]{1,64}``)."""
+    if not isinstance(source, str):
+        raise ValueError(f"source must be a string, got {type(source).__name__}")
+    if source in _CHECKED_SOURCES:
+        return
+    if not _SOURCE_RE.fullmatch(source):
         raise ValueError(f"source must match [a-z0-9_.-]{{1,64}}, got {source!r}")
+    _CHECKED_SOURCES.add(source)
 
 
 def indicator_id(source: str, indicator_type: IndicatorType | str, canonical_value: str) -> str:
     """Deterministic Cosmos DB id ``source:type:sha256(value)``; never contains the raw value."""
-    _check_source(source)
+    check_source(source)
     kind = _coerce_type(indicator_type)
     return f"{source}:{kind.value}:{_digest(canonical_value)}"
 
 
 def indicator_keys(source: str, indicator_type: IndicatorType, canonical_value: str) -> tuple[str, str]:
     """``(indicator_id(...), partition_key(...))`` from one digest of the value."""
-    _check_source(source)
+    check_source(source)
     digest = _digest(canonical_value)
     return f"{source}:{indicator_type.value}:{digest}", f"{indicator_type.value}_{digest[:2]}"
 

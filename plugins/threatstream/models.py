@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator, model_validator
 
-from threatstream.canonical import canonical_indicator, indicator_keys
+from threatstream.canonical import canonical_indicator, check_source, indicator_keys
 from threatstream.vocabulary import TLP, IndicatorType
 
 
@@ -98,22 +98,20 @@ class Observation(BaseModel):
         default_ttl: timedelta,
         written_at: datetime | None = None,
     ) -> Indicator:
-        """Canonicalise into the stored document.
+        """Canonicalise into the stored document, as a validated :class:`Indicator`.
 
         The canonical type may differ from the reported one (an absolute web ``URI`` is a
         ``URL``, ``::ffff:8.8.8.8`` is ``IPv4``); the reported type is then kept in
         ``raw_metadata["original_type"]``, and a defanged value in ``raw_metadata["original_value"]``.
-
-        Built from this already validated observation without validating again: every field
-        is made to satisfy :class:`Indicator` (the tests validate the result against it).
 
         :param ingested_at: the batch's logical time (stable across reruns of the batch).
         :param default_ttl: lifetime of the document unless ``valid_until`` is sooner.
         :param written_at: when the document is written (defaults to ``ingested_at``);
             Cosmos DB counts ``ttl`` from the write, so the TTL ends at ``valid_until``.
         """
-        fields = self._stored_fields(source, ingested_at, default_ttl, written_at)
-        return Indicator.model_construct(**fields)
+        return Indicator.model_validate(
+            self.to_document(source, ingested_at=ingested_at, default_ttl=default_ttl, written_at=written_at)
+        )
 
     def to_document(
         self,
@@ -123,52 +121,80 @@ class Observation(BaseModel):
         default_ttl: timedelta,
         written_at: datetime | None = None,
     ) -> dict[str, Any]:
-        """``to_indicator(...).to_document()`` without building the model: the JSON-ready document."""
-        fields = self._stored_fields(source, ingested_at, default_ttl, written_at)
-        fields["indicator_type"] = fields["indicator_type"].value
-        if fields["tlp"] is not None:
-            fields["tlp"] = fields["tlp"].value
-        for name in _DATETIME_FIELDS:
-            if fields[name] is not None:
-                fields[name] = format_utc(fields[name])
-        return fields
+        """The JSON-ready document of :meth:`to_indicator`, without building the model.
 
-    def _stored_fields(
-        self, source: str, ingested_at: datetime, default_ttl: timedelta, written_at: datetime | None
-    ) -> dict[str, Any]:
-        """The :class:`Indicator` fields, in its field order (Python values, not yet JSON)."""
-        indicator_type, canonical_value, refanged = canonical_indicator(self.indicator_type, self.value)
-        ingested_at = ensure_utc(ingested_at)
-        ttl = default_ttl
-        if self.valid_until is not None:
-            ttl = min(ttl, self.valid_until - ensure_utc(written_at or ingested_at))
-        raw_metadata = self.raw_metadata
-        if refanged or indicator_type is not self.indicator_type:
+        For many observations of one batch, :class:`DocumentBuilder` does the same with the
+        per-batch work done once.
+        """
+        builder = DocumentBuilder(source, ingested_at=ingested_at, default_ttl=default_ttl, written_at=written_at)
+        return builder.document(self)
+
+
+class DocumentBuilder:
+    """Builds the stored documents of one batch: one source, one ingestion time, one TTL.
+
+    What is the same for every document (the source check, the formatted ``ingested_at``,
+    the default TTL in seconds) is worked out once; :meth:`document` then canonicalises one
+    observation and lays out its document in :class:`Indicator`'s field order, without
+    validating again: every field is made to satisfy :class:`Indicator` (the tests validate
+    the result against it).
+
+    :param ingested_at: the batch's logical time (stable across reruns of the batch).
+    :param default_ttl: lifetime of a document unless its ``valid_until`` is sooner.
+    :param written_at: when the documents are written (defaults to ``ingested_at``);
+        Cosmos DB counts ``ttl`` from the write, so the TTL ends at ``valid_until``.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        *,
+        ingested_at: datetime,
+        default_ttl: timedelta,
+        written_at: datetime | None = None,
+    ) -> None:
+        check_source(source)
+        self.source = source
+        self._ingested_at = format_utc(ingested_at)
+        self._written_at = ensure_utc(written_at or ingested_at)
+        self._default_ttl = max(1, int(default_ttl.total_seconds()))
+
+    def document(self, observation: Observation) -> dict[str, Any]:
+        """The JSON-ready document of ``observation``; raises :class:`InvalidIndicator`."""
+        reported = observation.indicator_type
+        indicator_type, canonical_value, refanged = canonical_indicator(reported, observation.value)
+        raw_metadata = observation.raw_metadata
+        if refanged or indicator_type is not reported:
             raw_metadata = dict(raw_metadata)
             if refanged:
-                raw_metadata["original_value"] = self.value
-            if indicator_type is not self.indicator_type:
-                raw_metadata["original_type"] = self.indicator_type.value
-        document_id, document_partition_key = indicator_keys(source, indicator_type, canonical_value)
+                raw_metadata["original_value"] = observation.value
+            if indicator_type is not reported:
+                raw_metadata["original_type"] = reported.value
+        document_id, document_partition_key = indicator_keys(self.source, indicator_type, canonical_value)
+        ttl = self._default_ttl
+        valid_until = observation.valid_until
+        if valid_until is not None:
+            ttl = max(1, min(ttl, int((valid_until - self._written_at).total_seconds())))
+        tags = observation.tags
+        tlp = observation.tlp
+        first_seen = observation.first_seen
+        last_seen = observation.last_seen
         return {
             "id": document_id,
             "partition_key": document_partition_key,
-            "source": source,
-            "indicator_type": indicator_type,
+            "source": self.source,
+            "indicator_type": indicator_type.value,
             "indicator_value": canonical_value,
-            "confidence": self.confidence,
-            "tags": sorted({stripped for tag in self.tags if (stripped := tag.strip())}),
-            "tlp": self.tlp,
-            "first_seen": self.first_seen,
-            "last_seen": self.last_seen,
-            "valid_until": self.valid_until,
-            "ingested_at": ingested_at,
+            "confidence": observation.confidence,
+            "tags": sorted({stripped for tag in tags if (stripped := tag.strip())}) if tags else [],
+            "tlp": None if tlp is None else tlp.value,
+            "first_seen": None if first_seen is None else format_utc(first_seen),
+            "last_seen": None if last_seen is None else format_utc(last_seen),
+            "valid_until": None if valid_until is None else format_utc(valid_until),
+            "ingested_at": self._ingested_at,
             "raw_metadata": raw_metadata,
-            "ttl": max(1, int(ttl.total_seconds())),
+            "ttl": ttl,
         }
-
-
-_DATETIME_FIELDS = ("first_seen", "last_seen", "valid_until", "ingested_at")
 
 
 class Indicator(BaseModel):

@@ -11,6 +11,7 @@ from itertools import accumulate
 from typing import Any, Protocol
 
 import ijson
+import orjson
 
 from threatstream.exceptions import FeedFormatError
 
@@ -63,6 +64,14 @@ def parse_timestamp(value: Any) -> datetime | None:
         return None
     if not isinstance(value, str):
         raise ValueError(f"timestamp must be a string, got {type(value).__name__}")
+    try:  # the common case: plain ISO 8601 (``Z`` and a space separator included)
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        pass
+    else:
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=UTC)
+        return parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
     text = value.strip()
     if not text:
         return None
@@ -99,7 +108,8 @@ def iter_json_array(
     """Stream the items of the list at dotted ``path`` (e.g. ``data``) of a JSON document.
 
     Memory stays flat whatever the document's size: items are built one at a time by
-    ``ijson``'s C backend. Nesting deeper than :data:`MAX_JSON_DEPTH` is refused before the
+    ``ijson``'s C backend (a document of less than :data:`WHOLE_DOCUMENT_BYTES`, a page of a
+    paged feed, is decoded in one go when nothing in it needs the streaming parser's care). Nesting deeper than :data:`MAX_JSON_DEPTH` is refused before the
     parser sees it, numbers are read as ``int``/``float`` (an integer beyond 64 bits is
     refused), an item larger than ``max_record_bytes`` is refused before it is built, and a
     document without a list at ``path`` is a :class:`FeedFormatError`, so a changed shape
@@ -108,8 +118,14 @@ def iter_json_array(
     guarded = JsonDepthGuard(
         source, what, record_depth=path.count(".") + 2, max_record_bytes=max_record_bytes
     )
-    head = _read_up_to(guarded, _HEAD_BYTES)
-    shape_known = _list_starts_in(head, path, what, complete=len(head) < _HEAD_BYTES)
+    head = _read_up_to(guarded, WHOLE_DOCUMENT_BYTES)
+    complete = len(head) < WHOLE_DOCUMENT_BYTES
+    if complete:
+        items = _plain_list_at(head, path)
+        if items is not None:
+            yield from items
+            return
+    shape_known = _list_starts_in(head, path, what, complete=complete)
     stream = _ChainedReader(head, guarded)
     seen: list[bool] = []
     try:
@@ -126,6 +142,26 @@ def iter_json_array(
         raise FeedFormatError(f"{what}: unreadable JSON ({type(err).__name__}: {_first_line(err)})") from None
     if not seen:
         raise FeedFormatError(f"{what}: expected a '{path}' list; {_preview(head)}")
+
+
+def _plain_list_at(document: bytes, path: str) -> list[Any] | None:
+    """The list at dotted ``path`` of a whole small document, decoded by ``orjson`` in one go.
+
+    None for anything the streaming parser must judge, so that both ways read every
+    document alike: invalid JSON or UTF-8, lone surrogates, numbers out of range, digit runs
+    that may be integers beyond 64 bits (``orjson`` would make them floats), another shape.
+    """
+    if _LONG_DIGIT_RUN in document.translate(_DIGITS_AS_ZERO):
+        return None
+    try:
+        value = orjson.loads(document)
+    except orjson.JSONDecodeError:
+        return None
+    for key in path.split("."):
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value if isinstance(value, list) else None
 
 
 def json_value(document: bytes, path: str, what: str) -> Any:
@@ -149,7 +185,8 @@ def read_head(source: ByteStream, size: int = 1 << 16) -> tuple[bytes, ByteStrea
 def first_json_value(head: bytes, path: str) -> Any:
     """The scalar at dotted ``path`` if it occurs in ``head`` (a document's first bytes), else None."""
     try:
-        for prefix, event, value in ijson.parse(JsonDepthGuard(io.BytesIO(head), "head"), use_float=True):
+        events = ijson.parse(JsonDepthGuard(io.BytesIO(head), "head"), use_float=True, buf_size=_SCAN_BYTES)
+        for prefix, event, value in events:
             if prefix == path and event not in ("start_map", "start_array", "map_key"):
                 return value
     except (ijson.JSONError, FeedFormatError, UnicodeDecodeError):
@@ -158,7 +195,15 @@ def first_json_value(head: bytes, path: str) -> Any:
 
 
 _READ_BYTES = 1 << 16
-_HEAD_BYTES = 1 << 16
+#: A document smaller than this (a page of a paged feed) is decoded whole when it can be.
+WHOLE_DOCUMENT_BYTES = 4 << 20
+#: 19 digits in a row may be an integer beyond 64 bits, which only the streaming parser refuses
+#: (found by turning every digit into ``0``: one pass, then one substring search).
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_DIGIT_RUN = b"0" * 19
+#: Scans of a document's head read small chunks: they stop at the first match, and the parser
+#: turns a whole chunk into events before yielding the first.
+_SCAN_BYTES = 1 << 10
 _STRUCTURE_ONLY = bytes(set(range(256)) - set(b'"[]{}'))
 _STRING = re.compile(rb'"[^"]*"')
 _DEPTH_STEP = [0] * 256
@@ -252,10 +297,11 @@ class _ChainedReader(ChunkReader):
 
 
 def _read_up_to(source: ByteStream, size: int) -> bytes:
+    """Up to ``size`` bytes, read in chunks of at most ``_READ_BYTES`` (as the parser reads)."""
     parts: list[bytes] = []
     remaining = size
     while remaining > 0:
-        data = source.read(remaining)
+        data = source.read(min(remaining, _READ_BYTES))
         if not data:
             break
         parts.append(data)
@@ -270,7 +316,7 @@ def _list_starts_in(head: bytes, path: str, what: str, *, complete: bool) -> boo
     whole document and has no such list.
     """
     try:
-        for prefix, event, _ in ijson.parse(io.BytesIO(head), use_float=True):
+        for prefix, event, _ in ijson.parse(io.BytesIO(head), use_float=True, buf_size=_SCAN_BYTES):
             if prefix == path:
                 if event == "start_array":
                     return True
