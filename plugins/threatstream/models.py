@@ -161,6 +161,15 @@ class DocumentBuilder:
 
     def document(self, observation: Observation) -> dict[str, Any]:
         """The JSON-ready document of ``observation``; raises :class:`InvalidIndicator`."""
+        document = self.fields(observation)
+        for name in _OBSERVED_TIMES:
+            if document[name] is not None:
+                document[name] = format_utc(document[name])
+        return document
+
+    def fields(self, observation: Observation) -> dict[str, Any]:
+        """:meth:`document` with its observed times still ``datetime`` (UTC), as the batch
+        encoder (:func:`~threatstream.documents.encode_document`) writes them in the same form."""
         reported = observation.indicator_type
         indicator_type, canonical_value, refanged = canonical_indicator(reported, observation.value)
         raw_metadata = observation.raw_metadata
@@ -176,25 +185,25 @@ class DocumentBuilder:
         if valid_until is not None:
             ttl = max(1, min(ttl, int((valid_until - self._written_at).total_seconds())))
         tags = observation.tags
-        tlp = observation.tlp
-        first_seen = observation.first_seen
-        last_seen = observation.last_seen
         return {
             "id": document_id,
             "partition_key": document_partition_key,
             "source": self.source,
-            "indicator_type": indicator_type.value,
+            "indicator_type": indicator_type,  # a StrEnum: it is its value
             "indicator_value": canonical_value,
             "confidence": observation.confidence,
             "tags": sorted({stripped for tag in tags if (stripped := tag.strip())}) if tags else [],
-            "tlp": None if tlp is None else tlp.value,
-            "first_seen": None if first_seen is None else format_utc(first_seen),
-            "last_seen": None if last_seen is None else format_utc(last_seen),
-            "valid_until": None if valid_until is None else format_utc(valid_until),
+            "tlp": observation.tlp,
+            "first_seen": observation.first_seen,
+            "last_seen": observation.last_seen,
+            "valid_until": valid_until,
             "ingested_at": self._ingested_at,
             "raw_metadata": raw_metadata,
             "ttl": ttl,
         }
+
+
+_OBSERVED_TIMES = ("first_seen", "last_seen", "valid_until")
 
 
 class Indicator(BaseModel):

@@ -64,8 +64,8 @@ def parse_timestamp(value: Any) -> datetime | None:
         return None
     if not isinstance(value, str):
         raise ValueError(f"timestamp must be a string, got {type(value).__name__}")
-    try:  # the common case: plain ISO 8601 (``Z`` and a space separator included)
-        parsed = datetime.fromisoformat(value)
+    try:  # the common cases: plain ISO 8601 (``Z`` and a space separator included), `` UTC``
+        parsed = datetime.fromisoformat(value[:-4] if value.endswith(" UTC") else value)
     except ValueError:
         pass
     else:

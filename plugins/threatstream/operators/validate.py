@@ -163,7 +163,7 @@ class ValidateIndicatorsOperator(BaseOperator):
             default_ttl=self.default_ttl or spec.default_ttl,
             written_at=fetched.fetched_at,
         )
-        parse_record, build_document, now = spec.parse_record, builder.document, fetched.fetched_at
+        parse_record, build_document, now = spec.parse_record, builder.fields, fetched.fetched_at
         reasons: Counter[str] = Counter()
         seen = SeenKeys()
         records = expired = duplicates = trimmed = unknown_tlp = 0

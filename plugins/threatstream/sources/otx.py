@@ -10,10 +10,11 @@ after its interval, which later runs rewrite idempotently.
 
 from __future__ import annotations
 
+import copy
 import io
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import requests
 
@@ -23,7 +24,7 @@ from threatstream.hooks.feed import MIB, FeedHook, FeedLimits, FetchedPage, Fetc
 from threatstream.models import Observation
 from threatstream.parsing import ByteStream, iter_json_array, json_value, parse_timestamp, string_list
 from threatstream.sources.base import SourceSpec
-from threatstream.vocabulary import IndicatorType
+from threatstream.vocabulary import TLP, IndicatorType
 
 SUBSCRIBED = "api/v1/pulses/subscribed"
 #: Pulse fields every indicator of the pulse carries along (as the record's ``pulse``).
@@ -200,6 +201,54 @@ def _is_active(value: Any) -> bool:
     return int(str(value).strip()) != 0
 
 
+class _PulseFacts(NamedTuple):
+    """What every indicator of one pulse shares."""
+
+    tags: tuple[str, ...]
+    tlp: Any
+    last_seen: datetime | None
+    metadata: dict[str, Any]
+
+
+def _read_pulse_facts(pulse: Mapping[str, Any]) -> _PulseFacts:
+    return _PulseFacts(
+        tags=string_list(pulse.get("tags")),
+        tlp=_tlp(pulse.get("tlp", pulse.get("TLP"))),
+        last_seen=parse_timestamp(pulse.get("modified")),
+        metadata={
+            "pulse_id": pulse.get("id"),
+            "pulse_name": pulse.get("name"),
+            "author_name": pulse.get("author_name"),
+            "adversary": pulse.get("adversary") or None,
+            "malware_families": list(string_list(pulse.get("malware_families"))),
+            "attack_ids": list(string_list(pulse.get("attack_ids"))),
+            "references": list(string_list(pulse.get("references"))),
+        },
+    )
+
+
+def _tlp(label: Any) -> Any:
+    """The TLP a label means; an unknown one as written (Observation keeps it in raw metadata)."""
+    try:
+        return TLP.from_label(label)
+    except ValueError:
+        return label
+
+
+#: The last pulse read (a copy, so that a pulse changed since cannot match) and its facts.
+_last_pulse: tuple[Mapping[str, Any] | None, _PulseFacts | None] = (None, None)
+
+
+def _pulse_facts(pulse: Mapping[str, Any]) -> _PulseFacts:
+    """The facts of ``pulse``, read once for the indicators of one pulse, which come in a row."""
+    global _last_pulse
+    seen, facts = _last_pulse
+    if facts is None or pulse != seen:
+        facts = _read_pulse_facts(pulse)
+        _last_pulse = (copy.deepcopy(pulse), facts)
+    return facts
+
+
 def parse_record(record: Mapping[str, Any], context: Mapping[str, Any]) -> Observation:
     """One OTX indicator (with its pulse) -> one observation."""
     pulse: Mapping[str, Any] = record["pulse"]
@@ -210,23 +259,16 @@ def parse_record(record: Mapping[str, Any], context: Mapping[str, Any]) -> Obser
     except ValueError:
         raise InvalidIndicator("unknown_type", f"OTX indicator type {otx_type!r} is not supported") from None
     value = indicator.get("indicator")
-    metadata: dict[str, Any] = {
-        "pulse_id": pulse.get("id"),
-        "pulse_name": pulse.get("name"),
-        "author_name": pulse.get("author_name"),
-        "adversary": pulse.get("adversary") or None,
-        "malware_families": list(string_list(pulse.get("malware_families"))),
-        "attack_ids": list(string_list(pulse.get("attack_ids"))),
-        "references": list(string_list(pulse.get("references"))),
-    }
+    facts = _pulse_facts(pulse)
+    metadata = dict(facts.metadata)
     metadata.update({f"indicator_{key}": indicator[key] for key in INDICATOR_FIELDS if indicator.get(key)})
     return Observation(
         indicator_type=indicator_type,
         value=value if isinstance(value, str) else "",
-        tags=string_list(pulse.get("tags")),
-        tlp=pulse.get("tlp", pulse.get("TLP")),  # the label as written; Observation maps it
+        tags=facts.tags,
+        tlp=facts.tlp,
         first_seen=parse_timestamp(indicator.get("created")) or parse_timestamp(pulse.get("created")),
-        last_seen=parse_timestamp(pulse.get("modified")),
+        last_seen=facts.last_seen,
         valid_until=parse_timestamp(indicator.get("expiration")),
         is_active=_is_active(indicator.get("is_active")),
         raw_metadata=metadata,
