@@ -416,7 +416,19 @@ def _parse_address(value: str, reason: str = "invalid_ip") -> _Address:
 def _require_global(address: _Address) -> None:
     kind = (_V4_TABLE if address.version == 4 else _V6_TABLE).kind(address.number)
     if kind is not None:
-        raise InvalidIndicator("non_global_ip", f"{address.text} is not globally routable: {kind} address")
+        raise _non_global(address.text, kind)
+
+
+def _global_dotted_quad(text: str) -> CanonicalIndicator:
+    """An IPv4 address in canonical dotted-quad form, if global: one range lookup."""
+    kind = _V4_TABLE.kind(int.from_bytes(socket.inet_aton(text), "big"))
+    if kind is not None:
+        raise _non_global(text, kind)
+    return CanonicalIndicator(IndicatorType.IPV4, text)
+
+
+def _non_global(text: str, kind: str) -> InvalidIndicator:
+    return InvalidIndicator("non_global_ip", f"{text} is not globally routable: {kind} address")
 
 
 def _ip(text: str) -> CanonicalIndicator:
@@ -445,6 +457,8 @@ def ip_indicator_type(value: str) -> IndicatorType:
 
 def _ip_of_version(indicator_type: IndicatorType) -> Callable[[str], CanonicalIndicator]:
     def canonical(text: str) -> CanonicalIndicator:
+        if indicator_type is IndicatorType.IPV4 and _DOTTED_QUAD_RE.fullmatch(text):
+            return _global_dotted_quad(text)
         address = _parse_address(text)
         if address.version == 6 and indicator_type is IndicatorType.IPV4:
             raise InvalidIndicator("ip_version_mismatch", f"{_short(text)} is an IPv6 address, not IPv4")
@@ -836,6 +850,9 @@ def canonical_indicator(indicator_type: IndicatorType | str, value: object) -> C
     IPv4-mapped IPv6 address or network (``IPv4`` / an IPv4 ``CIDR``). Idempotent:
     ``canonical_indicator(*canonical_indicator(t, v)[:2])[:2] == canonical_indicator(t, v)[:2]``.
     """
+    if indicator_type is IndicatorType.IPV4 and isinstance(value, str) and _DOTTED_QUAD_RE.fullmatch(value):
+        # The commonest input, already canonical (nothing to strip, no control character, not defanged).
+        return _global_dotted_quad(value)
     kind = _coerce_type(indicator_type)
     text = _prepare(value)
     refanger = _REFANGERS.get(kind)
