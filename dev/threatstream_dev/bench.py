@@ -423,6 +423,7 @@ def measure_validate(
     env: Mapping[str, str],
     sources: list[str],
     records: int,
+    *,
     rounds: int,
     log: Callable[[str], None],
 ) -> list[Row]:
@@ -833,7 +834,7 @@ def main(argv: list[str] | None = None) -> int:
         rows: list[Row] = []
         if "validate" in sections:
             rows += measure_validate(
-                work, env, args.sources.split(","), args.validate_records, args.repeats, log
+                work, env, args.sources.split(","), args.validate_records, rounds=args.repeats, log=log
             )
         if "upsert" in sections:
             rows += measure_upsert(work, args.upsert_documents, args.per_document_sample, args.repeats, log)

@@ -126,7 +126,9 @@ class Observation(BaseModel):
         For many observations of one batch, :class:`DocumentBuilder` does the same with the
         per-batch work done once.
         """
-        builder = DocumentBuilder(source, ingested_at=ingested_at, default_ttl=default_ttl, written_at=written_at)
+        builder = DocumentBuilder(
+            source, ingested_at=ingested_at, default_ttl=default_ttl, written_at=written_at
+        )
         return builder.document(self)
 
 

@@ -109,11 +109,11 @@ def iter_json_array(
 
     Memory stays flat whatever the document's size: items are built one at a time by
     ``ijson``'s C backend (a document of less than :data:`WHOLE_DOCUMENT_BYTES`, a page of a
-    paged feed, is decoded in one go when nothing in it needs the streaming parser's care). Nesting deeper than :data:`MAX_JSON_DEPTH` is refused before the
-    parser sees it, numbers are read as ``int``/``float`` (an integer beyond 64 bits is
-    refused), an item larger than ``max_record_bytes`` is refused before it is built, and a
-    document without a list at ``path`` is a :class:`FeedFormatError`, so a changed shape
-    never passes as an empty page.
+    paged feed, is decoded in one go when nothing in it needs the streaming parser's care).
+    Nesting deeper than :data:`MAX_JSON_DEPTH` is refused before the parser sees it, numbers
+    are read as ``int``/``float`` (an integer beyond 64 bits is refused), an item larger than
+    ``max_record_bytes`` is refused before it is built, and a document without a list at
+    ``path`` is a :class:`FeedFormatError`, so a changed shape never passes as an empty page.
     """
     guarded = JsonDepthGuard(
         source, what, record_depth=path.count(".") + 2, max_record_bytes=max_record_bytes
@@ -149,15 +149,19 @@ def _plain_list_at(document: bytes, path: str) -> list[Any] | None:
 
     None for anything the streaming parser must judge, so that both ways read every
     document alike: invalid JSON or UTF-8, lone surrogates, numbers out of range, digit runs
-    that may be integers beyond 64 bits (``orjson`` would make them floats), another shape.
+    that may be integers beyond 64 bits (``orjson`` would make them floats), a key of ``path``
+    written more than once (the stream reads every list so named), another shape.
     """
     if _LONG_DIGIT_RUN in document.translate(_DIGITS_AS_ZERO):
+        return None
+    keys = path.split(".")
+    if any(document.count(b'"%s"' % key.encode()) != 1 for key in keys):
         return None
     try:
         value = orjson.loads(document)
     except orjson.JSONDecodeError:
         return None
-    for key in path.split("."):
+    for key in keys:
         if not isinstance(value, dict) or key not in value:
             return None
         value = value[key]

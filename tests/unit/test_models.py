@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from threatstream.canonical import InvalidIndicator
-from threatstream.models import Indicator, Observation, format_utc
+from threatstream.documents import decode_line, encode_document
+from threatstream.models import DocumentBuilder, Indicator, Observation, format_utc
 from threatstream.vocabulary import TLP, IndicatorType
 
 INGESTED = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
@@ -161,6 +162,18 @@ def test_document_is_valid_against_the_schema(
     # what is written validates against the documented schema and round-trips unchanged
     assert Indicator.model_validate(document).to_document() == document
     assert json.loads(json.dumps(document)) == document
+    # the batch path (times left to the encoder) writes exactly this document
+    builder = DocumentBuilder("otx", ingested_at=INGESTED, default_ttl=NINETY_DAYS)
+    try:
+        expected: bytes | None = encode_document(document)[0]
+    except InvalidIndicator:  # e.g. an integer beyond 64 bits in raw metadata
+        expected = None
+    if expected is None:
+        with pytest.raises(InvalidIndicator, match="unencodable"):
+            encode_document(builder.fields(observation))
+    else:
+        assert encode_document(builder.fields(observation))[0] == expected
+        assert decode_line(expected) == document
 
 
 def test_to_document_matches_the_model_path_field_by_field() -> None:
@@ -185,3 +198,10 @@ def test_to_document_matches_the_model_path_field_by_field() -> None:
         "original_value": "hxxps://Evil[.]Example.com:443",
         "original_type": "URI",
     }
+
+
+def test_a_builder_refuses_a_source_that_cannot_be_part_of_an_id() -> None:
+    DocumentBuilder("otx", ingested_at=INGESTED, default_ttl=NINETY_DAYS)
+    for bad in ("OTX", "a b", "", "x" * 65):
+        with pytest.raises(ValueError, match="source must match"):
+            DocumentBuilder(bad, ingested_at=INGESTED, default_ttl=NINETY_DAYS)

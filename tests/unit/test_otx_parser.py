@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections import Counter
 from datetime import UTC, datetime
@@ -118,3 +119,20 @@ def test_extra_indicator_pages_carry_their_pulse() -> None:
 def test_a_page_without_results_is_schema_drift() -> None:
     with pytest.raises(FeedFormatError, match="results"):
         list(split_records(FetchedPage(b'{"detail": "Something else"}')))
+
+
+def test_pulse_facts_follow_the_pulse_each_indicator_carries() -> None:
+    """Facts shared by a pulse's indicators are read once per pulse, never reused for another."""
+    record = _subscribed_records()[0]
+    pulse = copy.deepcopy(record["pulse"])
+    first = parse_record({"pulse": pulse, "indicator": record["indicator"]}, {})
+    pulse["tags"] = ["changed in place"]  # the same dict, now another pulse
+    pulse["tlp"] = "red"
+    second = parse_record({"pulse": pulse, "indicator": record["indicator"]}, {})
+    assert first.tags != second.tags == ("changed in place",)
+    assert second.tlp is TLP.RED
+    other = dict(pulse, id="another", name="Another pulse", tlp="purple")
+    third = parse_record({"pulse": other, "indicator": record["indicator"]}, {})
+    assert third.raw_metadata["pulse_id"] == "another"
+    assert third.tlp is None
+    assert third.raw_metadata["tlp_label"] == "purple"

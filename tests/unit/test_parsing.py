@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from threatstream.exceptions import FeedFormatError
@@ -64,7 +64,7 @@ def test_load_json_page_names_what_failed() -> None:
 
 _TEXT = st.text(alphabet=st.sampled_from('ab[]{}"\\\\:,é\u2028'), max_size=8)
 _JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | _TEXT,
+    st.none() | st.booleans() | st.integers(-(2**63) + 1, 2**63 - 1) | _TEXT,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3),
     max_leaves=12,
 )
@@ -147,3 +147,64 @@ def test_first_json_value_reads_only_a_head() -> None:
 def test_load_json_page_turns_any_garbage_into_a_format_error(body: bytes) -> None:
     with pytest.raises(FeedFormatError):
         load_json_page(io.BytesIO(body), "page")
+
+
+_json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63) + 1, 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+)
+_json_values = st.recursive(
+    _json_scalars,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def _both_ways(body: bytes, monkeypatch: pytest.MonkeyPatch) -> tuple[object, object]:
+    """What iter_json_array gives for ``body`` decoded whole and streamed: items or the error."""
+
+    def outcome() -> object:
+        try:
+            return list(iter_json_array(io.BytesIO(body), "data", "page"))
+        except FeedFormatError as error:  # the message, without the preview of the first bytes read
+            return f"FeedFormatError: {str(error).split('; starts with')[0]}"
+
+    whole = outcome()
+    with monkeypatch.context() as patch:
+        patch.setattr("threatstream.parsing.WHOLE_DOCUMENT_BYTES", 1)
+        streamed = outcome()
+    return whole, streamed
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_json_values, max_size=5))
+def test_small_documents_decoded_whole_read_as_streamed(items: list[object]) -> None:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        whole, streamed = _both_ways(json.dumps({"meta": 1, "data": items}).encode(), monkeypatch)
+    assert whole == streamed == json.loads(json.dumps(items))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"data": [{"a": 18446744073709551616}]}',  # beyond 64 bits: orjson would give a float
+        b'{"data": [{"a": 9223372036854775808}]}',  # beyond a signed 64-bit integer
+        b'{"data": ["lone \\ud800 surrogate"]}',  # orjson refuses it; the stream reads "?"
+        b'{"data": [1e400]}',
+        b'{"data": {"a": 1}}',
+        b'{"data": [1]} trailing',
+        b'{"data": ["\xff"]}',
+        b'{"data": [1], "data": [2]}',
+        b'[{"data": [1]}]',
+    ],
+)
+def test_documents_only_the_stream_can_judge_read_as_streamed(
+    body: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole, streamed = _both_ways(body, monkeypatch)
+    assert whole == streamed

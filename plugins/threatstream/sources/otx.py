@@ -235,18 +235,24 @@ def _tlp(label: Any) -> Any:
         return label
 
 
-#: The last pulse read (a copy, so that a pulse changed since cannot match) and its facts.
-_last_pulse: tuple[Mapping[str, Any] | None, _PulseFacts | None] = (None, None)
+class _LastPulseFacts:
+    """The facts of a pulse, read once for its indicators, which come in a row.
+
+    Keeps the last pulse read (a copy, so that a pulse changed since never matches) and its facts.
+    """
+
+    def __init__(self) -> None:
+        self._last: tuple[Mapping[str, Any] | None, _PulseFacts | None] = (None, None)
+
+    def __call__(self, pulse: Mapping[str, Any]) -> _PulseFacts:
+        seen, facts = self._last
+        if facts is None or pulse != seen:
+            facts = _read_pulse_facts(pulse)
+            self._last = (copy.deepcopy(pulse), facts)
+        return facts
 
 
-def _pulse_facts(pulse: Mapping[str, Any]) -> _PulseFacts:
-    """The facts of ``pulse``, read once for the indicators of one pulse, which come in a row."""
-    global _last_pulse
-    seen, facts = _last_pulse
-    if facts is None or pulse != seen:
-        facts = _read_pulse_facts(pulse)
-        _last_pulse = (copy.deepcopy(pulse), facts)
-    return facts
+_pulse_facts = _LastPulseFacts()
 
 
 def parse_record(record: Mapping[str, Any], context: Mapping[str, Any]) -> Observation:
