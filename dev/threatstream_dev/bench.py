@@ -263,15 +263,16 @@ class _XCom:
 def worker_validate(spec: Mapping[str, Any]) -> dict[str, Any]:
     """Run the real ``validate`` operator on a fetched batch; CPU seconds and max RSS.
 
-    A first run on the small warm-up batch pays the one-off costs (imports, schema builds)
-    that a worker has paid before its task runs, as the baseline's worker does.
+    A first run on the small ``warm_up`` batch, if given, pays the one-off costs (imports,
+    schema builds) that a worker has paid before its task runs, as the baseline's worker does.
     """
     from threatstream.exceptions import RejectRatioExceeded
     from threatstream.operators.validate import ValidateIndicatorsOperator
 
     operator = ValidateIndicatorsOperator(task_id="validate", source=spec["source"])
     try:
-        operator.execute(cast(Any, {"ti": _XCom(spec["warm_up"])}))
+        if "warm_up" in spec:
+            operator.execute(cast(Any, {"ti": _XCom(spec["warm_up"])}))
         started = _cpu_seconds()
         result = operator.execute(cast(Any, {"ti": _XCom(spec["fetched"])}))
     except RejectRatioExceeded as err:

@@ -291,11 +291,13 @@ class _ChainedReader(ChunkReader):
     def __init__(self, head: bytes, source: ByteStream) -> None:
         super().__init__()
         self._head = head
+        self._offset = 0
         self._source = source
 
     def read_chunk(self, size: int) -> bytes:
-        if self._head:
-            data, self._head = self._head[:size], self._head[size:]
+        if self._offset < len(self._head):
+            data = self._head[self._offset : self._offset + size]
+            self._offset += len(data)
             return data
         return self._source.read(size)
 
