@@ -200,7 +200,7 @@ def first_json_value(head: bytes, path: str) -> Any:
 
 _READ_BYTES = 1 << 16
 #: A document smaller than this (a page of a paged feed) is decoded whole when it can be.
-WHOLE_DOCUMENT_BYTES = 4 << 20
+WHOLE_DOCUMENT_BYTES = 2 << 20
 #: 19 digits in a row may be an integer beyond 64 bits, which only the streaming parser refuses
 #: (found by turning every digit into ``0``: one pass, then one substring search).
 _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
