@@ -648,7 +648,39 @@ def _url_host(host: str, url: str) -> str:
         raise
 
 
+# A URL already in canonical form but for a missing "/" path: lower-case scheme and plain ASCII
+# host name (or dotted quad), no user info, a port without leading zeros, and a path, query and
+# fragment without whitespace, backslashes or percent-escapes.
+_SIMPLE_URL_RE = re.compile(
+    rf"(https?|ftps?)://({_FAST_LABEL}(?:\.{_FAST_LABEL})+)(?::([1-9][0-9]{{0,4}}))?([/?#][^\s\\%]*)?"
+)
+
+
 def _url(text: str) -> CanonicalIndicator:
+    """The canonical URL: at once for a simple URL already in canonical form, else parsed."""
+    simple = _SIMPLE_URL_RE.fullmatch(text)
+    if simple is None:
+        return _parsed_url(text)
+    _check_size(text, URL_MAX_BYTES)
+    scheme, host, port, tail = simple.groups()
+    if (
+        len(host) > HOSTNAME_MAX_CHARS
+        or _ACE_PREFIX in host
+        or (port is not None and (int(port) > 65535 or int(port) == _DEFAULT_PORTS[scheme]))
+    ):
+        return _parsed_url(text)
+    if host.rpartition(".")[2].isdigit():  # only a global dotted quad can end in digits
+        if not _DOTTED_QUAD_RE.fullmatch(host):
+            return _parsed_url(text)
+        _global_dotted_quad(host)
+    if not tail or tail[0] != "/":  # empty path (RFC 3986 section 6.2.3)
+        end = simple.end(3) if port is not None else simple.end(2)
+        text = f"{text[:end]}/{tail or ''}"
+        _check_size(text, URL_MAX_BYTES)
+    return CanonicalIndicator(IndicatorType.URL, text)
+
+
+def _parsed_url(text: str) -> CanonicalIndicator:
     _check_size(text, URL_MAX_BYTES)
     if _WHITESPACE_RE.search(text):
         raise InvalidIndicator("invalid_url", f"{_short(text)} contains whitespace")

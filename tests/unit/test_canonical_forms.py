@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import string
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -158,7 +159,10 @@ _defangs = st.sampled_from(["[.]", "(.)", "{.}", "[dot]", "(DOT)", "."])
 @st.composite
 def defanged_urls(draw: st.DrawFn) -> tuple[str, str]:
     """A defanged URL and the same URL written plainly."""
-    labels = draw(st.lists(st.text(string.ascii_lowercase + "_-", min_size=1, max_size=8), min_size=1))
+    # at most 20 labels of 10 characters: the host stays within 253 characters
+    labels = draw(
+        st.lists(st.text(string.ascii_lowercase + "_-", min_size=1, max_size=8), min_size=1, max_size=20)
+    )
     labels = [f"a{label}a" for label in labels]
     tld = draw(st.sampled_from(["com", "net", "example"]))
     scheme, defanged_scheme = draw(st.sampled_from([("http", "hxxp"), ("https", "hXXps"), ("ftp", "fxp")]))
@@ -407,3 +411,65 @@ def test_range_table_agrees_with_the_reference(
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return
     assert _table_kind(address) == _reference_kind(address)
+
+
+@st.composite
+def url_like(draw: st.DrawFn) -> str:
+    """URLs near the simple canonical form, and every way to fall just outside it."""
+    scheme = draw(st.sampled_from(["http", "https", "ftp", "ftps", "HTTP", "Https", "gopher"]))
+    host = draw(
+        st.one_of(
+            st.lists(st.from_regex(r"[a-z0-9_][a-z0-9_-]{0,12}", fullmatch=True), min_size=1, max_size=4).map(
+                ".".join
+            ),
+            st.sampled_from(
+                [
+                    "8.8.8.8",
+                    "10.0.0.1",
+                    "192.168.1.1",
+                    "256.1.1.1",
+                    "1.2.3.04",
+                    "example.123",
+                    "xn--fa-hia.de",
+                    "xn--zz.com",
+                    "Example.COM",
+                    "example.com.",
+                    "-bad.com",
+                    "bad-.com",
+                    "a..b",
+                    ".a.com",
+                    "a" * 64 + ".com",
+                    ".".join(["abcdefghij"] * 24) + ".com",
+                    "[2001:db8::1]",
+                    "[2a00:1450::1]",
+                    "user@example.com",
+                ]
+            ),
+        )
+    )
+    port = draw(
+        st.sampled_from(["", ":80", ":443", ":21", ":990", ":0", ":080", ":8080", ":65535", ":65536", ":"])
+    )
+    tail = draw(
+        st.one_of(
+            st.just(""),
+            st.text(string.ascii_letters + string.digits + "/?#=&._~%()[]\\ ", max_size=16).map(
+                lambda t: "/" + t
+            ),
+            st.sampled_from(["?q=1", "#top", "/a%2fb", "/a%2Fb", "/a b", "/a\\b", "/" + "x" * 9000]),
+        )
+    )
+    return f"{scheme}://{host}{port}{tail}"
+
+
+def _outcome(function: Callable[[str], canonical.CanonicalIndicator], text: str) -> object:
+    try:
+        return function(text)
+    except InvalidIndicator as refused:
+        return refused.reason
+
+
+@settings(max_examples=1000, deadline=None)
+@given(url_like())
+def test_simple_urls_take_a_shortcut_to_the_same_canonical_form(text: str) -> None:
+    assert _outcome(canonical._url, text) == _outcome(canonical._parsed_url, text)
