@@ -25,6 +25,7 @@ from threatstream.documents import decode_line, encode_line
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 _UPLOAD_CHUNK = 8 * 1024 * 1024
+_READ_CHUNK = 1024 * 1024
 
 
 def default_storage_base() -> str:
@@ -107,9 +108,20 @@ class JsonLinesWriter:
 
 
 def read_json_lines(path: ObjectStoragePath) -> Iterator[dict[str, Any]]:
-    """Stream the documents of a JSON-lines file, one line at a time."""
+    """Stream the documents of a JSON-lines file, reading it in blocks of ``_READ_CHUNK`` bytes.
+
+    Only one block and the lines it completes are held at a time. Large reads, not one
+    ``readline`` per document: each call through the object-storage file wrapper has a cost
+    of its own, and a reader that gives up the interpreter for every small read starves
+    behind busy writer threads.
+    """
     with path.open("rb") as handle:  # type: ignore[no-untyped-call]
-        # readline, not iteration: Airflow 3.0's file wrapper does not forward __iter__.
-        for line in iter(handle.readline, b""):
-            if line.strip():
-                yield decode_line(line)
+        tail = b""
+        while chunk := handle.read(_READ_CHUNK):
+            lines = (tail + chunk).split(b"\n")
+            tail = lines.pop()
+            for line in lines:
+                if line.strip():
+                    yield decode_line(line)
+        if tail.strip():
+            yield decode_line(tail)
