@@ -486,12 +486,18 @@ class IndicatorStoreHook(AzureCosmosDBHook):
     ) -> WriteStats:
         operations = [("upsert", (dict(document),)) for document in batch.documents]
         stats = WriteStats(attempted=len(operations), batches=1)
+
+        def charged(headers: Mapping[str, Any], _results: object) -> None:
+            # The SDK adds keys to the latest response's headers from other threads: read the
+            # one value here rather than copy them (``get_response_headers``) afterwards.
+            stats.request_charge = _request_charge(headers)
+
         try:
-            results = self._call(
+            self._call(
                 limiter,
                 stats,
                 lambda: container.execute_item_batch(
-                    batch_operations=operations, partition_key=batch.partition_key
+                    batch_operations=operations, partition_key=batch.partition_key, response_hook=charged
                 ),
             )
         except CosmosBatchOperationError as err:
@@ -512,7 +518,6 @@ class IndicatorStoreHook(AzureCosmosDBHook):
         except (ServiceRequestError, ServiceResponseError) as err:
             return self._failed(stats, batch.documents, type(err).__name__)
         stats.written = len(operations)
-        stats.request_charge = _request_charge(results.get_response_headers())
         return stats
 
     def _write_individually(

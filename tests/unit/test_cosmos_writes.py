@@ -1,0 +1,102 @@
+"""IndicatorStoreHook's write loop against an in-process stand-in for the container.
+
+What the local Cosmos server cannot show on demand: responses whose headers change under
+the hook, how many batches are in flight, throttling at a chosen moment.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from types import SimpleNamespace
+from typing import Any
+
+from azure.cosmos.exceptions import CosmosHttpResponseError
+
+from threatstream.hooks.cosmos import IndicatorStoreHook
+
+Operations = Sequence[tuple[str, tuple[dict[str, Any], ...]]]
+
+
+class _RacyResults(list[dict[str, Any]]):
+    """A batch result whose headers another thread is changing (the SDK writes throttling
+    counters into the latest response's headers after every request)."""
+
+    def get_response_headers(self) -> Mapping[str, Any]:
+        raise RuntimeError("OrderedDict mutated during iteration")
+
+
+class FakeContainer:
+    """Answers ``execute_item_batch`` like the SDK does; ``answer`` may raise per call."""
+
+    def __init__(
+        self,
+        answer: Callable[[int, Operations], None] = lambda call, operations: None,
+        *,
+        latency: float = 0.0,
+        charge: str = "2.5",
+    ) -> None:
+        self.client_connection = SimpleNamespace(connection_policy=SimpleNamespace(RetryOptions=None))
+        self.answer = answer
+        self.latency = latency
+        self.charge = charge
+        self.calls = 0
+        self.written: dict[str, dict[str, Any]] = {}
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self._lock = threading.Lock()
+
+    def execute_item_batch(
+        self,
+        batch_operations: Operations,
+        partition_key: str,
+        response_hook: Callable[[Mapping[str, Any], list[dict[str, Any]]], None] | None = None,
+    ) -> list[dict[str, Any]]:
+        with self._lock:
+            self.calls += 1
+            call = self.calls
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            time.sleep(self.latency)
+            self.answer(call, batch_operations)
+            with self._lock:
+                for _, (document,) in batch_operations:
+                    assert document["partition_key"] == partition_key
+                    self.written[document["id"]] = document
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+        if response_hook is not None:
+            response_hook({"x-ms-request-charge": self.charge}, [])
+        return _RacyResults()
+
+
+def _hook(container: FakeContainer, **kwargs: Any) -> IndicatorStoreHook:
+    hook = IndicatorStoreHook("unused", backoff_initial=0.001, **kwargs)
+    hook._container = container  # type: ignore[assignment]
+    return hook
+
+
+def _documents(count: int, keys: int = 10) -> list[dict[str, Any]]:
+    return [{"id": f"d{i}", "partition_key": f"pk{i % keys}", "n": i} for i in range(count)]
+
+
+def test_the_request_charge_is_read_from_the_response_without_copying_its_headers() -> None:
+    container = FakeContainer(charge="2.5")
+    stats = _hook(container).upsert_documents(_documents(1000))
+    assert (stats.written, stats.failed, stats.batches) == (1000, 0, 10)
+    assert stats.request_charge == 25.0
+    assert len(container.written) == 1000
+
+
+def test_throttled_batches_are_retried_and_counted() -> None:
+    def answer(call: int, operations: Operations) -> None:
+        if call in (1, 2, 3):
+            raise CosmosHttpResponseError(status_code=429, message="throttled")
+
+    container = FakeContainer(answer)
+    stats = _hook(container).upsert_documents(_documents(1000))
+    assert (stats.written, stats.failed, stats.throttled) == (1000, 0, 3)
+    assert len(container.written) == 1000
