@@ -106,21 +106,6 @@ def plan_batches(
     return batches
 
 
-@dataclass
-class _PendingBatch:
-    documents: dict[str, Mapping[str, Any]] = field(default_factory=dict)
-    sizes: dict[str, int] = field(default_factory=dict)
-    bytes: int = 0
-
-    def add(self, document_id: str, document: Mapping[str, Any], size: int) -> bool:
-        """Add (or replace) a document; True if the id is new here."""
-        previous = self.sizes.get(document_id)
-        self.bytes += size - (previous or 0)
-        self.documents[document_id] = document
-        self.sizes[document_id] = size
-        return previous is None
-
-
 def stream_batches(
     documents: Iterable[Mapping[str, Any]],
     *,
@@ -137,34 +122,85 @@ def stream_batches(
     however many partition keys the stream spreads over. The rest goes out at the end. An
     id repeated within a waiting batch keeps its last version (``validate`` writes each id
     once per batch file, so ids do not repeat across batches).
+
+    Waiting documents are held as JSON (which also gives their size) and decoded again when
+    their batch is released: each batch holds new dicts equal to the documents as JSON,
+    which the caller owns. A document JSON cannot encode raises ``orjson.JSONEncodeError``.
     """
-    pending: dict[str, _PendingBatch] = {}
+    planned = _plan(
+        _document_entries(documents, pk_field),
+        max_buffered=max_buffered,
+        max_operations=max_operations,
+        max_bytes=max_bytes,
+    )
+    for batch in planned:
+        yield batch.decoded()
+
+
+@dataclass(frozen=True)
+class _EncodedBatch:
+    """A planned batch whose documents are still JSON."""
+
+    partition_key: str
+    lines: tuple[bytes, ...]
+
+    def decoded(self) -> Batch:
+        return Batch(self.partition_key, tuple(map(orjson.loads, self.lines)))
+
+
+#: What the planner needs of a document: partition key, id and the document as JSON.
+_Entry = tuple[str, str, bytes]
+
+
+def _document_entries(documents: Iterable[Mapping[str, Any]], pk_field: str) -> Iterator[_Entry]:
+    for document in documents:
+        line = orjson.dumps(document if isinstance(document, dict) else dict(document))
+        yield str(document[pk_field]), str(document["id"]), line
+
+
+def _plan(
+    entries: Iterable[_Entry], *, max_buffered: int, max_operations: int, max_bytes: int
+) -> Iterator[_EncodedBatch]:
+    """The planning of :func:`stream_batches`.
+
+    Waiting documents are kept as JSON bytes, which the garbage collector does not track:
+    tens of thousands of them as dicts and lists would be walked by every collection and,
+    as they age, make the interpreter run full collections over the whole heap.
+    """
+    waiting: dict[str, dict[str, bytes]] = {}  # partition key -> id -> JSON
+    sizes: dict[str, int] = {}  # partition key -> bytes waiting
     buffered = 0
 
-    def release(key: str) -> Batch:
+    def release(key: str) -> _EncodedBatch:
         nonlocal buffered
-        group = pending.pop(key)
-        buffered -= len(group.documents)
-        return Batch(key, tuple(group.documents.values()))
+        lines = waiting.pop(key)
+        del sizes[key]
+        buffered -= len(lines)
+        return _EncodedBatch(key, tuple(lines.values()))
 
-    for document in documents:
-        key, document_id = str(document[pk_field]), str(document["id"])
-        size = len(orjson.dumps(document, default=str))
-        group = pending.get(key)
-        if group is not None and document_id not in group.sizes and group.bytes + size > max_bytes:
+    for key, document_id, line in entries:
+        group = waiting.get(key)
+        previous = None if group is None else group.get(document_id)
+        if group is not None and previous is None and sizes[key] + len(line) > max_bytes:
             yield release(key)
             group = None
         if group is None:
-            group = pending[key] = _PendingBatch()
-        buffered += group.add(document_id, document, size)
-        if len(group.documents) >= max_operations:
+            group = waiting[key] = {}
+            sizes[key] = 0
+        group[document_id] = line
+        if previous is None:
+            sizes[key] += len(line)
+            buffered += 1
+        else:
+            sizes[key] += len(line) - len(previous)
+        if len(group) >= max_operations:
             yield release(key)
         elif buffered > max_buffered:
-            for fullest in sorted(pending, key=lambda k: len(pending[k].documents), reverse=True):
+            for fullest in sorted(waiting, key=lambda k: len(waiting[k]), reverse=True):
                 if buffered <= max_buffered // 2:
                     break
                 yield release(fullest)
-    for key in list(pending):
+    for key in list(waiting):
         yield release(key)
 
 
@@ -408,14 +444,17 @@ class IndicatorStoreHook(AzureCosmosDBHook):
     ) -> WriteStats:
         """Upsert documents (each with ``id`` and ``partition_key``) in transactional batches.
 
-        Streams ``documents`` through :func:`stream_batches`, holding at most ``chunk_size``
-        of them while batches fill up, so memory stays flat whatever the feed's size and
-        batches are full whenever a partition key has enough documents (there are 256
-        partition keys per indicator type). Batches run on a thread pool at a concurrency
-        that adapts to throttling. A batch the service refuses
-        as a whole is retried one document at a time, so one bad document costs only itself;
-        failures and refusals are counted, not raised.
+        Streams ``documents`` through the planning of :func:`stream_batches`, holding at most
+        ``chunk_size`` of them (as JSON) while batches fill up, so memory stays flat whatever
+        the feed's size and batches are full whenever a partition key has enough documents
+        (there are 256 partition keys per indicator type). Batches run on a thread pool at a
+        concurrency that adapts to throttling. A batch the service refuses as a whole is
+        retried one document at a time, so one bad document costs only itself; failures and
+        refusals are counted, not raised.
         """
+        return self._upsert(_document_entries(documents, "partition_key"), chunk_size)
+
+    def _upsert(self, entries: Iterable[_Entry], chunk_size: int) -> WriteStats:
         container = self.get_container()
         stats = WriteStats()
         limiter = AdaptiveConcurrency(self.max_concurrency)
@@ -431,7 +470,13 @@ class IndicatorStoreHook(AzureCosmosDBHook):
             self._sdk_throttle_retries_disabled(container),
             ThreadPoolExecutor(max_workers=limiter.maximum, thread_name_prefix="cosmos-batch") as pool,
         ):
-            for batch in stream_batches(documents, max_buffered=chunk_size):
+            planned = _plan(
+                entries,
+                max_buffered=chunk_size,
+                max_operations=MAX_BATCH_OPERATIONS,
+                max_bytes=MAX_BATCH_BYTES,
+            )
+            for batch in planned:
                 limiter.acquire()
                 pending.add(pool.submit(self._write_batch, container, batch, limiter))
                 collect(wait_all=False)
@@ -474,17 +519,19 @@ class IndicatorStoreHook(AzureCosmosDBHook):
             return result
 
     def _write_batch(
-        self, container: ContainerProxy, batch: Batch, limiter: AdaptiveConcurrency
+        self, container: ContainerProxy, batch: _EncodedBatch, limiter: AdaptiveConcurrency
     ) -> WriteStats:
         try:
-            return self._write_batch_once(container, batch, limiter)
+            # Decoded only now: documents live as dicts only while their batch is written.
+            return self._write_batch_once(container, batch.decoded(), limiter)
         finally:
             limiter.release()
 
     def _write_batch_once(
         self, container: ContainerProxy, batch: Batch, limiter: AdaptiveConcurrency
     ) -> WriteStats:
-        operations = [("upsert", (dict(document),)) for document in batch.documents]
+        # The batch was decoded for this write: its dicts are its own, no copy needed.
+        operations = [("upsert", (document,)) for document in batch.documents]
         stats = WriteStats(attempted=len(operations), batches=1)
 
         def charged(headers: Mapping[str, Any], _results: object) -> None:
