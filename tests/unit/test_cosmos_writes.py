@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any
 
@@ -100,3 +100,33 @@ def test_throttled_batches_are_retried_and_counted() -> None:
     stats = _hook(container).upsert_documents(_documents(1000))
     assert (stats.written, stats.failed, stats.throttled) == (1000, 0, 3)
     assert len(container.written) == 1000
+
+
+def test_in_flight_batches_never_exceed_the_concurrency_limit() -> None:
+    container = FakeContainer(latency=0.01)
+    stats = _hook(container, max_concurrency=3).upsert_documents(_documents(4000, keys=40))
+    assert (stats.written, stats.batches) == (4000, 40)
+    assert container.most_in_flight == stats.peak_concurrency == 3
+
+
+def test_planning_runs_ahead_of_the_batches_in_flight() -> None:
+    consumed = 0
+
+    def stream() -> Iterator[dict[str, Any]]:
+        nonlocal consumed
+        for document in _documents(1000, keys=1):
+            consumed += 1
+            yield document
+
+    planned_while_first_in_flight: list[int] = []
+
+    def answer(call: int, operations: Operations) -> None:
+        if call == 1:  # one batch in flight at a time: the next two are planned meanwhile
+            deadline = time.monotonic() + 5
+            while consumed < 300 and time.monotonic() < deadline:
+                time.sleep(0.005)
+            planned_while_first_in_flight.append(consumed)
+
+    stats = _hook(FakeContainer(answer), max_concurrency=1).upsert_documents(stream())
+    assert stats.written == 1000
+    assert planned_while_first_in_flight[0] >= 300

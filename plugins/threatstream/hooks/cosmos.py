@@ -448,9 +448,10 @@ class IndicatorStoreHook(AzureCosmosDBHook):
         ``chunk_size`` of them (as JSON) while batches fill up, so memory stays flat whatever
         the feed's size and batches are full whenever a partition key has enough documents
         (there are 256 partition keys per indicator type). Batches run on a thread pool at a
-        concurrency that adapts to throttling. A batch the service refuses as a whole is
-        retried one document at a time, so one bad document costs only itself; failures and
-        refusals are counted, not raised.
+        concurrency that adapts to throttling; the planning runs up to twice the pool's size
+        of batches ahead, so a finished batch is followed at once by the next. A batch the
+        service refuses as a whole is retried one document at a time, so one bad document
+        costs only itself; failures and refusals are counted, not raised.
         """
         return self._upsert(_document_entries(documents, "partition_key"), chunk_size)
 
@@ -459,6 +460,7 @@ class IndicatorStoreHook(AzureCosmosDBHook):
         stats = WriteStats()
         limiter = AdaptiveConcurrency(self.max_concurrency)
         pending: set[Future[WriteStats]] = set()
+        ahead = threading.BoundedSemaphore(2 * limiter.maximum)
 
         def collect(*, wait_all: bool) -> None:
             finished = set(wait(pending)[0]) if wait_all else {f for f in pending if f.done()}
@@ -477,8 +479,10 @@ class IndicatorStoreHook(AzureCosmosDBHook):
                 max_bytes=MAX_BATCH_BYTES,
             )
             for batch in planned:
-                limiter.acquire()
-                pending.add(pool.submit(self._write_batch, container, batch, limiter))
+                ahead.acquire()
+                future = pool.submit(self._write_batch, container, batch, limiter)
+                future.add_done_callback(lambda _: ahead.release())
+                pending.add(future)
                 collect(wait_all=False)
             collect(wait_all=True)
         stats.peak_concurrency = limiter.peak
@@ -521,6 +525,7 @@ class IndicatorStoreHook(AzureCosmosDBHook):
     def _write_batch(
         self, container: ContainerProxy, batch: _EncodedBatch, limiter: AdaptiveConcurrency
     ) -> WriteStats:
+        limiter.acquire()
         try:
             # Decoded only now: documents live as dicts only while their batch is written.
             return self._write_batch_once(container, batch.decoded(), limiter)
