@@ -6,6 +6,7 @@ the hook, how many batches are in flight, throttling at a chosen moment.
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -130,3 +131,48 @@ def test_planning_runs_ahead_of_the_batches_in_flight() -> None:
     stats = _hook(FakeContainer(answer), max_concurrency=1).upsert_documents(stream())
     assert stats.written == 1000
     assert planned_while_first_in_flight[0] >= 300
+
+
+def test_collector_thresholds_are_relaxed_while_writing_and_then_restored() -> None:
+    before = gc.get_threshold()
+    during: list[tuple[int, int, int]] = []
+    container = FakeContainer(lambda call, operations: during.append(gc.get_threshold()))
+    _hook(container).upsert_documents(_documents(300, keys=3))
+    assert gc.get_threshold() == before
+    young, middle, oldest = during[0]
+    assert young >= 10_000
+    assert middle == before[1]
+    assert oldest >= 1_000_000
+
+
+def test_overlapping_writes_restore_the_thresholds_when_the_last_one_ends() -> None:
+    before = gc.get_threshold()
+    first_started, second_ended = threading.Event(), threading.Event()
+
+    def first_answer(call: int, operations: Operations) -> None:
+        first_started.set()
+        assert second_ended.wait(5)
+
+    first = threading.Thread(
+        target=lambda: _hook(FakeContainer(first_answer)).upsert_documents(_documents(100))
+    )
+    first.start()
+    assert first_started.wait(5)
+    _hook(FakeContainer()).upsert_documents(_documents(100))
+    assert gc.get_threshold() != before  # the first write still runs
+    second_ended.set()
+    first.join(5)
+    assert gc.get_threshold() == before
+
+
+def test_disabled_automatic_collection_stays_disabled() -> None:
+    before = gc.get_threshold()
+    gc.set_threshold(0)
+    try:
+        during: list[tuple[int, int, int]] = []
+        container = FakeContainer(lambda call, operations: during.append(gc.get_threshold()))
+        _hook(container).upsert_documents(_documents(100))
+        assert during[0][0] == 0
+        assert gc.get_threshold()[0] == 0
+    finally:
+        gc.set_threshold(*before)
