@@ -107,13 +107,13 @@ class JsonLinesWriter:
                     shutil.copyfileobj(buffer, target, _UPLOAD_CHUNK)
 
 
-def read_json_lines(path: ObjectStoragePath) -> Iterator[dict[str, Any]]:
-    """Stream the documents of a JSON-lines file, reading it in blocks of ``_READ_CHUNK`` bytes.
+def read_lines(path: ObjectStoragePath) -> Iterator[bytes]:
+    """Stream the non-blank lines of a JSON-lines file, without their line ends.
 
-    Only one block and the lines it completes are held at a time. Large reads, not one
-    ``readline`` per document: each call through the object-storage file wrapper has a cost
-    of its own, and a reader that gives up the interpreter for every small read starves
-    behind busy writer threads.
+    The file is read in blocks of ``_READ_CHUNK`` bytes; only one block and the lines it
+    completes are held at a time. Large reads, not one ``readline`` per document: each call
+    through the object-storage file wrapper has a cost of its own, and a reader that gives up
+    the interpreter for every small read starves behind busy writer threads.
     """
     with path.open("rb") as handle:  # type: ignore[no-untyped-call]
         tail = b""
@@ -122,6 +122,12 @@ def read_json_lines(path: ObjectStoragePath) -> Iterator[dict[str, Any]]:
             tail = lines.pop()
             for line in lines:
                 if line.strip():
-                    yield decode_line(line)
+                    yield line
         if tail.strip():
-            yield decode_line(tail)
+            yield tail
+
+
+def read_json_lines(path: ObjectStoragePath) -> Iterator[dict[str, Any]]:
+    """Stream the documents of a JSON-lines file (:func:`read_lines`, decoded)."""
+    for line in read_lines(path):
+        yield decode_line(line)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any
 
+import orjson
 from azure.cosmos.exceptions import CosmosHttpResponseError
 
 from threatstream.hooks.cosmos import IndicatorStoreHook
@@ -101,6 +102,14 @@ def test_throttled_batches_are_retried_and_counted() -> None:
     stats = _hook(container).upsert_documents(_documents(1000))
     assert (stats.written, stats.failed, stats.throttled) == (1000, 0, 3)
     assert len(container.written) == 1000
+
+
+def test_json_lines_are_written_as_the_documents_they_encode() -> None:
+    documents = _documents(250, keys=3)
+    container = FakeContainer()
+    stats = _hook(container).upsert_json_lines(orjson.dumps(d) for d in documents)
+    assert (stats.attempted, stats.written, stats.failed, stats.batches) == (250, 250, 0, 3)
+    assert container.written == {d["id"]: d for d in documents}
 
 
 def test_in_flight_batches_never_exceed_the_concurrency_limit() -> None:

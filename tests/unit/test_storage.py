@@ -86,3 +86,12 @@ def test_json_lines_are_read_with_few_calls_on_the_file(monkeypatch: pytest.Monk
     monkeypatch.setattr(type(path), "open", counting_open)
     assert sum(1 for _ in read_json_lines(path)) == 2000
     assert calls < 10  # a few block reads, not one call per line
+
+
+def test_lines_are_streamed_without_line_ends_or_blank_lines() -> None:
+    from threatstream.storage import read_lines
+
+    path = batch_prefix("unit", "lines") / "valid.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b'{"id":"a"}\n\n{"id":"b"}\r\n  \n{"id":"c"}')
+    assert [line.rstrip(b"\r") for line in read_lines(path)] == [b'{"id":"a"}', b'{"id":"b"}', b'{"id":"c"}']

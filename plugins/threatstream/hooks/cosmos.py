@@ -159,6 +159,14 @@ def _document_entries(documents: Iterable[Mapping[str, Any]], pk_field: str) -> 
         yield str(document[pk_field]), str(document["id"]), line
 
 
+def _line_entries(lines: Iterable[bytes], pk_field: str) -> Iterator[_Entry]:
+    """Entries of JSON lines, each sent as read: decoded here only for its key and id."""
+    decode = orjson.loads
+    for line in lines:
+        document = decode(line)
+        yield str(document[pk_field]), str(document["id"]), line
+
+
 def _plan(
     entries: Iterable[_Entry], *, max_buffered: int, max_operations: int, max_bytes: int
 ) -> Iterator[_EncodedBatch]:
@@ -498,6 +506,15 @@ class IndicatorStoreHook(AzureCosmosDBHook):
         costs only itself; failures and refusals are counted, not raised.
         """
         return self._upsert(_document_entries(documents, "partition_key"), chunk_size)
+
+    def upsert_json_lines(self, lines: Iterable[bytes], *, chunk_size: int = 25_000) -> WriteStats:
+        """:meth:`upsert_documents` for documents given as JSON lines, such as the lines of a
+        batch's ``valid.jsonl`` (:func:`threatstream.storage.read_lines`).
+
+        Each line is decoded once for its id and partition key and kept as read until its
+        batch is written.
+        """
+        return self._upsert(_line_entries(lines, "partition_key"), chunk_size)
 
     def _upsert(self, entries: Iterable[_Entry], chunk_size: int) -> WriteStats:
         container = self.get_container()
