@@ -115,10 +115,13 @@ def read_lines(path: ObjectStoragePath) -> Iterator[bytes]:
     through the object-storage file wrapper has a cost of its own, and a reader that gives up
     the interpreter for every small read starves behind busy writer threads.
     """
+    block = bytearray(_READ_CHUNK)
     with path.open("rb") as handle:  # type: ignore[no-untyped-call]
         tail = b""
-        while chunk := handle.read(_READ_CHUNK):
-            lines = (tail + chunk).split(b"\n")
+        # readinto, not read: Airflow's file wrapper reports each `read` as a lineage input
+        # (loading the plugins to do so); the batch files are intermediate and never were.
+        while size := handle.readinto(block):
+            lines = (tail + block[:size]).split(b"\n")
             tail = lines.pop()
             for line in lines:
                 if line.strip():
