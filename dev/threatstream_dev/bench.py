@@ -559,12 +559,12 @@ Database = Callable[[], contextlib.AbstractContextManager[Any]]
 
 
 def _upsert_ours(database: Database, path: Path, documents: int, log: Callable[[str], None]) -> float:
-    """Read the batch file, plan as it streams, write at adaptive concurrency."""
-    from threatstream.storage import open_path, read_json_lines
+    """Read the batch file, plan as it streams, write at adaptive concurrency (as ``upsert`` does)."""
+    from threatstream.storage import open_path, read_lines
 
     with database() as hook:
         started = time.perf_counter()
-        stats = hook.upsert_documents(read_json_lines(open_path(path.resolve().as_uri())))
+        stats = hook.upsert_json_lines(read_lines(open_path(path.resolve().as_uri())))
         rate = float(stats.written / (time.perf_counter() - started))
         assert stats.written == documents, stats.failures[:3]
     log(f"upsert ours: {rate:,.0f} docs/s (peak {stats.peak_concurrency} batches in flight)")

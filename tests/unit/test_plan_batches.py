@@ -74,3 +74,31 @@ def test_streamed_batches_respect_the_payload_limit_and_keep_the_last_version() 
     written = {d["id"]: d for b in batches for d in b.documents}
     assert len(written) == 10
     assert written["d9"]["pad"] == "new"
+
+
+def test_streamed_batches_hold_dicts_equal_to_the_documents_whatever_their_mapping_type() -> None:
+    from types import MappingProxyType
+
+    from threatstream.hooks.cosmos import stream_batches
+
+    document = {"id": "a", "partition_key": "pk", "tags": ["x"], "meta": {"n": 1}}
+    (batch,) = stream_batches([MappingProxyType(document)])
+    assert batch.documents == (document,)
+    assert type(batch.documents[0]) is dict
+
+
+def test_waiting_documents_are_not_held_as_objects_the_garbage_collector_walks() -> None:
+    import gc
+
+    from threatstream.hooks.cosmos import stream_batches
+
+    tracked: list[int] = []
+
+    def stream() -> Iterator[dict[str, object]]:
+        tracked.append(len(gc.get_objects()))
+        for i in range(20_000):  # 20 per key: nothing is released before the end
+            yield {"id": f"d{i}", "partition_key": f"pk{i % 1000}", "tags": ["t"], "meta": {"i": i}}
+        tracked.append(len(gc.get_objects()))
+
+    assert sum(len(b.documents) for b in stream_batches(stream(), max_buffered=50_000)) == 20_000
+    assert tracked[1] - tracked[0] < 5_000  # 20,000 waiting documents as dicts: 60,000

@@ -9,6 +9,7 @@ parameterized.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -106,21 +107,6 @@ def plan_batches(
     return batches
 
 
-@dataclass
-class _PendingBatch:
-    documents: dict[str, Mapping[str, Any]] = field(default_factory=dict)
-    sizes: dict[str, int] = field(default_factory=dict)
-    bytes: int = 0
-
-    def add(self, document_id: str, document: Mapping[str, Any], size: int) -> bool:
-        """Add (or replace) a document; True if the id is new here."""
-        previous = self.sizes.get(document_id)
-        self.bytes += size - (previous or 0)
-        self.documents[document_id] = document
-        self.sizes[document_id] = size
-        return previous is None
-
-
 def stream_batches(
     documents: Iterable[Mapping[str, Any]],
     *,
@@ -137,34 +123,93 @@ def stream_batches(
     however many partition keys the stream spreads over. The rest goes out at the end. An
     id repeated within a waiting batch keeps its last version (``validate`` writes each id
     once per batch file, so ids do not repeat across batches).
+
+    Waiting documents are held as JSON (which also gives their size) and decoded again when
+    their batch is released: each batch holds new dicts equal to the documents as JSON,
+    which the caller owns. A document JSON cannot encode raises ``orjson.JSONEncodeError``.
     """
-    pending: dict[str, _PendingBatch] = {}
+    planned = _plan(
+        _document_entries(documents, pk_field),
+        max_buffered=max_buffered,
+        max_operations=max_operations,
+        max_bytes=max_bytes,
+    )
+    for batch in planned:
+        yield batch.decoded()
+
+
+@dataclass(frozen=True)
+class _EncodedBatch:
+    """A planned batch whose documents are still JSON."""
+
+    partition_key: str
+    lines: tuple[bytes, ...]
+
+    def decoded(self) -> Batch:
+        return Batch(self.partition_key, tuple(map(orjson.loads, self.lines)))
+
+
+#: What the planner needs of a document: partition key, id and the document as JSON.
+_Entry = tuple[str, str, bytes]
+
+
+def _document_entries(documents: Iterable[Mapping[str, Any]], pk_field: str) -> Iterator[_Entry]:
+    for document in documents:
+        line = orjson.dumps(document if isinstance(document, dict) else dict(document))
+        yield str(document[pk_field]), str(document["id"]), line
+
+
+def _line_entries(lines: Iterable[bytes], pk_field: str) -> Iterator[_Entry]:
+    """Entries of JSON lines, each sent as read: decoded here only for its key and id."""
+    decode = orjson.loads
+    for line in lines:
+        document = decode(line)
+        yield str(document[pk_field]), str(document["id"]), line
+
+
+def _plan(
+    entries: Iterable[_Entry], *, max_buffered: int, max_operations: int, max_bytes: int
+) -> Iterator[_EncodedBatch]:
+    """The planning of :func:`stream_batches`.
+
+    Waiting documents are kept as JSON bytes, which the garbage collector does not track:
+    tens of thousands of them as dicts and lists would be walked by every collection and,
+    as they age, make the interpreter run full collections over the whole heap.
+    """
+    waiting: dict[str, dict[str, bytes]] = {}  # partition key -> id -> JSON
+    sizes: dict[str, int] = {}  # partition key -> bytes waiting
     buffered = 0
 
-    def release(key: str) -> Batch:
+    def release(key: str) -> _EncodedBatch:
         nonlocal buffered
-        group = pending.pop(key)
-        buffered -= len(group.documents)
-        return Batch(key, tuple(group.documents.values()))
+        lines = waiting.pop(key)
+        del sizes[key]
+        buffered -= len(lines)
+        return _EncodedBatch(key, tuple(lines.values()))
 
-    for document in documents:
-        key, document_id = str(document[pk_field]), str(document["id"])
-        size = len(orjson.dumps(document, default=str))
-        group = pending.get(key)
-        if group is not None and document_id not in group.sizes and group.bytes + size > max_bytes:
+    for key, document_id, line in entries:
+        group = waiting.get(key)
+        previous = None if group is None else group.get(document_id)
+        if group is not None and previous is None and sizes[key] + len(line) > max_bytes:
             yield release(key)
             group = None
         if group is None:
-            group = pending[key] = _PendingBatch()
-        buffered += group.add(document_id, document, size)
-        if len(group.documents) >= max_operations:
+            group = waiting[key] = {}
+            sizes[key] = 0
+        group[document_id] = line
+        if previous is None:
+            sizes[key] += len(line)
+            buffered += 1
+        else:
+            sizes[key] += len(line) - len(previous)
+        if len(group) >= max_operations:
             yield release(key)
         elif buffered > max_buffered:
-            for fullest in sorted(pending, key=lambda k: len(pending[k].documents), reverse=True):
+            for fullest in sorted(waiting, key=lambda k: len(waiting[k]), reverse=True):
                 if buffered <= max_buffered // 2:
                     break
                 yield release(fullest)
-    for key in list(pending):
+    for key in list(waiting):
         yield release(key)
 
 
@@ -242,6 +287,49 @@ class AdaptiveConcurrency:
             if not self._backed_off:
                 self.limit = max(1, self.limit // 2)
                 self._backed_off = True
+
+
+class _CollectorDuringWrites:
+    """Garbage-collector thresholds for bulk writes, shared by the writes running in a process.
+
+    Every batch in flight holds a few hundred container objects (its documents as dicts,
+    the SDK's request state) for a round trip. With the interpreter's default thresholds
+    each batch triggers a young collection that walks all batches in flight, and batches
+    caught in flight by the middle generation's collections are promoted until a full
+    collection walks the whole task heap (Airflow, the SDK: a quarter of a million objects),
+    several times per 100,000 documents: about a tenth of the write's time. While writes
+    run, young collections come every :attr:`YOUNG` allocations and full ones wait; the
+    writes leave next to no cyclic garbage, and the first writer's thresholds are restored
+    when the last one ends. Thresholds that disable collection (0) are left alone.
+    """
+
+    YOUNG = 10_000
+    OLDEST = 1_000_000_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._writers = 0
+        self._saved: tuple[int, int, int] = gc.get_threshold()
+
+    @contextmanager
+    def relaxed(self) -> Iterator[None]:
+        with self._lock:
+            if self._writers == 0:
+                self._saved = gc.get_threshold()
+                young, middle, _ = self._saved
+                if young > 0:
+                    gc.set_threshold(max(young, self.YOUNG), middle, self.OLDEST)
+            self._writers += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._writers -= 1
+                if self._writers == 0:
+                    gc.set_threshold(*self._saved)
+
+
+_collector = _CollectorDuringWrites()
 
 
 def _status(error: BaseException) -> int | None:
@@ -408,18 +496,32 @@ class IndicatorStoreHook(AzureCosmosDBHook):
     ) -> WriteStats:
         """Upsert documents (each with ``id`` and ``partition_key``) in transactional batches.
 
-        Streams ``documents`` through :func:`stream_batches`, holding at most ``chunk_size``
-        of them while batches fill up, so memory stays flat whatever the feed's size and
-        batches are full whenever a partition key has enough documents (there are 256
-        partition keys per indicator type). Batches run on a thread pool at a concurrency
-        that adapts to throttling. A batch the service refuses
-        as a whole is retried one document at a time, so one bad document costs only itself;
-        failures and refusals are counted, not raised.
+        Streams ``documents`` through the planning of :func:`stream_batches`, holding at most
+        ``chunk_size`` of them (as JSON) while batches fill up, so memory stays flat whatever
+        the feed's size and batches are full whenever a partition key has enough documents
+        (there are 256 partition keys per indicator type). Batches run on a thread pool at a
+        concurrency that adapts to throttling; the planning runs up to twice the pool's size
+        of batches ahead, so a finished batch is followed at once by the next. A batch the
+        service refuses as a whole is retried one document at a time, so one bad document
+        costs only itself; failures and refusals are counted, not raised.
         """
+        return self._upsert(_document_entries(documents, "partition_key"), chunk_size)
+
+    def upsert_json_lines(self, lines: Iterable[bytes], *, chunk_size: int = 25_000) -> WriteStats:
+        """:meth:`upsert_documents` for documents given as JSON lines, such as the lines of a
+        batch's ``valid.jsonl`` (:func:`threatstream.storage.read_lines`).
+
+        Each line is decoded once for its id and partition key and kept as read until its
+        batch is written.
+        """
+        return self._upsert(_line_entries(lines, "partition_key"), chunk_size)
+
+    def _upsert(self, entries: Iterable[_Entry], chunk_size: int) -> WriteStats:
         container = self.get_container()
         stats = WriteStats()
         limiter = AdaptiveConcurrency(self.max_concurrency)
         pending: set[Future[WriteStats]] = set()
+        ahead = threading.BoundedSemaphore(2 * limiter.maximum)
 
         def collect(*, wait_all: bool) -> None:
             finished = set(wait(pending)[0]) if wait_all else {f for f in pending if f.done()}
@@ -428,12 +530,21 @@ class IndicatorStoreHook(AzureCosmosDBHook):
                 stats.merge(future.result())
 
         with (
+            _collector.relaxed(),
             self._sdk_throttle_retries_disabled(container),
             ThreadPoolExecutor(max_workers=limiter.maximum, thread_name_prefix="cosmos-batch") as pool,
         ):
-            for batch in stream_batches(documents, max_buffered=chunk_size):
-                limiter.acquire()
-                pending.add(pool.submit(self._write_batch, container, batch, limiter))
+            planned = _plan(
+                entries,
+                max_buffered=chunk_size,
+                max_operations=MAX_BATCH_OPERATIONS,
+                max_bytes=MAX_BATCH_BYTES,
+            )
+            for batch in planned:
+                ahead.acquire()
+                future = pool.submit(self._write_batch, container, batch, limiter)
+                future.add_done_callback(lambda _: ahead.release())
+                pending.add(future)
                 collect(wait_all=False)
             collect(wait_all=True)
         stats.peak_concurrency = limiter.peak
@@ -474,24 +585,33 @@ class IndicatorStoreHook(AzureCosmosDBHook):
             return result
 
     def _write_batch(
-        self, container: ContainerProxy, batch: Batch, limiter: AdaptiveConcurrency
+        self, container: ContainerProxy, batch: _EncodedBatch, limiter: AdaptiveConcurrency
     ) -> WriteStats:
+        limiter.acquire()
         try:
-            return self._write_batch_once(container, batch, limiter)
+            # Decoded only now: documents live as dicts only while their batch is written.
+            return self._write_batch_once(container, batch.decoded(), limiter)
         finally:
             limiter.release()
 
     def _write_batch_once(
         self, container: ContainerProxy, batch: Batch, limiter: AdaptiveConcurrency
     ) -> WriteStats:
-        operations = [("upsert", (dict(document),)) for document in batch.documents]
+        # The batch was decoded for this write: its dicts are its own, no copy needed.
+        operations = [("upsert", (document,)) for document in batch.documents]
         stats = WriteStats(attempted=len(operations), batches=1)
+
+        def charged(headers: Mapping[str, Any], _results: object) -> None:
+            # The SDK adds keys to the latest response's headers from other threads: read the
+            # one value here rather than copy them (``get_response_headers``) afterwards.
+            stats.request_charge = _request_charge(headers)
+
         try:
-            results = self._call(
+            self._call(
                 limiter,
                 stats,
                 lambda: container.execute_item_batch(
-                    batch_operations=operations, partition_key=batch.partition_key
+                    batch_operations=operations, partition_key=batch.partition_key, response_hook=charged
                 ),
             )
         except CosmosBatchOperationError as err:
@@ -512,7 +632,6 @@ class IndicatorStoreHook(AzureCosmosDBHook):
         except (ServiceRequestError, ServiceResponseError) as err:
             return self._failed(stats, batch.documents, type(err).__name__)
         stats.written = len(operations)
-        stats.request_charge = _request_charge(results.get_response_headers())
         return stats
 
     def _write_individually(

@@ -14,7 +14,7 @@ from threatstream.compat import AirflowSkipException
 from threatstream.documents import encode_entry
 from threatstream.exceptions import StoreRefusedError, StoreWriteError
 from threatstream.models import FetchResult, UpsertResult, ValidateResult
-from threatstream.storage import JsonLinesWriter, open_path, read_json_lines
+from threatstream.storage import JsonLinesWriter, open_path, read_lines
 from threatstream.summary import RunSummary, log_summary
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ class UpsertIndicatorsOperator(BaseOperator):
         hook = IndicatorStoreHook(self.cosmos_conn_id, max_concurrency=self.max_concurrency)
         started = time.monotonic()
         valid_path = open_path(validated.valid_uri, validated.storage_conn_id)
-        stats = hook.upsert_documents(read_json_lines(valid_path))
+        stats = hook.upsert_json_lines(read_lines(valid_path))
         store_quarantine = _write_store_quarantine(valid_path.parent / "store_quarantine.jsonl", stats)
         result = UpsertResult(
             source=validated.source,
