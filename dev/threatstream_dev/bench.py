@@ -775,7 +775,8 @@ How each line is measured:
   server (the store's own speed is the ceiling here), best of interleaved rounds. Ours
   reads `valid.jsonl` and writes transactional batches at adaptive concurrency; the
   baselines are one `upsert_item` per document (timed on a sample) and a raw loop of
-  100-operation `execute_item_batch` calls on 4 threads over batches planned in memory.
+  100-operation `execute_item_batch` calls on 4 threads over batches planned in memory
+  (ours reads and plans inside its time; the raw loop does both before its clock starts).
 * **peak RSS**: the real `fetch` operator against the blacklist served over HTTP on
   127.0.0.1, then `validate`, each in its own process; the peak is the larger max RSS.
 * **DagBag**: median over fresh interpreters of filling a `DagBag` from `dags/` minus from
