@@ -44,6 +44,10 @@ PULSE_FIELDS = (
 )
 #: Indicator fields kept in ``raw_metadata``.
 INDICATOR_FIELDS = ("id", "title", "description", "role", "content", "expiration", "is_active")
+#: Each kept indicator field and its name in ``raw_metadata``.
+_METADATA_NAMES = tuple((key, f"indicator_{key}") for key in INDICATOR_FIELDS)
+#: OTX writes the vocabulary's own type names (``IPv4``, ``FileHash-SHA256``...).
+_TYPES_BY_NAME = {kind.value: kind for kind in IndicatorType}
 
 
 def pulse_context(pulse: Mapping[str, Any]) -> dict[str, Any]:
@@ -260,14 +264,13 @@ def parse_record(record: Mapping[str, Any], context: Mapping[str, Any]) -> Obser
     pulse: Mapping[str, Any] = record["pulse"]
     indicator: Mapping[str, Any] = record["indicator"]
     otx_type = indicator.get("type")
-    try:
-        indicator_type = IndicatorType(str(otx_type))
-    except ValueError:
-        raise InvalidIndicator("unknown_type", f"OTX indicator type {otx_type!r} is not supported") from None
+    indicator_type = _TYPES_BY_NAME.get(otx_type) if isinstance(otx_type, str) else None
+    if indicator_type is None:
+        raise InvalidIndicator("unknown_type", f"OTX indicator type {otx_type!r} is not supported")
     value = indicator.get("indicator")
     facts = _pulse_facts(pulse)
     metadata = dict(facts.metadata)
-    metadata.update({f"indicator_{key}": indicator[key] for key in INDICATOR_FIELDS if indicator.get(key)})
+    metadata.update({name: indicator[key] for key, name in _METADATA_NAMES if indicator.get(key)})
     return Observation(
         indicator_type=indicator_type,
         value=value if isinstance(value, str) else "",
