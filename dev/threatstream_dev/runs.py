@@ -23,6 +23,11 @@ class RunOutcome:
     def succeeded(self) -> bool:
         return self.state == "success"
 
+    @property
+    def stages(self) -> tuple[Any, Any, Any]:
+        """The ``fetch``, ``validate`` and ``upsert`` results of a source DAG's run."""
+        return self.results["fetch"], self.results["validate"], self.results["upsert"]
+
 
 #: A test fixture that runs a DAG for a logical date (optionally clearing one task).
 RunDag = Callable[..., RunOutcome]

@@ -18,7 +18,7 @@ LOGICAL_DATE = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 def test_end_to_end(run_dag: RunDag, stored_documents: StoredDocuments) -> None:
     outcome = run_dag(DAG_ID, LOGICAL_DATE)
     assert outcome.succeeded
-    fetch, validate, upsert = (outcome.results[t] for t in ("fetch", "validate", "upsert"))
+    fetch, validate, upsert = outcome.stages
     assert fetch["source_metadata"]["rate_limit_remaining"] == "4"
     assert fetch["source_metadata"]["generated_at"]
     assert (fetch["records"], validate["valid"], upsert["written"]) == (25, 25, 25)

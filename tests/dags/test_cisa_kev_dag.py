@@ -18,7 +18,7 @@ LOGICAL_DATE = datetime(2026, 11, 28, 6, 30, tzinfo=UTC)
 def test_end_to_end(run_dag: RunDag, stored_documents: StoredDocuments) -> None:
     outcome = run_dag(DAG_ID, LOGICAL_DATE)
     assert outcome.succeeded
-    fetch, validate, upsert = (outcome.results[t] for t in ("fetch", "validate", "upsert"))
+    fetch, validate, upsert = outcome.stages
     assert (fetch["records"], fetch["requests"]) == (24, 1)
     assert fetch["pages"][0]["context"]["catalogVersion"] == "2026.11.27"
     assert (validate["valid"], validate["rejected"], validate["duplicates"]) == (21, 2, 1)

@@ -20,7 +20,7 @@ def test_end_to_end(
 ) -> None:
     outcome = run_dag(DAG_ID, LOGICAL_DATE)
     assert outcome.succeeded
-    fetch, validate, upsert = (outcome.results[t] for t in ("fetch", "validate", "upsert"))
+    fetch, validate, upsert = outcome.stages
     assert (fetch["records"], fetch["requests"]) == (19, 1)
     assert (validate["valid"], validate["rejected"], validate["duplicates"]) == (16, 2, 1)
     assert validate["reasons"] == {"invalid_ip": 1, "non_global_ip": 1}

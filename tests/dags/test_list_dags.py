@@ -25,7 +25,7 @@ def test_the_example_list_runs_end_to_end(
 ) -> None:
     outcome = run_dag(DAG_ID, LOGICAL_DATE)
     assert outcome.succeeded
-    fetch, validate, upsert = (outcome.results[t] for t in ("fetch", "validate", "upsert"))
+    fetch, validate, upsert = outcome.stages
     assert (fetch["records"], fetch["requests"]) == (30, 1)
     assert (validate["valid"], validate["rejected"], validate["duplicates"]) == (26, 3, 1)
     assert validate["reasons"] == {"malformed_row": 1, "non_global_ip": 1, "invalid_hash": 1}

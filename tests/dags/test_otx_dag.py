@@ -18,7 +18,7 @@ LOGICAL_DATE = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 def test_end_to_end(run_dag: RunDag, stored_documents: StoredDocuments) -> None:
     outcome = run_dag(DAG_ID, LOGICAL_DATE)
     assert outcome.succeeded
-    fetch, validate, upsert = (outcome.results[t] for t in ("fetch", "validate", "upsert"))
+    fetch, validate, upsert = outcome.stages
     assert (fetch["data_interval_start"], fetch["data_interval_end"]) == (
         "2026-11-28T09:00:00Z",
         "2026-11-28T10:00:00Z",

@@ -22,7 +22,7 @@ def test_end_to_end(
 ) -> None:
     outcome = run_dag(DAG_ID, LOGICAL_DATE)
     assert outcome.succeeded
-    fetch, validate, upsert = (outcome.results[t] for t in ("fetch", "validate", "upsert"))
+    fetch, validate, upsert = outcome.stages
     assert fetch["data_interval_start"] == "2026-11-28T09:00:00Z"
     assert (fetch["records"], len(fetch["pages"]), fetch["requests"]) == (25, 3, 5)
     assert (validate["valid"], validate["rejected"], validate["expired"]) == (20, 3, 2)

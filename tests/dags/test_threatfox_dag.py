@@ -21,7 +21,7 @@ def test_end_to_end(
 ) -> None:
     outcome = run_dag(DAG_ID, LOGICAL_DATE)
     assert outcome.succeeded
-    fetch, validate, upsert = (outcome.results[t] for t in ("fetch", "validate", "upsert"))
+    fetch, validate, upsert = outcome.stages
     assert (fetch["records"], fetch["requests"]) == (30, 1)
     assert (validate["valid"], validate["rejected"], validate["duplicates"]) == (25, 4, 1)
     assert validate["reasons"] == {

@@ -30,7 +30,7 @@ def _fixture_urls() -> list[dict[str, object]]:
 def test_end_to_end(run_dag: RunDag, stored_documents: StoredDocuments) -> None:
     outcome = run_dag(DAG_ID, LOGICAL_DATE)
     assert outcome.succeeded
-    fetch, validate, upsert = (outcome.results[t] for t in ("fetch", "validate", "upsert"))
+    fetch, validate, upsert = outcome.stages
 
     records = _fixture_urls()
     assert fetch["records"] == len(records)
