@@ -210,6 +210,7 @@ _LONG_DIGIT_RUN = b"0" * 19
 _SCAN_BYTES = 1 << 10
 _STRUCTURE_ONLY = bytes(set(range(256)) - set(b'"[]{}'))
 _STRING = re.compile(rb'"[^"]*"')
+_ESCAPE = re.compile(rb"\\.", re.DOTALL)
 _DEPTH_STEP = [0] * 256
 for _open, _close in (b"[]", b"{}"):
     _DEPTH_STEP[_open], _DEPTH_STEP[_close] = 1, -1
@@ -259,8 +260,9 @@ class JsonDepthGuard(ChunkReader):
             chunk = chunk[1:]
         trailing_backslashes = len(chunk) - len(chunk.rstrip(b"\\"))
         self._escaped_first = trailing_backslashes % 2 == 1
-        # Escaped backslashes and quotes never delimit strings; then keep only quotes and brackets.
-        structure = chunk.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _STRUCTURE_ONLY)
+        # An escape sequence never delimits a string; then keep only quotes and brackets.
+        unescaped = _ESCAPE.sub(b"", chunk) if b"\\" in chunk else chunk
+        structure = unescaped.translate(None, _STRUCTURE_ONLY)
         if self._in_string:
             structure = b'"' + structure
         # Adjacent quotes are an empty string or the gap between two strings: neither holds brackets.
