@@ -650,9 +650,11 @@ def _url_host(host: str, url: str) -> str:
 
 # A URL already in canonical form but for a missing "/" path: lower-case scheme and plain ASCII
 # host name (or dotted quad), no user info, a port without leading zeros, and a path, query and
-# fragment without whitespace, backslashes or percent-escapes.
+# fragment without whitespace, backslashes, percent-escapes, square brackets (defanging) or
+# control characters. Such a text needs no stripping, checking for bad characters or refanging.
 _SIMPLE_URL_RE = re.compile(
-    rf"(https?|ftps?)://({_FAST_LABEL}(?:\.{_FAST_LABEL})+)(?::([1-9][0-9]{{0,4}}))?([/?#][^\s\\%]*)?"
+    rf"(https?|ftps?)://({_FAST_LABEL}(?:\.{_FAST_LABEL})+)(?::([1-9][0-9]{{0,4}}))?"
+    r"([/?#][^\s\\%\[\]\x00-\x1f\x7f-\x9f\ud800-\udfff]*)?"
 )
 
 
@@ -661,6 +663,11 @@ def _url(text: str) -> CanonicalIndicator:
     simple = _SIMPLE_URL_RE.fullmatch(text)
     if simple is None:
         return _parsed_url(text)
+    return _simple_url(text, simple)
+
+
+def _simple_url(text: str, simple: re.Match[str]) -> CanonicalIndicator:
+    """The canonical form of a URL that matched :data:`_SIMPLE_URL_RE` (``simple``)."""
     _check_size(text, URL_MAX_BYTES)
     scheme, host, port, tail = simple.groups()
     if (
@@ -882,9 +889,18 @@ def canonical_indicator(indicator_type: IndicatorType | str, value: object) -> C
     IPv4-mapped IPv6 address or network (``IPv4`` / an IPv4 ``CIDR``). Idempotent:
     ``canonical_indicator(*canonical_indicator(t, v)[:2])[:2] == canonical_indicator(t, v)[:2]``.
     """
-    if indicator_type is IndicatorType.IPV4 and isinstance(value, str) and _DOTTED_QUAD_RE.fullmatch(value):
-        # The commonest input, already canonical (nothing to strip, no control character, not defanged).
-        return _global_dotted_quad(value)
+    # The commonest inputs, already canonical but for the checks done here (nothing to strip,
+    # no control character, not defanged).
+    if isinstance(value, str):
+        if indicator_type is IndicatorType.IPV4 and _DOTTED_QUAD_RE.fullmatch(value):
+            return _global_dotted_quad(value)
+        if indicator_type is IndicatorType.URL and (simple := _SIMPLE_URL_RE.fullmatch(value)):
+            return _simple_url(value, simple)
+    return _canonical_in_full(indicator_type, value)
+
+
+def _canonical_in_full(indicator_type: IndicatorType | str, value: object) -> CanonicalIndicator:
+    """:func:`canonical_indicator` without its shortcuts for common inputs."""
     kind = _coerce_type(indicator_type)
     text = _prepare(value)
     refanger = _REFANGERS.get(kind)

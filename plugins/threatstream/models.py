@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator, model_validator
 
 from threatstream.canonical import canonical_indicator, check_source, indicator_keys
+from threatstream.parsing import as_utc
 from threatstream.vocabulary import TLP, IndicatorType
 
 
@@ -29,7 +30,9 @@ def format_utc(value: datetime) -> str:
 
 def ensure_utc(value: datetime) -> datetime:
     """Attach UTC to a naive datetime; convert an aware one to UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if value.tzinfo is UTC:
+        return value
+    return as_utc(value) if value.tzinfo is None else value.astimezone(UTC)
 
 
 UtcDatetime = Annotated[datetime, PlainSerializer(format_utc, return_type=str, when_used="json")]

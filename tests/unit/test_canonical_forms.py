@@ -473,3 +473,29 @@ def _outcome(function: Callable[[str], canonical.CanonicalIndicator], text: str)
 @given(url_like())
 def test_simple_urls_take_a_shortcut_to_the_same_canonical_form(text: str) -> None:
     assert _outcome(canonical._url, text) == _outcome(canonical._parsed_url, text)
+
+
+_TEXT_NOISE = st.sampled_from(
+    ["", " ", "\t", "\x00", "\x07", "\x85", "\x9f", "\ud800", "[.]", "(.)", "[:]", "{.}", "hxxp"]
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    url_like(),
+    st.sampled_from([T.URL, T.IPV4, T.URI, "URL"]),
+    _TEXT_NOISE,
+    st.integers(0, 40),
+    st.sampled_from(["", " ", "\n"]),
+)
+def test_shortcuts_of_canonical_indicator_give_what_the_full_path_gives(
+    url: str, kind: T | str, noise: str, at: int, edge: str
+) -> None:
+    # A value the shortcuts take must be one that needs nothing of what they skip (stripping,
+    # the control-character and surrogate checks, refanging): noise anywhere must not slip by.
+    host = url.partition("://")[2].partition("/")[0]
+    noisy = (f"{edge}{url}{edge}", f"{url[:at]}{noise}{url[at:]}", f"{url}{noise}", f"{url}/{noise}x")
+    for text in (url, host, *noisy):
+        shortcut = _outcome(lambda t: canonical_indicator(kind, t), text)
+        in_full = _outcome(lambda t: canonical._canonical_in_full(kind, t), text)
+        assert shortcut == in_full
