@@ -13,6 +13,7 @@ import gc
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -160,9 +161,21 @@ def _document_entries(documents: Iterable[Mapping[str, Any]], pk_field: str) -> 
 
 
 def _line_entries(lines: Iterable[bytes], pk_field: str) -> Iterator[_Entry]:
-    """Entries of JSON lines, each sent as read: decoded here only for its key and id."""
+    """Entries of JSON lines, each sent as read: its key and id read off the line.
+
+    A line that starts as the batch encoder writes documents (``{"id":"...","<pk_field>":"..."``,
+    both values printable ASCII with nothing escaped) gives both at once; any other line is
+    decoded for them.
+    """
     decode = orjson.loads
+    plain = rb'"([\x20\x21\x23-\x5b\x5d-\x7e]*)"'  # no quote, backslash or control character
+    leading = re.compile(rb'\{"id":%s,"%s":%s' % (plain, re.escape(pk_field.encode()), plain))
     for line in lines:
+        match = leading.match(line)
+        if match is not None:
+            document_id, key = match.groups()
+            yield key.decode("ascii"), document_id.decode("ascii"), line
+            continue
         document = decode(line)
         yield str(document[pk_field]), str(document["id"]), line
 
