@@ -36,7 +36,9 @@ How the pipeline treats each kind of failure:
 * **Transient store errors** (408, 429, 449, 5xx, dropped connections) are retried inside
   the task: a 429 waits as long as `x-ms-retry-after-ms` asks (0.5 s without it,
   30 s at most) and halves the number of batches in flight, which grows again by one per
-  window of clean batches (AIMD); other transient errors back off exponentially (4 attempts).
+  window of clean batches (AIMD) while the time per batch shows no queue at the store (a
+  store at its capacity only gets slower with more in flight); other transient errors back
+  off exponentially (4 attempts).
   What is still not written fails the task as retryable; the rerun rewrites the same ids.
 * **A record that cannot be canonicalised** goes to `quarantine.jsonl` with its raw input
   (escaped where JSON/UTF-8 cannot carry it, cut at 64 KB with `record_truncated`) and

@@ -1,4 +1,5 @@
-"""AIMD write concurrency: grow by one per window of clean batches, halve once per throttling burst."""
+"""AIMD write concurrency: grow by one per window of clean batches while the store keeps up,
+halve once per throttling burst."""
 
 from __future__ import annotations
 
@@ -17,6 +18,37 @@ def test_grows_by_one_per_window_of_clean_batches_up_to_the_maximum() -> None:
     assert limits[2:5] == [3, 3, 4]  # then 3 clean at limit 3 -> 4
     assert limits[-1] == 5
     assert max(limits) == 5
+
+
+def test_grows_to_the_maximum_while_time_per_batch_stays_flat() -> None:
+    # A store far away and not busy: more in flight is more written.
+    limiter = AdaptiveConcurrency(maximum=16, initial=2)
+    for _ in range(300):
+        limiter.succeeded(0.050, 100)
+    assert limiter.limit == 16
+
+
+def test_stops_growing_when_more_in_flight_only_waits_in_a_queue() -> None:
+    # A store (or client) at its capacity: each batch in flight adds to every batch's time.
+    limiter = AdaptiveConcurrency(maximum=16, initial=2)
+    limits = []
+    for _ in range(300):
+        limiter.succeeded(0.010 * limiter.limit, 100)
+        limits.append(limiter.limit)
+    assert max(limits) == limits[-1] == 5  # 3 queued at 5 in flight: hold
+
+
+def test_shrinks_when_the_store_slows_down_under_the_same_load() -> None:
+    limiter = AdaptiveConcurrency(maximum=8, initial=8)
+    for _ in range(8):
+        limiter.succeeded(0.010, 100)
+    assert limiter.limit == 8
+    limits = []
+    for _ in range(40):  # now four times slower: six of the eight batches wait
+        limiter.succeeded(0.040, 100)
+        limits.append(limiter.limit)
+    assert limits[-1] < 8
+    assert limits == sorted(limits, reverse=True)  # one step down per window, never up
 
 
 def test_a_burst_of_429s_halves_once_until_a_clean_batch() -> None:

@@ -254,12 +254,21 @@ class WriteStats:
 
 
 class AdaptiveConcurrency:
-    """How many batches may be in flight: AIMD, as TCP does with its congestion window.
+    """How many batches may be in flight: AIMD, as TCP does with its congestion window, with
+    TCP Vegas's check that more in flight still means more written.
 
-    Every ``limit`` clean batches raise the limit by one, up to ``maximum``; throttling
-    (429) halves it, at most once until a batch completes cleanly again, so one burst of
-    429s from the batches already in flight counts as one signal.
+    Every ``limit`` clean batches raise the limit by one, up to ``maximum``, while the store
+    keeps up: each window compares its mean time per operation with the fastest seen, which
+    estimates how many batches wait in a queue (``limit * (1 - fastest / mean)``). With
+    more than :attr:`QUEUED_TO_GROW` waiting the limit holds, and with more than
+    :attr:`QUEUED_TO_SHRINK` it drops by one: a store (or client) already at its capacity
+    only gets slower with more requests in flight. Throttling (429) halves the limit, at
+    most once until a batch completes cleanly again, so one burst of 429s from the batches
+    already in flight counts as one signal.
     """
+
+    QUEUED_TO_GROW = 2.0
+    QUEUED_TO_SHRINK = 4.0
 
     def __init__(self, maximum: int, initial: int = 2) -> None:
         self.maximum = max(1, maximum)
@@ -267,6 +276,9 @@ class AdaptiveConcurrency:
         self.peak = 0
         self._in_flight = 0
         self._clean = 0
+        self._window_seconds = 0.0
+        self._window_operations = 0
+        self._fastest = float("inf")  # seconds per operation
         self._backed_off = False
         self._changed = threading.Condition()
 
@@ -283,20 +295,39 @@ class AdaptiveConcurrency:
             self._in_flight -= 1
             self._changed.notify_all()
 
-    def succeeded(self) -> None:
-        """A batch went through without throttling: grow by one per window of clean batches."""
+    def succeeded(self, seconds: float = 0.0, operations: int = 0) -> None:
+        """A batch of ``operations`` went through in ``seconds`` without throttling; at the end
+        of a window of clean batches, grow by one unless requests queue (see the class)."""
         with self._changed:
             self._backed_off = False
             self._clean += 1
-            if self._clean >= self.limit and self.limit < self.maximum:
+            if operations > 0:
+                self._window_seconds += seconds
+                self._window_operations += operations
+                self._fastest = min(self._fastest, seconds / operations)
+            if self._clean < self.limit:
+                return
+            queued = self._queued()
+            if queued > self.QUEUED_TO_SHRINK and self.limit > 1:
+                self.limit -= 1
+            elif queued <= self.QUEUED_TO_GROW and self.limit < self.maximum:
                 self.limit += 1
-                self._clean = 0
                 self._changed.notify_all()
+            self._clean = 0
+            self._window_seconds, self._window_operations = 0.0, 0
+
+    def _queued(self) -> float:
+        """Batches estimated to be waiting in this window (0 when no time was measured)."""
+        if not self._window_operations or not self._window_seconds:
+            return 0.0
+        mean = self._window_seconds / self._window_operations
+        return self.limit * (1 - self._fastest / mean)
 
     def throttled(self) -> None:
         """The store answered 429: halve the limit (once per burst)."""
         with self._changed:
             self._clean = 0
+            self._window_seconds, self._window_operations = 0.0, 0
             if not self._backed_off:
                 self.limit = max(1, self.limit // 2)
                 self._backed_off = True
@@ -574,11 +605,20 @@ class IndicatorStoreHook(AzureCosmosDBHook):
         finally:
             policy.RetryOptions = saved
 
-    def _call(self, limiter: AdaptiveConcurrency, stats: WriteStats, function: Callable[[], _T]) -> _T:
+    def _call(
+        self,
+        limiter: AdaptiveConcurrency,
+        stats: WriteStats,
+        function: Callable[[], _T],
+        *,
+        operations: int = 0,
+    ) -> _T:
         """Run one store request: 429s wait as asked (and shrink the concurrency), other
-        transient errors back off exponentially; both are bounded."""
+        transient errors back off exponentially; both are bounded. A request of ``operations``
+        (a batch) reports its time to the limiter."""
         throttles = failures = 0
         while True:
+            started = time.perf_counter()
             try:
                 result = function()
             except Exception as err:
@@ -594,7 +634,7 @@ class IndicatorStoreHook(AzureCosmosDBHook):
                     continue
                 raise
             if throttles == 0:
-                limiter.succeeded()
+                limiter.succeeded(time.perf_counter() - started, operations)
             return result
 
     def _write_batch(
@@ -626,6 +666,7 @@ class IndicatorStoreHook(AzureCosmosDBHook):
                 lambda: container.execute_item_batch(
                     batch_operations=operations, partition_key=batch.partition_key, response_hook=charged
                 ),
+                operations=len(operations),
             )
         except CosmosBatchOperationError as err:
             self.log.warning(
