@@ -889,14 +889,55 @@ def canonical_indicator(indicator_type: IndicatorType | str, value: object) -> C
     IPv4-mapped IPv6 address or network (``IPv4`` / an IPv4 ``CIDR``). Idempotent:
     ``canonical_indicator(*canonical_indicator(t, v)[:2])[:2] == canonical_indicator(t, v)[:2]``.
     """
-    # The commonest inputs, already canonical but for the checks done here (nothing to strip,
-    # no control character, not defanged).
     if isinstance(value, str):
-        if indicator_type is IndicatorType.IPV4 and _DOTTED_QUAD_RE.fullmatch(value):
-            return _global_dotted_quad(value)
-        if indicator_type is IndicatorType.URL and (simple := _SIMPLE_URL_RE.fullmatch(value)):
-            return _simple_url(value, simple)
+        shortcut = _SHORTCUTS.get(indicator_type)
+        if shortcut is not None and (found := shortcut(value)) is not None:
+            return found
     return _canonical_in_full(indicator_type, value)
+
+
+def _dotted_quad_shortcut(text: str) -> CanonicalIndicator | None:
+    return _global_dotted_quad(text) if _DOTTED_QUAD_RE.fullmatch(text) else None
+
+
+def _url_shortcut(text: str) -> CanonicalIndicator | None:
+    simple = _SIMPLE_URL_RE.fullmatch(text)
+    return None if simple is None else _simple_url(text, simple)
+
+
+def _host_shortcut(kind: IndicatorType) -> Callable[[str], CanonicalIndicator | None]:
+    def canonical_host(text: str) -> CanonicalIndicator | None:
+        if (
+            len(text) <= HOSTNAME_MAX_CHARS
+            and _FAST_HOST_RE.fullmatch(text)
+            and _ACE_PREFIX not in text
+            and not text.rpartition(".")[2].isdigit()
+        ):
+            return CanonicalIndicator(kind, text)
+        return None
+
+    return canonical_host
+
+
+def _hash_shortcut(kind: IndicatorType) -> Callable[[str], CanonicalIndicator | None]:
+    lengths = _HASH_LENGTHS[kind]
+
+    def canonical_digest(text: str) -> CanonicalIndicator | None:
+        return CanonicalIndicator(kind, text) if len(text) in lengths and _HEX_RE.fullmatch(text) else None
+
+    return canonical_digest
+
+
+#: For the commonest inputs: the canonical indicator of a text already in canonical form, or
+#: None. A text they take has nothing to strip, no control character and nothing defanged,
+#: so they skip those checks (a property test holds them to the full path's results).
+_SHORTCUTS: dict[IndicatorType, Callable[[str], CanonicalIndicator | None]] = {
+    IndicatorType.IPV4: _dotted_quad_shortcut,
+    IndicatorType.URL: _url_shortcut,
+    IndicatorType.DOMAIN: _host_shortcut(IndicatorType.DOMAIN),
+    IndicatorType.HOSTNAME: _host_shortcut(IndicatorType.HOSTNAME),
+    **{kind: _hash_shortcut(kind) for kind in _HASH_LENGTHS},
+}
 
 
 def _canonical_in_full(indicator_type: IndicatorType | str, value: object) -> CanonicalIndicator:

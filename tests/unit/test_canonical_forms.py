@@ -480,22 +480,41 @@ _TEXT_NOISE = st.sampled_from(
 )
 
 
-@settings(max_examples=1000, deadline=None)
+_SHORTCUT_KINDS = [T.URL, T.IPV4, T.URI, "URL", T.DOMAIN, T.HOSTNAME, T.FILEHASH_MD5, T.FILEHASH_SHA256]
+_SHORTCUT_KINDS += [T.SSL_CERT_FINGERPRINT, T.EMAIL]
+_hex_like = st.one_of(
+    st.sampled_from([32, 40, 64]).flatmap(lambda n: st.text("0123456789abcdef", min_size=n, max_size=n)),
+    st.text("0123456789abcdefABCDEF:g", min_size=30, max_size=66),
+)
+_near_canonical_hosts = st.sampled_from(
+    ["xn--zz.com", "xn--fa-hia.de", "a..b", "-bad.com", "8.8.8.8", "example.123", "_dmarc.example.com"]
+)
+
+
+@settings(max_examples=1500, deadline=None)
 @given(
     url_like(),
-    st.sampled_from([T.URL, T.IPV4, T.URI, "URL"]),
+    _hex_like,
+    _near_canonical_hosts,
+    st.sampled_from(_SHORTCUT_KINDS),
     _TEXT_NOISE,
     st.integers(0, 40),
     st.sampled_from(["", " ", "\n"]),
 )
 def test_shortcuts_of_canonical_indicator_give_what_the_full_path_gives(
-    url: str, kind: T | str, noise: str, at: int, edge: str
+    url: str, digest: str, near_host: str, kind: T | str, noise: str, at: int, edge: str
 ) -> None:
     # A value the shortcuts take must be one that needs nothing of what they skip (stripping,
     # the control-character and surrogate checks, refanging): noise anywhere must not slip by.
     host = url.partition("://")[2].partition("/")[0]
-    noisy = (f"{edge}{url}{edge}", f"{url[:at]}{noise}{url[at:]}", f"{url}{noise}", f"{url}/{noise}x")
-    for text in (url, host, *noisy):
-        shortcut = _outcome(lambda t: canonical_indicator(kind, t), text)
-        in_full = _outcome(lambda t: canonical._canonical_in_full(kind, t), text)
-        assert shortcut == in_full
+    for clean in (url, host, digest, near_host):
+        noisy = (
+            f"{edge}{clean}{edge}",
+            f"{clean[:at]}{noise}{clean[at:]}",
+            f"{clean}{noise}",
+            f"{clean}/{noise}x",
+        )
+        for text in (clean, clean.upper(), clean.title(), f"{clean}.", *noisy):
+            shortcut = _outcome(lambda t: canonical_indicator(kind, t), text)
+            in_full = _outcome(lambda t: canonical._canonical_in_full(kind, t), text)
+            assert shortcut == in_full
