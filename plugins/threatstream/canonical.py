@@ -931,7 +931,7 @@ def _hash_shortcut(kind: IndicatorType) -> Callable[[str], CanonicalIndicator | 
 #: For the commonest inputs: the canonical indicator of a text already in canonical form, or
 #: None. A text they take has nothing to strip, no control character and nothing defanged,
 #: so they skip those checks (a property test holds them to the full path's results).
-_SHORTCUTS: dict[IndicatorType, Callable[[str], CanonicalIndicator | None]] = {
+_SHORTCUTS: dict[str, Callable[[str], CanonicalIndicator | None]] = {
     IndicatorType.IPV4: _dotted_quad_shortcut,
     IndicatorType.URL: _url_shortcut,
     IndicatorType.DOMAIN: _host_shortcut(IndicatorType.DOMAIN),
