@@ -202,6 +202,8 @@ def _is_active(value: Any) -> bool:
     """OTX sends ``is_active`` as 1/0, "1"/"0" or a boolean; absent means active."""
     if value is None or isinstance(value, bool):
         return value is not False
+    if isinstance(value, int):
+        return value != 0
     return int(str(value).strip()) != 0
 
 
@@ -270,7 +272,9 @@ def parse_record(record: Mapping[str, Any], context: Mapping[str, Any]) -> Obser
     value = indicator.get("indicator")
     facts = _pulse_facts(pulse)
     metadata = dict(facts.metadata)
-    metadata.update({name: indicator[key] for key, name in _METADATA_NAMES if indicator.get(key)})
+    for key, name in _METADATA_NAMES:
+        if kept := indicator.get(key):
+            metadata[name] = kept
     return Observation(
         indicator_type=indicator_type,
         value=value if isinstance(value, str) else "",
