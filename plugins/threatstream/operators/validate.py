@@ -48,22 +48,38 @@ _KEY_MASK = (1 << 64) - 1
 
 
 class SeenKeys:
-    """A set of non-zero 64-bit keys in one flat array: 8-16 bytes per key, where a Python
-    ``set`` of ints takes ~70 (so a million-row feed costs ~16 MB instead of ~70 MB).
+    """A set of non-zero 64-bit keys, kept compact for large batches.
 
-    Open addressing with linear probing, at most half full.
+    The first ``small_keys`` keys live in a Python ``set`` (fast, about 70 bytes a key); past
+    that they all move to one flat array of 8-16 bytes per key, so a million-row feed costs
+    ~16 MB instead of ~70 MB. The array uses open addressing with linear probing, at most
+    half full.
+
+    :param capacity: initial slots of the array (a power of two).
+    :param small_keys: keys held in the ``set`` before moving to the array.
     """
 
-    def __init__(self, capacity: int = 1 << 16) -> None:
-        self._table = array("Q", bytes(8 * capacity))
-        self._mask = capacity - 1
+    def __init__(self, capacity: int = 1 << 16, small_keys: int = 1 << 16) -> None:
+        self._small: set[int] | None = set()
+        self._small_keys = small_keys
+        self._capacity = capacity
+        self._table = array("Q")
+        self._mask = 0
         self._count = 0
 
     def __len__(self) -> int:
-        return self._count
+        return len(self._small) if self._small is not None else self._count
 
     def add(self, key: int) -> bool:
         """Add ``key`` (non-zero); False if it was already there."""
+        small = self._small
+        if small is not None:
+            if key in small:
+                return False
+            small.add(key)
+            if len(small) > self._small_keys:
+                self._move_to_table(small)
+            return True
         table, mask = self._table, self._mask
         slot = key & mask
         while (present := table[slot]) != 0:
@@ -73,13 +89,20 @@ class SeenKeys:
         table[slot] = key
         self._count += 1
         if self._count * 2 > mask:
-            self._grow()
+            self._resize(2 * len(table))
         return True
 
-    def _grow(self) -> None:
-        old = self._table
-        self._table = array("Q", bytes(16 * len(old)))
-        self._mask = 2 * len(old) - 1
+    def _move_to_table(self, keys: set[int]) -> None:
+        self._small = None
+        capacity = self._capacity
+        while capacity < 4 * len(keys):
+            capacity *= 2
+        self._resize(capacity, keys)
+
+    def _resize(self, capacity: int, keys: Iterable[int] | None = None) -> None:
+        old = self._table if keys is None else keys
+        self._table = array("Q", bytes(8 * capacity))
+        self._mask = capacity - 1
         self._count = 0
         for key in old:
             if key:
