@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from datetime import UTC, datetime
 from itertools import accumulate
 from typing import Any, Protocol
@@ -112,9 +112,11 @@ def iter_json_array(
 ) -> Iterator[Any]:
     """Stream the items of the list at dotted ``path`` (e.g. ``data``) of a JSON document.
 
-    Memory stays flat whatever the document's size: items are built one at a time by
-    ``ijson``'s C backend (a document of less than :data:`WHOLE_DOCUMENT_BYTES`, a page of a
-    paged feed, is decoded in one go when nothing in it needs the streaming parser's care).
+    Memory stays flat whatever the document's size: a document of less than
+    :data:`WHOLE_DOCUMENT_BYTES` (a page of a paged feed) is decoded in one go, a larger one's
+    top-level list of objects in slices of at most :data:`SLICE_BYTES`, both by ``orjson``
+    when nothing in them needs the streaming parser's care; otherwise items are built one at
+    a time by ``ijson``'s C backend.
     Nesting deeper than :data:`MAX_JSON_DEPTH` is refused before the parser sees it, numbers
     are read as ``int``/``float`` (an integer beyond 64 bits is refused), an item larger than
     ``max_record_bytes`` is refused before it is built, and a document without a list at
@@ -131,7 +133,13 @@ def iter_json_array(
             yield from items
             return
     shape_known = _list_starts_in(head, path, what, complete=complete)
-    stream = _ChainedReader(head, guarded)
+    rest = head
+    if shape_known and "." not in path:
+        unread = yield from _items_in_slices(head, guarded, path)
+        if unread is None:
+            return
+        rest = unread
+    stream = _ChainedReader(rest, guarded)
     seen: list[bool] = []
     try:
         if shape_known:
@@ -147,6 +155,83 @@ def iter_json_array(
         raise FeedFormatError(f"{what}: unreadable JSON ({type(err).__name__}: {_first_line(err)})") from None
     if not seen:
         raise FeedFormatError(f"{what}: expected a '{path}' list; {_preview(head)}")
+
+
+def _items_in_slices(head: bytes, source: ByteStream, key: str) -> Generator[Any, None, bytes | None]:
+    """The items of the top-level list ``key`` of a large document, decoded by ``orjson`` a
+    slice of about :data:`SLICE_BYTES` at a time, each slice ending at the end of an item.
+
+    ``head`` is the document's start, holding the list's start; ``source`` the rest. Returns
+    None once the list and the document have been read. Where ``orjson`` cannot be trusted
+    to read as the streaming parser would (see :func:`_plain_list_at`), or the items are not
+    objects, returns what the streaming parser is to read instead: ``head`` if nothing was
+    taken, else the document from the first item not yet yielded, behind ``{"<key>": [``.
+    """
+    quoted = b'"%s"' % key.encode()
+    start = re.search(rb"%s\s*:\s*\[" % re.escape(quoted), head)
+    if start is None or not _object_opening(head[: start.start()], quoted):
+        return head
+    resume = b"{%s:[" % quoted
+    pending, offset = head[start.end() :], 0
+    while True:
+        if len(pending) - offset < SLICE_BYTES:
+            more = _read_up_to(source, SLICE_BYTES)
+            pending, offset = pending[offset:] + more, 0
+            if not more:
+                break
+        items, offset_after = _whole_items(pending, offset, offset + SLICE_BYTES)
+        if items is None:
+            return resume + pending[offset:]
+        yield from items
+        offset = offset_after
+    tail = None if quoted in pending else _plain_items(resume + pending, key)
+    if tail is None:
+        return resume + pending
+    yield from tail
+    return None
+
+
+def _whole_items(inside: bytes, start: int, end: int) -> tuple[list[Any] | None, int]:
+    """The items ``inside[start:end]`` (part of a list's inside, from an item's start) holds
+    whole, and where the rest starts: up to the last ``},`` that closes an item (the last few
+    are tried; one inside a string or a nested list does not decode)."""
+    for _ in range(_SLICE_CUT_TRIES):
+        cut = inside.rfind(b"},", start, end)
+        if cut < 0:
+            break
+        items = _plain_items(b"[%s]" % inside[start : cut + 1])
+        if items is not None:
+            return items, cut + 2
+        end = cut
+    return None, start
+
+
+def _object_opening(before: bytes, quoted_key: bytes) -> bool:
+    """Whether ``before`` is the opening of a JSON object, up to a member's key, without that key."""
+    opening = before.rstrip()
+    if opening == b"{":
+        return True
+    if not opening.endswith(b",") or _LONG_DIGIT_RUN in opening.translate(_DIGITS_AS_ZERO):
+        return False
+    try:
+        members = orjson.loads(opening[:-1] + b"}")
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(members, dict) and quoted_key not in opening
+
+
+def _plain_items(document: bytes, key: str | None = None) -> list[Any] | None:
+    """The list ``document`` is (or holds at top-level ``key``), as ``orjson`` decodes it; None
+    where the streaming parser must judge (as in :func:`_plain_list_at`)."""
+    if _LONG_DIGIT_RUN in document.translate(_DIGITS_AS_ZERO):
+        return None
+    try:
+        value = orjson.loads(document)
+    except orjson.JSONDecodeError:
+        return None
+    if key is not None:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value if isinstance(value, list) else None
 
 
 def _plain_list_at(document: bytes, path: str) -> list[Any] | None:
@@ -206,6 +291,9 @@ def first_json_value(head: bytes, path: str) -> Any:
 _READ_BYTES = 1 << 16
 #: A document smaller than this (a page of a paged feed) is decoded whole when it can be.
 WHOLE_DOCUMENT_BYTES = 2 << 20
+#: A larger document's list is decoded in slices of at most this size when it can be.
+SLICE_BYTES = 1 << 17
+_SLICE_CUT_TRIES = 4
 #: 19 digits in a row may be an integer beyond 64 bits, which only the streaming parser refuses
 #: (found by turning every digit into ``0``: one pass, then one substring search).
 _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")

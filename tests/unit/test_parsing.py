@@ -208,3 +208,64 @@ def test_documents_only_the_stream_can_judge_read_as_streamed(
 ) -> None:
     whole, streamed = _both_ways(body, monkeypatch)
     assert whole == streamed
+
+
+def _outcome(body: bytes, whole_bytes: int, slice_bytes: int) -> object:
+    """iter_json_array's items for ``body`` (or its error) with the given thresholds."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("threatstream.parsing.WHOLE_DOCUMENT_BYTES", whole_bytes)
+        patch.setattr("threatstream.parsing.SLICE_BYTES", slice_bytes)
+        try:
+            return list(iter_json_array(io.BytesIO(body), "data", "page"))
+        except FeedFormatError as error:
+            return f"FeedFormatError: {str(error).split('; starts with')[0]}"
+
+
+_tricky_values = st.sampled_from(["},{", '"},{"', "}, {", [{"a": 1}, {"b": 2}], {"c": [{}, {}]}])
+_rows = st.lists(st.dictionaries(st.text(max_size=5), _json_values | _tricky_values, max_size=4), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_rows, _json_values, st.integers(20, 90), st.integers(4, 120), st.booleans())
+def test_large_documents_decoded_in_slices_read_as_streamed(
+    rows: list[dict[str, object]], meta: object, head_bytes: int, slice_bytes: int, spaced: bool
+) -> None:
+    separators = (", ", ": ") if spaced else (",", ":")
+    body = json.dumps({"meta": meta, "data": rows, "after": meta}, separators=separators).encode()
+    streamed = _outcome(body, 1, slice_bytes)
+    assert _outcome(body, head_bytes, slice_bytes) == streamed == json.loads(json.dumps(rows))
+
+
+def test_a_large_list_of_objects_is_decoded_in_slices(monkeypatch: pytest.MonkeyPatch) -> None:
+    from threatstream import parsing
+
+    rows = [{"ipAddress": f"45.0.{i // 256}.{i % 256}", "score": i} for i in range(2000)]
+    body = json.dumps({"meta": {"n": 2000}, "data": rows}).encode()
+    sliced: list[int] = []
+    whole_items = parsing._whole_items
+
+    def counted(inside: bytes, start: int, end: int) -> tuple[list[Any] | None, int]:
+        items, rest = whole_items(inside, start, end)
+        sliced.append(len(items or []))
+        return items, rest
+
+    monkeypatch.setattr(parsing, "_whole_items", counted)
+    assert _outcome(body, 1024, 4096) == rows
+    assert len(sliced) > 10
+    assert sum(sliced) > 1900  # all but the tail's few rows came in slices
+
+
+@pytest.mark.parametrize(
+    "inside",
+    [
+        b'{"a": 18446744073709551616}',
+        b'{"a": "lone \\ud800 surrogate"}',
+        b'{"a": 1e400}',
+        b'{"a": "\xff"}',
+        b'{"a": 1}], "data": [{"b": 2}',
+    ],
+)
+def test_large_documents_only_the_stream_can_judge_read_as_streamed(inside: bytes) -> None:
+    rows = b",".join([b'{"x": %d}' % i for i in range(50)] + [inside] + [b'{"y": %d}' % i for i in range(50)])
+    for body in (b'{"meta": 1, "data": [%s]}' % rows, b'{"data": [%s]} trailing' % rows):
+        assert _outcome(body, 64, 100) == _outcome(body, 1, 100)
