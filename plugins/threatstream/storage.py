@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
@@ -64,12 +65,13 @@ def open_path(uri: str, conn_id: str | None = None) -> ObjectStoragePath:
 
 
 class JsonLinesWriter:
-    """Writes one JSON document per line and counts them; the file is uploaded once, on close.
+    """Writes one JSON document per line and counts them; the file appears whole, on close.
 
-    Lines go to a local buffered temporary file and are copied to the object-storage path in
-    a few large writes when the block exits without an error (an aborted batch leaves no
-    half-written file behind). Per-call writes through the object-storage file wrapper cost
-    more than encoding the document.
+    Lines go to a buffered file that becomes the object-storage path only when the block
+    exits without an error (an aborted batch leaves no half-written file behind). On a local
+    path that file sits beside the target and is renamed onto it; elsewhere it is a local
+    temporary file copied up in a few large writes. Per-call writes through the
+    object-storage file wrapper cost more than encoding the document.
     """
 
     def __init__(self, path: ObjectStoragePath) -> None:
@@ -77,9 +79,18 @@ class JsonLinesWriter:
         self.count = 0
         self.bytes = 0
         self._buffer: IO[bytes] | None = None
+        self._partial: Path | None = None  # the file being written beside a local target
 
     def __enter__(self) -> JsonLinesWriter:
-        self._buffer = tempfile.TemporaryFile(prefix="threatstream-", suffix=".jsonl")
+        target = _local_file(self.path)
+        if target is None:
+            self._buffer = tempfile.TemporaryFile(prefix="threatstream-", suffix=".jsonl")
+            return self
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self._partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
+        # Created as the target would be (mode 0o666 less the umask), never over another file.
+        descriptor = os.open(self._partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        self._buffer = os.fdopen(descriptor, "wb")
         return self
 
     def write(self, document: Any) -> None:
@@ -97,7 +108,16 @@ class JsonLinesWriter:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         buffer, self._buffer = self._buffer, None
+        partial, self._partial = self._partial, None
         if buffer is None:
+            return
+        if partial is not None:
+            try:
+                buffer.close()
+                if exc_type is None:
+                    partial.replace(Path(self.path.path))
+            finally:
+                partial.unlink(missing_ok=True)
             return
         with buffer:
             if exc_type is None:
@@ -105,6 +125,13 @@ class JsonLinesWriter:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 with self.path.open("wb") as target:  # type: ignore[no-untyped-call]
                     shutil.copyfileobj(buffer, target, _UPLOAD_CHUNK)
+
+
+def _local_file(path: ObjectStoragePath) -> Path | None:
+    """The local file ``path`` names, if it is on the local file system."""
+    if getattr(path, "protocol", None) in ("file", "local"):
+        return Path(path.path)
+    return None
 
 
 def read_lines(path: ObjectStoragePath) -> Iterator[bytes]:

@@ -98,3 +98,28 @@ def test_lines_are_streamed_without_line_ends_or_blank_lines() -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b'{"id":"a"}\n\n{"id":"b"}\r\n  \n{"id":"c"}')
     assert [line.rstrip(b"\r") for line in read_lines(path)] == [b'{"id":"a"}', b'{"id":"b"}', b'{"id":"c"}']
+
+
+def test_a_local_batch_file_appears_whole_on_close_or_not_at_all(tmp_path: Any) -> None:
+    from airflow.sdk import ObjectStoragePath
+
+    folder = tmp_path / "batch"
+    path = ObjectStoragePath(folder.as_uri()) / "valid.jsonl"
+    with JsonLinesWriter(path) as writer:
+        writer.write({"id": "first"})
+        assert not (folder / "valid.jsonl").exists()  # written beside it, renamed on close
+    assert list(read_json_lines(path)) == [{"id": "first"}]
+
+    def aborted_batch() -> None:
+        with JsonLinesWriter(path) as writer:
+            writer.write({"id": "second"})
+            raise RuntimeError("aborted")
+
+    with pytest.raises(RuntimeError, match="aborted"):
+        aborted_batch()
+    assert list(read_json_lines(path)) == [{"id": "first"}]  # the earlier file, untouched
+    assert [p.name for p in folder.iterdir()] == ["valid.jsonl"]  # nothing half-written left
+
+    reference = folder / "reference"
+    reference.write_bytes(b"")
+    assert (folder / "valid.jsonl").stat().st_mode == reference.stat().st_mode  # as open() makes files
