@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
+import orjson
 import requests
 
 from threatstream.canonical import InvalidIndicator
@@ -254,8 +255,18 @@ class _LastPulseFacts:
         seen, facts = self._last
         if facts is None or pulse != seen:
             facts = _read_pulse_facts(pulse)
-            self._last = (copy.deepcopy(pulse), facts)
+            self._last = (_snapshot(pulse), facts)
         return facts
+
+
+def _snapshot(pulse: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A copy of ``pulse`` that later changes to it do not reach: a JSON round trip, several
+    times cheaper than a deep copy (or a deep copy of what JSON cannot carry)."""
+    try:
+        copied: Mapping[str, Any] = orjson.loads(orjson.dumps(pulse))
+    except (TypeError, orjson.JSONEncodeError):
+        return copy.deepcopy(pulse)
+    return copied
 
 
 _pulse_facts = _LastPulseFacts()
