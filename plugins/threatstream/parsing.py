@@ -65,7 +65,7 @@ def parse_timestamp(value: Any) -> datetime | None:
     if not isinstance(value, str):
         raise ValueError(f"timestamp must be a string, got {type(value).__name__}")
     try:  # the common cases: plain ISO 8601 (``Z`` and a space separator included), `` UTC``
-        parsed = datetime.fromisoformat(value[:-4] if value.endswith(" UTC") else value)
+        parsed = datetime.fromisoformat(f"{value[:-4]}+00:00" if value.endswith(" UTC") else value)
     except ValueError:
         pass
     else:
