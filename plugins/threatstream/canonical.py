@@ -457,8 +457,8 @@ def ip_indicator_type(value: str) -> IndicatorType:
 
 def _ip_of_version(indicator_type: IndicatorType) -> Callable[[str], CanonicalIndicator]:
     def canonical(text: str) -> CanonicalIndicator:
-        if indicator_type is IndicatorType.IPV4 and _DOTTED_QUAD_RE.fullmatch(text):
-            return _global_dotted_quad(text)
+        if indicator_type is IndicatorType.IPV4 and (found := _dotted_quad_shortcut(text)) is not None:
+            return found
         address = _parse_address(text)
         if address.version == 6 and indicator_type is IndicatorType.IPV4:
             raise InvalidIndicator("ip_version_mismatch", f"{_short(text)} is an IPv6 address, not IPv4")
@@ -518,18 +518,19 @@ def _is_ip_address(value: str) -> bool:
     return True
 
 
+def _plain_host_name(host: str) -> bool:
+    """Whether ``host``, made of plain ASCII labels (:data:`_FAST_LABEL`), is a canonical host
+    name as it stands: not too long, without A-labels to check, with a non-numeric TLD."""
+    return (
+        len(host) <= HOSTNAME_MAX_CHARS and _ACE_PREFIX not in host and not host.rpartition(".")[2].isdigit()
+    )
+
+
 def _hostname(text: str, reason: str, *, underscore: bool = True) -> str:
     """Canonicalise a stripped host name, raising ``reason`` for a malformed one."""
     if text.isascii():
         host = text.lower().removesuffix(".")
-        # Fast path: plain ASCII labels without A-labels and with a non-numeric TLD.
-        if (
-            len(host) <= HOSTNAME_MAX_CHARS
-            and (underscore or "_" not in host)
-            and _ACE_PREFIX not in host
-            and _FAST_HOST_RE.fullmatch(host)
-            and not host.rpartition(".")[2].isdigit()
-        ):
+        if (underscore or "_" not in host) and _FAST_HOST_RE.fullmatch(host) and _plain_host_name(host):
             return host
     else:
         try:
@@ -670,16 +671,14 @@ def _simple_url(text: str, simple: re.Match[str]) -> CanonicalIndicator:
     """The canonical form of a URL that matched :data:`_SIMPLE_URL_RE` (``simple``)."""
     _check_size(text, URL_MAX_BYTES)
     scheme, host, port, tail = simple.groups()
-    if (
-        len(host) > HOSTNAME_MAX_CHARS
-        or _ACE_PREFIX in host
-        or (port is not None and (int(port) > 65535 or int(port) == _DEFAULT_PORTS[scheme]))
-    ):
+    if port is not None and (int(port) > 65535 or int(port) == _DEFAULT_PORTS[scheme]):
         return _parsed_url(text)
     if host.rpartition(".")[2].isdigit():  # only a global dotted quad can end in digits
         if not _DOTTED_QUAD_RE.fullmatch(host):
             return _parsed_url(text)
         _global_dotted_quad(host)
+    elif not _plain_host_name(host):
+        return _parsed_url(text)
     if not tail or tail[0] != "/":  # empty path (RFC 3986 section 6.2.3)
         end = simple.end(3) if port is not None else simple.end(2)
         text = f"{text[:end]}/{tail or ''}"
@@ -907,12 +906,7 @@ def _url_shortcut(text: str) -> CanonicalIndicator | None:
 
 def _host_shortcut(kind: IndicatorType) -> Callable[[str], CanonicalIndicator | None]:
     def canonical_host(text: str) -> CanonicalIndicator | None:
-        if (
-            len(text) <= HOSTNAME_MAX_CHARS
-            and _FAST_HOST_RE.fullmatch(text)
-            and _ACE_PREFIX not in text
-            and not text.rpartition(".")[2].isdigit()
-        ):
+        if _FAST_HOST_RE.fullmatch(text) and _plain_host_name(text):
             return CanonicalIndicator(kind, text)
         return None
 
