@@ -163,7 +163,7 @@ def _items_in_slices(head: bytes, source: ByteStream, key: str) -> Generator[Any
 
     ``head`` is the document's start, holding the list's start; ``source`` the rest. Returns
     None once the list and the document have been read. Where ``orjson`` cannot be trusted
-    to read as the streaming parser would (see :func:`_plain_list_at`), or the items are not
+    to read as the streaming parser would (see :func:`_plain_items`), or the items are not
     objects, returns what the streaming parser is to read instead: ``head`` if nothing was
     taken, else the document from the first item not yet yielded, behind ``{"<key>": [``.
     """
@@ -220,17 +220,21 @@ def _object_opening(before: bytes, quoted_key: bytes) -> bool:
     return isinstance(members, dict) and quoted_key not in opening
 
 
-def _plain_items(document: bytes, key: str | None = None) -> list[Any] | None:
-    """The list ``document`` is (or holds at top-level ``key``), as ``orjson`` decodes it; None
-    where the streaming parser must judge (as in :func:`_plain_list_at`)."""
+def _plain_items(document: bytes, path: str | None = None) -> list[Any] | None:
+    """The list ``document`` is (or holds at dotted ``path``), as ``orjson`` decodes it; None
+    for anything the streaming parser must judge: invalid JSON or UTF-8, lone surrogates,
+    numbers out of range, digit runs that may be integers beyond 64 bits (``orjson`` would
+    make them floats), another shape."""
     if _LONG_DIGIT_RUN in document.translate(_DIGITS_AS_ZERO):
         return None
     try:
         value = orjson.loads(document)
     except orjson.JSONDecodeError:
         return None
-    if key is not None:
-        value = value.get(key) if isinstance(value, dict) else None
+    for key in path.split(".") if path is not None else ():
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
     return value if isinstance(value, list) else None
 
 
@@ -238,24 +242,12 @@ def _plain_list_at(document: bytes, path: str) -> list[Any] | None:
     """The list at dotted ``path`` of a whole small document, decoded by ``orjson`` in one go.
 
     None for anything the streaming parser must judge, so that both ways read every
-    document alike: invalid JSON or UTF-8, lone surrogates, numbers out of range, digit runs
-    that may be integers beyond 64 bits (``orjson`` would make them floats), a key of ``path``
-    written more than once (the stream reads every list so named), another shape.
+    document alike (see :func:`_plain_items`), and for a key of ``path`` written more than
+    once (the stream reads every list so named).
     """
-    if _LONG_DIGIT_RUN in document.translate(_DIGITS_AS_ZERO):
+    if any(document.count(b'"%s"' % key.encode()) != 1 for key in path.split(".")):
         return None
-    keys = path.split(".")
-    if any(document.count(b'"%s"' % key.encode()) != 1 for key in keys):
-        return None
-    try:
-        value = orjson.loads(document)
-    except orjson.JSONDecodeError:
-        return None
-    for key in keys:
-        if not isinstance(value, dict) or key not in value:
-            return None
-        value = value[key]
-    return value if isinstance(value, list) else None
+    return _plain_items(document, path)
 
 
 def json_value(document: bytes, path: str, what: str) -> Any:
