@@ -768,7 +768,7 @@ How each line is measured:
 * **validate**: the real `validate` operator on generated raw pages (URLhaus: pages of 1000
   URLs; OTX: pages of 20 pulses x 50 indicators of 8 types; AbuseIPDB: one blacklist
   response with 5 % IPv6), in a fresh process, CPU seconds of that process after an untimed
-  warm-up run on 2,000 records (both ways), best of interleaved rounds. The baseline
+  warm-up run on {WARM_UP_RECORDS:,} records (both ways), best of interleaved rounds. The baseline
   (`dev/threatstream_dev/bench_original.py`) is the original per-record loop: `json.loads`
   of the page, one pydantic model per record in `try/except`, `json.dumps` per document.
 * **upsert**: documents per second into a fresh database of the local Cosmos-protocol

@@ -82,7 +82,7 @@ class Observation(BaseModel):
     @field_validator("first_seen", "last_seen", "valid_until")
     @classmethod
     def _as_utc(cls, value: datetime | None) -> datetime | None:
-        return value if value is None or value.tzinfo is UTC else ensure_utc(value)
+        return None if value is None else ensure_utc(value)
 
     @property
     def has_unknown_tlp(self) -> bool:

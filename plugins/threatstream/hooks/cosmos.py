@@ -555,8 +555,8 @@ class IndicatorStoreHook(AzureCosmosDBHook):
         """:meth:`upsert_documents` for documents given as JSON lines, such as the lines of a
         batch's ``valid.jsonl`` (:func:`threatstream.storage.read_lines`).
 
-        Each line is decoded once for its id and partition key and kept as read until its
-        batch is written.
+        Each line is kept as read until its batch is written, and decoded then; its id and
+        partition key are read off the line (see :func:`_line_entries`).
         """
         return self._upsert(_line_entries(lines, "partition_key"), chunk_size)
 
