@@ -211,7 +211,7 @@ def _object_opening(before: bytes, quoted_key: bytes) -> bool:
     opening = before.rstrip()
     if opening == b"{":
         return True
-    if not opening.endswith(b",") or _LONG_DIGIT_RUN in opening.translate(_DIGITS_AS_ZERO):
+    if not opening.endswith(b",") or _may_hold_long_integer(opening):
         return False
     try:
         members = orjson.loads(opening[:-1] + b"}")
@@ -224,8 +224,8 @@ def _plain_items(document: bytes, path: str | None = None) -> list[Any] | None:
     """The list ``document`` is (or holds at dotted ``path``), as ``orjson`` decodes it; None
     for anything the streaming parser must judge: invalid JSON or UTF-8, lone surrogates,
     numbers out of range, digit runs that may be integers beyond 64 bits (``orjson`` would
-    make them floats), another shape."""
-    if _LONG_DIGIT_RUN in document.translate(_DIGITS_AS_ZERO):
+    make them floats; see :func:`_may_hold_long_integer`), another shape."""
+    if _may_hold_long_integer(document):
         return None
     try:
         value = orjson.loads(document)
@@ -236,6 +236,32 @@ def _plain_items(document: bytes, path: str | None = None) -> list[Any] | None:
             return None
         value = value[key]
     return value if isinstance(value, list) else None
+
+
+def _may_hold_long_integer(document: bytes) -> bool:
+    """Whether ``document`` may hold a JSON number with 19 digits or more in a row.
+
+    Every such run of digits is found in one pass; one counts unless the text just before it
+    shows that it is inside a string (as in an id, a digest or a sentence): the number it
+    would be part of, and the whitespace before it, come after something other than ``[``,
+    ``:``, ``,`` or the document's start. When unsure (a run after ``": "`` inside a
+    string, say), it counts.
+    """
+    zeros = document.translate(_DIGITS_AS_ZERO)
+    at = zeros.find(_LONG_DIGIT_RUN)
+    while at >= 0:
+        start = at
+        while start > 0 and document[start - 1] in _NUMBER_BYTES:
+            start -= 1
+        while start > 0 and document[start - 1] in _JSON_SPACE:
+            start -= 1
+        if start == 0 or document[start - 1] in _BEFORE_NUMBER:
+            return True
+        run_end = _NOT_ZERO.search(zeros, at)
+        if run_end is None:
+            return False
+        at = zeros.find(_LONG_DIGIT_RUN, run_end.end())
+    return False
 
 
 def _plain_list_at(document: bytes, path: str) -> list[Any] | None:
@@ -290,6 +316,11 @@ _SLICE_CUT_TRIES = 4
 #: (found by turning every digit into ``0``: one pass, then one substring search).
 _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 _LONG_DIGIT_RUN = b"0" * 19
+_NOT_ZERO = re.compile(rb"[^0]")
+#: What a JSON number is made of, and what may come before one (besides whitespace).
+_NUMBER_BYTES = frozenset(b"0123456789+-.eE")
+_JSON_SPACE = frozenset(b" \t\r\n")
+_BEFORE_NUMBER = frozenset(b"[:,")
 #: Scans of a document's head read small chunks: they stop at the first match, and the parser
 #: turns a whole chunk into events before yielding the first.
 _SCAN_BYTES = 1 << 10

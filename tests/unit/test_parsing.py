@@ -194,6 +194,11 @@ def test_small_documents_decoded_whole_read_as_streamed(items: list[object]) -> 
     [
         b'{"data": [{"a": 18446744073709551616}]}',  # beyond 64 bits: orjson would give a float
         b'{"data": [{"a": 9223372036854775808}]}',  # beyond a signed 64-bit integer
+        b'{"data": [{"a":"x","b":-18446744073709551616}]}',  # after a colon, negative
+        b'{"data": [[1,\n18446744073709551616]]}',  # after a newline
+        b'{"data": [18446744073709551616, "00000000000000000000"]}',  # first in a list
+        b'{"data": [1.5e18446744073709551616]}',  # in an exponent
+        b'{"data": ["id: 00000000000000000000"]}',  # a string that looks like a member
         b'{"data": ["lone \\ud800 surrogate"]}',  # orjson refuses it; the stream reads "?"
         b'{"data": [1e400]}',
         b'{"data": {"a": 1}}',
@@ -208,6 +213,39 @@ def test_documents_only_the_stream_can_judge_read_as_streamed(
 ) -> None:
     whole, streamed = _both_ways(body, monkeypatch)
     assert whole == streamed
+
+
+_digit_strings = st.from_regex(r"[0-9a-f: ]{0,40}", fullmatch=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.dictionaries(st.text(max_size=3), st.integers() | _digit_strings, max_size=4), max_size=6))
+def test_long_digit_runs_read_as_streamed(items: list[object]) -> None:
+    """Integers of any size and digit-heavy strings (ids, digests): the whole-document decoder
+    refuses the same integers beyond 64 bits as the stream, and reads the same strings."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        whole, streamed = _both_ways(json.dumps({"data": items}).encode(), monkeypatch)
+    assert whole == streamed
+
+
+def test_digit_runs_inside_strings_keep_the_whole_document_decoder(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ids and digests with 19 digits or more in a row are strings, not integers beyond 64 bits:
+    they do not send a page to the (slower) streaming parser."""
+    rows = [
+        {"id": f"{i:024x}", "sha256": "0123456789" * 6 + f"{i:04x}", "note": f"ticket {10**25 + i}"}
+        for i in range(100)
+    ]
+    body = json.dumps({"data": rows}).encode()
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the streaming parser was used")
+
+    monkeypatch.setattr("threatstream.parsing.ijson.items", refuse)
+    assert list(iter_json_array(io.BytesIO(body), "data", "page")) == rows
+    with monkeypatch.context() as patch:
+        patch.setattr("threatstream.parsing.WHOLE_DOCUMENT_BYTES", 64)
+        patch.setattr("threatstream.parsing.SLICE_BYTES", 512)
+        assert list(iter_json_array(io.BytesIO(body), "data", "page")) == rows
 
 
 def _outcome(body: bytes, whole_bytes: int, slice_bytes: int) -> object:
