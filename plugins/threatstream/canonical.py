@@ -899,6 +899,26 @@ def _dotted_quad_shortcut(text: str) -> CanonicalIndicator | None:
     return _global_dotted_quad(text) if _DOTTED_QUAD_RE.fullmatch(text) else None
 
 
+def _ipv6_shortcut(text: str) -> CanonicalIndicator | None:
+    """A global IPv6 address already in RFC 5952 form (``inet_ntop`` writes it so, except for
+    the IPv4-embedded forms with a dot, which the full path takes): one parse, one lookup."""
+    if not _IPV6_TEXT_RE.fullmatch(text):
+        return None
+    try:
+        packed = socket.inet_pton(socket.AF_INET6, text)
+    except OSError:
+        return None
+    if socket.inet_ntop(socket.AF_INET6, packed) != text:
+        return None
+    kind = _V6_TABLE.kind(int.from_bytes(packed, "big"))
+    if kind is not None:
+        raise _non_global(text, kind)
+    return CanonicalIndicator(IndicatorType.IPV6, text)
+
+
+_IPV6_TEXT_RE = re.compile(r"[0-9a-f:]{2,39}")
+
+
 def _url_shortcut(text: str) -> CanonicalIndicator | None:
     simple = _SIMPLE_URL_RE.fullmatch(text)
     return None if simple is None else _simple_url(text, simple)
@@ -927,6 +947,7 @@ def _hash_shortcut(kind: IndicatorType) -> Callable[[str], CanonicalIndicator | 
 #: so they skip those checks (a property test holds them to the full path's results).
 _SHORTCUTS: dict[str, Callable[[str], CanonicalIndicator | None]] = {
     IndicatorType.IPV4: _dotted_quad_shortcut,
+    IndicatorType.IPV6: _ipv6_shortcut,
     IndicatorType.URL: _url_shortcut,
     IndicatorType.DOMAIN: _host_shortcut(IndicatorType.DOMAIN),
     IndicatorType.HOSTNAME: _host_shortcut(IndicatorType.HOSTNAME),

@@ -481,7 +481,7 @@ _TEXT_NOISE = st.sampled_from(
 
 
 _SHORTCUT_KINDS = [T.URL, T.IPV4, T.URI, "URL", T.DOMAIN, T.HOSTNAME, T.FILEHASH_MD5, T.FILEHASH_SHA256]
-_SHORTCUT_KINDS += [T.SSL_CERT_FINGERPRINT, T.EMAIL]
+_SHORTCUT_KINDS += [T.SSL_CERT_FINGERPRINT, T.EMAIL, T.IPV6]
 _hex_like = st.one_of(
     st.sampled_from([32, 40, 64]).flatmap(lambda n: st.text("0123456789abcdef", min_size=n, max_size=n)),
     st.text("0123456789abcdefABCDEF:g", min_size=30, max_size=66),
@@ -491,23 +491,36 @@ _near_canonical_hosts = st.sampled_from(
 )
 
 
+def _ipv6_forms(address: ipaddress.IPv6Address) -> list[str]:
+    """``address`` as RFC 5952 writes it and fully written out; its last 32 bits as an
+    IPv4-mapped and an IPv4-compatible address, in hex and with a dotted quad."""
+    low = address.packed[-4:].hex()
+    quad = ipaddress.IPv4Address(address.packed[-4:])
+    mapped = [f"::ffff:{low[:4]}:{low[4:]}", f"::{low[:4]}:{low[4:]}", f"::ffff:{quad}", f"::{quad}"]
+    return [str(address), address.exploded, *mapped]
+
+
+_ipv6_texts = st.ip_addresses(v=6).flatmap(lambda address: st.sampled_from(_ipv6_forms(address)))
+
+
 @settings(max_examples=1500, deadline=None)
 @given(
     url_like(),
     _hex_like,
     _near_canonical_hosts,
+    _ipv6_texts,
     st.sampled_from(_SHORTCUT_KINDS),
     _TEXT_NOISE,
     st.integers(0, 40),
     st.sampled_from(["", " ", "\n"]),
 )
 def test_shortcuts_of_canonical_indicator_give_what_the_full_path_gives(
-    url: str, digest: str, near_host: str, kind: T | str, noise: str, at: int, edge: str
+    url: str, digest: str, near_host: str, ipv6: str, kind: T | str, noise: str, at: int, edge: str
 ) -> None:
     # A value the shortcuts take must be one that needs nothing of what they skip (stripping,
     # the control-character and surrogate checks, refanging): noise anywhere must not slip by.
     host = url.partition("://")[2].partition("/")[0]
-    for clean in (url, host, digest, near_host):
+    for clean in (url, host, digest, near_host, ipv6):
         noisy = (
             f"{edge}{clean}{edge}",
             f"{clean[:at]}{noise}{clean[at:]}",
