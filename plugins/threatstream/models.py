@@ -14,7 +14,15 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    InstanceOf,
+    PlainSerializer,
+    model_validator,
+)
 
 from threatstream.canonical import canonical_indicator, check_source, indicator_keys
 from threatstream.parsing import as_utc
@@ -36,6 +44,8 @@ def ensure_utc(value: datetime) -> datetime:
 
 
 UtcDatetime = Annotated[datetime, PlainSerializer(format_utc, return_type=str, when_used="json")]
+#: A datetime as parsers give it, naive ones taken as UTC; made UTC when validated.
+UtcInput = Annotated[datetime, AfterValidator(ensure_utc)]
 
 
 class Observation(BaseModel):
@@ -56,11 +66,12 @@ class Observation(BaseModel):
     confidence: int | None = Field(default=None, ge=0, le=100)
     tags: tuple[str, ...] = ()
     tlp: TLP | None = None
-    first_seen: datetime | None = None
-    last_seen: datetime | None = None
-    valid_until: datetime | None = None
+    first_seen: UtcInput | None = None
+    last_seen: UtcInput | None = None
+    valid_until: UtcInput | None = None
     is_active: bool = True
-    raw_metadata: dict[str, Any] = Field(default_factory=dict)
+    #: Kept as the parser built it (a dict of its own for each record), not copied.
+    raw_metadata: InstanceOf[dict[str, Any]] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -78,11 +89,6 @@ class Observation(BaseModel):
                 return {**data, "tlp": None}  # raw_metadata itself is invalid and will be reported
             return {**data, "tlp": None, "raw_metadata": {**metadata, "tlp_label": label}}
         return {**data, "tlp": tlp}
-
-    @field_validator("first_seen", "last_seen", "valid_until")
-    @classmethod
-    def _as_utc(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else ensure_utc(value)
 
     @property
     def has_unknown_tlp(self) -> bool:
@@ -163,6 +169,7 @@ class DocumentBuilder:
         self._ingested_at = format_utc(ingested_at)
         self._written_at = ensure_utc(written_at or ingested_at)
         self._default_ttl = max(1, int(default_ttl.total_seconds()))
+        self._tag_lists: dict[tuple[str, ...], list[str]] = {}
 
     def document(self, observation: Observation) -> dict[str, Any]:
         """The JSON-ready document of ``observation``; raises :class:`InvalidIndicator`."""
@@ -197,7 +204,7 @@ class DocumentBuilder:
             "indicator_type": indicator_type,  # a StrEnum: it is its value
             "indicator_value": canonical_value,
             "confidence": observation.confidence,
-            "tags": sorted({stripped for tag in tags if (stripped := tag.strip())}) if tags else [],
+            "tags": (self._tag_lists.get(tags) or self._tag_list(tags))[:] if tags else [],
             "tlp": observation.tlp,
             "first_seen": observation.first_seen,
             "last_seen": observation.last_seen,
@@ -207,7 +214,17 @@ class DocumentBuilder:
             "ttl": ttl,
         }
 
+    def _tag_list(self, tags: tuple[str, ...]) -> list[str]:
+        """The stored form of ``tags``: stripped, without blanks or repeats, sorted. Kept for
+        the next documents (a feed repeats a few tag sets), up to :data:`KEPT_TAG_LISTS` of them."""
+        tag_list = sorted({stripped for tag in tags if (stripped := tag.strip())})
+        if len(self._tag_lists) < KEPT_TAG_LISTS:
+            self._tag_lists[tags] = tag_list
+        return tag_list
 
+
+#: Distinct tag sets whose stored form one :class:`DocumentBuilder` keeps.
+KEPT_TAG_LISTS = 4096
 _OBSERVED_TIMES = ("first_seen", "last_seen", "valid_until")
 
 

@@ -205,3 +205,26 @@ def test_a_builder_refuses_a_source_that_cannot_be_part_of_an_id() -> None:
     for bad in ("OTX", "a b", "", "x" * 65):
         with pytest.raises(ValueError, match="source must match"):
             DocumentBuilder(bad, ingested_at=INGESTED, default_ttl=NINETY_DAYS)
+
+
+def test_a_builder_gives_each_document_its_own_tag_list() -> None:
+    """Tag sets repeat across a batch; each document still gets the stored form in a list of its own."""
+    builder = DocumentBuilder("otx", ingested_at=INGESTED, default_ttl=NINETY_DAYS)
+
+    def tags_of(*tags: str) -> list[str]:
+        observation = Observation(indicator_type=IndicatorType.IPV4, value="8.8.8.8", tags=tags)
+        tag_list: list[str] = builder.fields(observation)["tags"]
+        return tag_list
+
+    first = tags_of(" mozi", "elf", "mozi", "")
+    assert first == ["elf", "mozi"]
+    first.append("changed by a reader")
+    assert tags_of(" mozi", "elf", "mozi", "") == ["elf", "mozi"]
+    assert tags_of("elf", " mozi") == ["elf", "mozi"]
+    assert tags_of(" ", "") == [] == tags_of(" ", "")
+    assert tags_of() == []
+
+
+def test_raw_metadata_must_be_a_dict() -> None:
+    with pytest.raises(ValueError, match="raw_metadata"):
+        Observation(indicator_type=IndicatorType.IPV4, value="8.8.8.8", raw_metadata=[("a", 1)])  # type: ignore[arg-type]
