@@ -16,7 +16,7 @@ import requests
 
 from threatstream.canonical import InvalidIndicator
 from threatstream.hooks.feed import MIB, FeedBody, FeedHook, FeedLimits, FetchedPage, FetchWindow
-from threatstream.models import Observation
+from threatstream.models import Observation, new_observation
 from threatstream.parsing import first_json_value, iter_json_array, parse_timestamp
 from threatstream.sources.base import SourceSpec
 from threatstream.vocabulary import IndicatorType
@@ -130,12 +130,14 @@ def parse_record(record: Mapping[str, Any], context: Mapping[str, Any]) -> Obser
         raise InvalidIndicator("empty", "row has no ipAddress")
     metadata = {key: record.get(key) for key in KEPT_FIELDS}
     metadata["generatedAt"] = context.get("generated_at")
-    return Observation(
-        indicator_type=IndicatorType.IPV6 if ":" in address else IndicatorType.IPV4,
-        value=address,
-        confidence=record.get("abuseConfidenceScore"),
-        last_seen=parse_timestamp(record.get("lastReportedAt")),
-        raw_metadata=metadata,
+    return new_observation(
+        {
+            "indicator_type": IndicatorType.IPV6 if ":" in address else IndicatorType.IPV4,
+            "value": address,
+            "confidence": record.get("abuseConfidenceScore"),
+            "last_seen": parse_timestamp(record.get("lastReportedAt")),
+            "raw_metadata": metadata,
+        }
     )
 
 

@@ -24,7 +24,7 @@ from typing import Any
 from threatstream.canonical import InvalidIndicator
 from threatstream.exceptions import FeedFormatError
 from threatstream.hooks.feed import FeedHook, FetchedPage, FetchWindow
-from threatstream.models import Observation
+from threatstream.models import Observation, new_observation
 from threatstream.parsing import load_json_page, parse_timestamp, string_list
 from threatstream.sources.base import SourceSpec
 from threatstream.vocabulary import TLP, IndicatorType
@@ -85,13 +85,15 @@ def parse_record(record: Mapping[str, Any], context: Mapping[str, Any]) -> Obser
     metadata: dict[str, Any] = {key: record.get(key) for key in KEPT_FIELDS}
     metadata["cwes"] = list(string_list(record.get("cwes")))
     metadata.update({key: context.get(key) for key in CATALOG_FIELDS})
-    return Observation(
-        indicator_type=IndicatorType.CVE,
-        value=cve,
-        tags=("known-exploited", "ransomware") if ransomware == "Known" else ("known-exploited",),
-        tlp=TLP.CLEAR,
-        first_seen=parse_timestamp(record.get("dateAdded")),
-        raw_metadata=metadata,
+    return new_observation(
+        {
+            "indicator_type": IndicatorType.CVE,
+            "value": cve,
+            "tags": ("known-exploited", "ransomware") if ransomware == "Known" else ("known-exploited",),
+            "tlp": TLP.CLEAR,
+            "first_seen": parse_timestamp(record.get("dateAdded")),
+            "raw_metadata": metadata,
+        }
     )
 
 

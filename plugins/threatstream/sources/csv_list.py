@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from threatstream.canonical import InvalidIndicator, ip_indicator_type
 from threatstream.hooks.feed import FeedHook, FetchedPage, FetchWindow
-from threatstream.models import Observation
+from threatstream.models import Observation, new_observation
 from threatstream.parsing import parse_timestamp
 from threatstream.sources.base import SourceSpec
 from threatstream.vocabulary import TLP, IndicatorType
@@ -236,15 +236,20 @@ def parse_list_record(spec: ListSpec, record: Mapping[str, Any]) -> Observation:
     tags = _optional(spec, record, spec.tags)
     metadata: dict[str, Any] = {"line": record["line"], **groups}
     metadata.update({str(column): _cell(spec, record, column) for column in spec.metadata_columns})
-    return Observation(
-        indicator_type=indicator_type,
-        value=value,
-        confidence=_confidence(_optional(spec, record, spec.confidence)),
-        tags=(*(t.strip() for t in (tags or "").split(spec.tags_separator) if t.strip()), *spec.static_tags),
-        tlp=spec.tlp,
-        first_seen=parse_timestamp(_optional(spec, record, spec.first_seen)),
-        last_seen=parse_timestamp(_optional(spec, record, spec.last_seen)),
-        raw_metadata=metadata,
+    return new_observation(
+        {
+            "indicator_type": indicator_type,
+            "value": value,
+            "confidence": _confidence(_optional(spec, record, spec.confidence)),
+            "tags": (
+                *(t.strip() for t in (tags or "").split(spec.tags_separator) if t.strip()),
+                *spec.static_tags,
+            ),
+            "tlp": spec.tlp,
+            "first_seen": parse_timestamp(_optional(spec, record, spec.first_seen)),
+            "last_seen": parse_timestamp(_optional(spec, record, spec.last_seen)),
+            "raw_metadata": metadata,
+        }
     )
 
 

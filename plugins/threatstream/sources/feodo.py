@@ -22,7 +22,7 @@ from typing import Any
 from threatstream.canonical import InvalidIndicator, ip_indicator_type
 from threatstream.exceptions import FeedFormatError
 from threatstream.hooks.feed import FetchedPage, FetchWindow
-from threatstream.models import Observation
+from threatstream.models import Observation, new_observation
 from threatstream.parsing import load_json_page, parse_timestamp, string_list
 from threatstream.sources.abusech import AbuseChHook
 from threatstream.sources.base import SourceSpec
@@ -60,14 +60,16 @@ def parse_record(record: Mapping[str, Any], context: Mapping[str, Any]) -> Obser
     address = record.get("ip_address")
     if not isinstance(address, str) or not address.strip():
         raise InvalidIndicator("empty", "entry has no ip_address")
-    return Observation(
-        indicator_type=ip_indicator_type(address.strip()),
-        value=address,
-        tags=string_list(record.get("malware")),
-        tlp=TLP.CLEAR,
-        first_seen=parse_timestamp(record.get("first_seen")),
-        last_seen=parse_timestamp(record.get("last_online")),
-        raw_metadata={key: record.get(key) for key in KEPT_FIELDS},
+    return new_observation(
+        {
+            "indicator_type": ip_indicator_type(address.strip()),
+            "value": address,
+            "tags": string_list(record.get("malware")),
+            "tlp": TLP.CLEAR,
+            "first_seen": parse_timestamp(record.get("first_seen")),
+            "last_seen": parse_timestamp(record.get("last_online")),
+            "raw_metadata": {key: record.get(key) for key in KEPT_FIELDS},
+        }
     )
 
 

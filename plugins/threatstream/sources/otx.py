@@ -22,7 +22,7 @@ import requests
 from threatstream.canonical import InvalidIndicator
 from threatstream.exceptions import FeedFormatError, FeedLimitExceeded, FeedOptionError
 from threatstream.hooks.feed import MIB, FeedHook, FeedLimits, FetchedPage, FetchWindow
-from threatstream.models import Observation
+from threatstream.models import Observation, new_observation
 from threatstream.parsing import ByteStream, iter_json_array, json_value, parse_timestamp, string_list
 from threatstream.sources.base import SourceSpec
 from threatstream.vocabulary import TLP, IndicatorType
@@ -286,16 +286,18 @@ def parse_record(record: Mapping[str, Any], context: Mapping[str, Any]) -> Obser
     for key, name in _METADATA_NAMES:
         if kept := indicator.get(key):
             metadata[name] = kept
-    return Observation(
-        indicator_type=indicator_type,
-        value=value if isinstance(value, str) else "",
-        tags=facts.tags,
-        tlp=facts.tlp,
-        first_seen=parse_timestamp(indicator.get("created")) or parse_timestamp(pulse.get("created")),
-        last_seen=facts.last_seen,
-        valid_until=parse_timestamp(indicator.get("expiration")),
-        is_active=_is_active(indicator.get("is_active")),
-        raw_metadata=metadata,
+    return new_observation(
+        {
+            "indicator_type": indicator_type,
+            "value": value if isinstance(value, str) else "",
+            "tags": facts.tags,
+            "tlp": facts.tlp,
+            "first_seen": parse_timestamp(indicator.get("created")) or parse_timestamp(pulse.get("created")),
+            "last_seen": facts.last_seen,
+            "valid_until": parse_timestamp(indicator.get("expiration")),
+            "is_active": _is_active(indicator.get("is_active")),
+            "raw_metadata": metadata,
+        }
     )
 
 

@@ -40,7 +40,7 @@ import requests
 from threatstream.canonical import InvalidIndicator
 from threatstream.exceptions import FeedFormatError, FeedRequestError
 from threatstream.hooks.feed import FeedHook, FetchedPage, FetchWindow
-from threatstream.models import Observation
+from threatstream.models import Observation, new_observation
 from threatstream.parsing import load_json_page, parse_timestamp, string_list
 from threatstream.sources.base import SourceSpec
 from threatstream.vocabulary import IndicatorType
@@ -283,18 +283,20 @@ def parse_record(record: Mapping[str, Any], context: Mapping[str, Any]) -> Obser
     metadata.update({key: context.get(key) for key in ("api_root", "collection")})
     labels: list[str] = list(record.get("tlp_labels") or [])
     confidence = indicator.get("confidence")
-    return Observation(
-        indicator_type=indicator_type,
-        value=value,
-        confidence=confidence if isinstance(confidence, int) and 0 <= confidence <= 100 else None,
-        tags=string_list(indicator.get("labels")),
-        # The label as marked; Observation maps it (an unknown one is kept as raw metadata).
-        tlp=labels[0] if labels else None,
-        first_seen=parse_timestamp(indicator.get("valid_from")),
-        last_seen=parse_timestamp(indicator.get("modified")),
-        valid_until=parse_timestamp(indicator.get("valid_until")),
-        is_active=indicator.get("revoked") is not True,
-        raw_metadata=metadata,
+    return new_observation(
+        {
+            "indicator_type": indicator_type,
+            "value": value,
+            "confidence": confidence if isinstance(confidence, int) and 0 <= confidence <= 100 else None,
+            "tags": string_list(indicator.get("labels")),
+            # The label as marked; Observation maps it (an unknown one is kept as raw metadata).
+            "tlp": labels[0] if labels else None,
+            "first_seen": parse_timestamp(indicator.get("valid_from")),
+            "last_seen": parse_timestamp(indicator.get("modified")),
+            "valid_until": parse_timestamp(indicator.get("valid_until")),
+            "is_active": indicator.get("revoked") is not True,
+            "raw_metadata": metadata,
+        }
     )
 
 

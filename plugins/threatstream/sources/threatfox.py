@@ -33,7 +33,7 @@ from typing import Any
 
 from threatstream.canonical import InvalidIndicator, ip_indicator_type
 from threatstream.hooks.feed import FetchedPage, FetchWindow
-from threatstream.models import Observation
+from threatstream.models import Observation, new_observation
 from threatstream.parsing import parse_timestamp, string_list
 from threatstream.sources.abusech import AbuseChHook, data_records
 from threatstream.sources.base import SourceSpec
@@ -115,15 +115,17 @@ def parse_record(record: Mapping[str, Any], context: Mapping[str, Any]) -> Obser
     confidence = record.get("confidence_level")
     malware = record.get("malware_printable")
     family = (malware,) if isinstance(malware, str) and malware and malware != UNKNOWN_MALWARE else ()
-    return Observation(
-        indicator_type=indicator_type,
-        value=value,
-        confidence=confidence if isinstance(confidence, int) and 0 <= confidence <= 100 else None,
-        tags=(*string_list(record.get("tags")), *family),
-        tlp=TLP.CLEAR,
-        first_seen=parse_timestamp(record.get("first_seen")),
-        last_seen=parse_timestamp(record.get("last_seen")),
-        raw_metadata=metadata,
+    return new_observation(
+        {
+            "indicator_type": indicator_type,
+            "value": value,
+            "confidence": confidence if isinstance(confidence, int) and 0 <= confidence <= 100 else None,
+            "tags": (*string_list(record.get("tags")), *family),
+            "tlp": TLP.CLEAR,
+            "first_seen": parse_timestamp(record.get("first_seen")),
+            "last_seen": parse_timestamp(record.get("last_seen")),
+            "raw_metadata": metadata,
+        }
     )
 
 

@@ -16,7 +16,7 @@ import requests
 from threatstream.canonical import InvalidIndicator
 from threatstream.exceptions import FeedAuthError, FeedFormatError
 from threatstream.hooks.feed import MIB, FeedHook, FeedLimits, FetchedPage, FetchWindow
-from threatstream.models import Observation
+from threatstream.models import Observation, new_observation
 from threatstream.parsing import (
     first_json_value,
     iter_json_array,
@@ -102,13 +102,15 @@ def parse_record(record: Mapping[str, Any], context: Mapping[str, Any]) -> Obser
     url = record.get("url")
     if not isinstance(url, str) or not url.strip():
         raise InvalidIndicator("empty", "record has no url")
-    return Observation(
-        indicator_type=IndicatorType.URL,
-        value=url,
-        tags=string_list(record.get("tags")),
-        tlp=TLP.CLEAR,
-        first_seen=parse_timestamp(record.get("date_added")),
-        raw_metadata={key: record.get(key) for key in KEPT_FIELDS if key in record},
+    return new_observation(
+        {
+            "indicator_type": IndicatorType.URL,
+            "value": url,
+            "tags": string_list(record.get("tags")),
+            "tlp": TLP.CLEAR,
+            "first_seen": parse_timestamp(record.get("date_added")),
+            "raw_metadata": {key: record.get(key) for key in KEPT_FIELDS if key in record},
+        }
     )
 
 
