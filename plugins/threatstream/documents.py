@@ -34,6 +34,8 @@ TRIMMED_KEY = "_trimmed"
 
 #: Datetimes are written as :func:`~threatstream.models.format_utc` writes them: UTC, ``Z``.
 _OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
+#: The same for a document whose keys are all strings, as the builder writes them.
+_DOCUMENT_OPTIONS = _OPTIONS & ~orjson.OPT_NON_STR_KEYS
 _INT_BOUND = 2**63
 
 
@@ -54,9 +56,12 @@ def encode_document(document: Mapping[str, Any], max_bytes: int = MAX_DOCUMENT_B
         its raw metadata, ``unencodable`` when it holds text UTF-8 cannot carry.
     """
     try:
-        line = encode_line(document)
-    except orjson.JSONEncodeError as err:
-        raise InvalidIndicator("unencodable", f"the document cannot be encoded as JSON: {err}") from None
+        line = orjson.dumps(document, option=_DOCUMENT_OPTIONS)
+    except orjson.JSONEncodeError:
+        try:  # a key in raw metadata that is not a string (orjson is faster without that option)
+            line = encode_line(document)
+        except orjson.JSONEncodeError as err:
+            raise InvalidIndicator("unencodable", f"the document cannot be encoded as JSON: {err}") from None
     if len(line) <= max_bytes:
         return line, False
     metadata = document.get("raw_metadata")

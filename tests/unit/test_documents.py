@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -53,6 +54,12 @@ def test_a_document_too_large_without_raw_metadata_is_rejected_as_too_large() ->
     with pytest.raises(InvalidIndicator) as caught:
         encode_document(_document(tags=["t" * 100] * 50), max_bytes=1000)
     assert caught.value.reason == "too_large"
+
+
+def test_raw_metadata_keys_that_are_not_strings_are_written_as_strings() -> None:
+    line, trimmed = encode_document(_document(raw_metadata={7: "port", "when": datetime(2026, 1, 1)}))
+    assert not trimmed
+    assert decode_line(line)["raw_metadata"] == {"7": "port", "when": "2026-01-01T00:00:00Z"}
 
 
 def test_a_document_with_a_lone_surrogate_is_rejected_not_raised() -> None:
