@@ -327,6 +327,8 @@ _SCAN_BYTES = 1 << 10
 _STRUCTURE_ONLY = bytes(set(range(256)) - set(b'"[]{}'))
 _STRING = re.compile(rb'"[^"]*"')
 _ESCAPE = re.compile(rb"\\.", re.DOTALL)
+_BRACKETS_AS_BRACES = bytes.maketrans(b"[]", b"{}")
+_PAIR_PASSES = 8
 _DEPTH_STEP = [0] * 256
 for _open, _close in (b"[]", b"{}"):
     _DEPTH_STEP[_open], _DEPTH_STEP[_close] = 1, -1
@@ -384,13 +386,32 @@ class JsonDepthGuard(ChunkReader):
         # Adjacent quotes are an empty string or the gap between two strings: neither holds brackets.
         outside = _STRING.sub(b"", structure.replace(b'""', b""))
         self._in_string = b'"' in outside
-        brackets = outside.split(b'"', 1)[0]
-        levels = list(accumulate(map(_DEPTH_STEP.__getitem__, brackets), initial=self._depth))
-        self._depth = levels[-1]
-        if max(levels) > self._max_depth:
+        lowest, highest, last = self._levels(outside.split(b'"', 1)[0])
+        self._depth = last
+        if highest > self._max_depth:
             raise FeedFormatError(f"{self._what}: JSON nested deeper than {self._max_depth} levels")
         if self._record_depth is not None:
-            self._count_record_bytes(len(chunk), min(levels), levels[-1], self._record_depth)
+            self._count_record_bytes(len(chunk), lowest, last, self._record_depth)
+
+    def _levels(self, brackets: bytes) -> tuple[int, int, int]:
+        """The lowest, highest (or a bound of it within ``max_depth``) and last nesting level
+        over ``brackets``, from the current depth.
+
+        When the openers alone cannot pass ``max_depth``, only the lowest level is needed: it
+        is the same once each opener directly followed by a closer is taken out, a few passes
+        of which leave only closers then openers (``]]}{[``) for the nesting of real feeds.
+        """
+        depth = self._depth
+        openers = brackets.count(b"{") + brackets.count(b"[")
+        last = depth + 2 * openers - len(brackets)
+        if depth + openers <= self._max_depth:
+            reduced = brackets.translate(_BRACKETS_AS_BRACES)
+            for _ in range(_PAIR_PASSES):
+                if b"{}" not in reduced:
+                    return depth - reduced.count(b"}"), depth + openers, last
+                reduced = reduced.replace(b"{}", b"")
+        levels = list(accumulate(map(_DEPTH_STEP.__getitem__, brackets), initial=depth))
+        return min(levels), max(levels), last
 
     def _count_record_bytes(self, size: int, lowest: int, last: int, record_depth: int) -> None:
         if lowest > record_depth:  # the whole chunk is inside one record

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from datetime import UTC, datetime
+from itertools import accumulate
 from typing import Any
 
 import pytest
@@ -106,6 +107,20 @@ def test_depth_guard_measures_nesting_across_any_chunk_boundaries(
     if depth:
         with pytest.raises(FeedFormatError, match="nested deeper"):
             _drain(JsonDepthGuard(_Trickle(data, step), "t", max_depth=depth - 1))
+
+
+@settings(max_examples=500)
+@given(st.text("[]{}", max_size=120), st.integers(0, 30), st.integers(0, 40))
+def test_depth_guard_levels_are_those_of_every_bracket(brackets: str, depth: int, max_depth: int) -> None:
+    """The shortcut for the lowest level gives what following each bracket gives, and the
+    bound on the highest level fails exactly where the highest level does."""
+    guard = JsonDepthGuard(io.BytesIO(b""), "t", max_depth=max_depth)
+    guard._depth = depth
+    levels = list(accumulate((1 if b in "[{" else -1 for b in brackets), initial=depth))
+    lowest, highest, last = guard._levels(brackets.encode())
+    assert (lowest, last) == (min(levels), levels[-1])
+    assert highest >= max(levels)
+    assert (highest > max_depth) == (max(levels) > max_depth)
 
 
 @pytest.mark.parametrize(
