@@ -1007,8 +1007,8 @@ def indicator_keys(source: str, indicator_type: IndicatorType, canonical_value: 
     if source not in _CHECKED_SOURCES:
         check_source(source)
     digest = hashlib.sha256(canonical_value.encode("utf-8")).hexdigest()
-    # An IndicatorType is a StrEnum: it formats as its value.
-    return f"{source}:{indicator_type}:{digest}", f"{indicator_type}_{digest[:2]}"
+    kind: str = indicator_type._value_  # what the StrEnum formats as, without the call
+    return f"{source}:{kind}:{digest}", f"{kind}_{digest[:2]}"
 
 
 def partition_key(indicator_type: IndicatorType | str, canonical_value: str) -> str:
