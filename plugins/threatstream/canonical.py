@@ -307,7 +307,7 @@ class _RangeTable:
     the first listed range containing it (None: globally reachable).
     """
 
-    def __init__(self, ranges: Iterable[tuple[int, int, str]]) -> None:
+    def __init__(self, ranges: Iterable[tuple[int, int, str]], width: int) -> None:
         listed = list(ranges)
         bounds = sorted({0, *(low for low, _, _ in listed), *(high + 1 for _, high, _ in listed)})
         self.starts: list[int] = []
@@ -317,16 +317,24 @@ class _RangeTable:
             if not self.kinds or self.kinds[-1] != kind:
                 self.starts.append(start)
                 self.kinds.append(kind)
+        #: The same starts packed, ``width`` bytes big-endian, which sort as the numbers do
+        #: (without a start past the last address, which no address reaches).
+        end = 1 << (8 * width)
+        self.packed_starts = [start.to_bytes(width, "big") for start in self.starts if start < end]
 
     def kind(self, number: int) -> str | None:
         return self.kinds[bisect.bisect_right(self.starts, number) - 1]
+
+    def kind_of_packed(self, packed: bytes) -> str | None:
+        """:meth:`kind` of an address as ``inet_pton`` packs it."""
+        return self.kinds[bisect.bisect_right(self.packed_starts, packed) - 1]
 
 
 def _ranges(networks: Iterable[tuple[_IPNetwork, str]]) -> list[tuple[int, int, str]]:
     return [(int(n.network_address), int(n.broadcast_address), kind) for n, kind in networks]
 
 
-_V4_TABLE = _RangeTable(_ranges(_V4_NON_GLOBAL))
+_V4_TABLE = _RangeTable(_ranges(_V4_NON_GLOBAL), 4)
 _V6_TABLE = _RangeTable(
     [
         *_ranges(_V6_NON_GLOBAL),
@@ -335,7 +343,8 @@ _V6_TABLE = _RangeTable(
             (net, _V6_OUTSIDE_GLOBAL_UNICAST)
             for net in ipaddress.IPv6Network("::/0").address_exclude(_V6_GLOBAL_UNICAST)
         ),
-    ]
+    ],
+    16,
 )
 
 
@@ -421,7 +430,7 @@ def _require_global(address: _Address) -> None:
 
 def _global_dotted_quad(text: str) -> CanonicalIndicator:
     """An IPv4 address in canonical dotted-quad form, if global: one range lookup."""
-    kind = _V4_TABLE.kind(int.from_bytes(socket.inet_aton(text), "big"))
+    kind = _V4_TABLE.kind_of_packed(socket.inet_aton(text))
     if kind is not None:
         raise _non_global(text, kind)
     return CanonicalIndicator(IndicatorType.IPV4, text)
@@ -910,7 +919,7 @@ def _ipv6_shortcut(text: str) -> CanonicalIndicator | None:
         return None
     if socket.inet_ntop(socket.AF_INET6, packed) != text:
         return None
-    kind = _V6_TABLE.kind(int.from_bytes(packed, "big"))
+    kind = _V6_TABLE.kind_of_packed(packed)
     if kind is not None:
         raise _non_global(text, kind)
     return CanonicalIndicator(IndicatorType.IPV6, text)

@@ -369,7 +369,9 @@ def _reference_kind(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> s
 
 def _table_kind(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
     table = canonical._V4_TABLE if address.version == 4 else canonical._V6_TABLE
-    return table.kind(int(address))
+    kind = table.kind(int(address))
+    assert table.kind_of_packed(address.packed) == kind
+    return kind
 
 
 def _boundaries() -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
