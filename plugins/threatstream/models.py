@@ -160,7 +160,9 @@ class ObservationFields(TypedDict, total=False):
 
 #: ``Observation(**fields)`` as one call into pydantic-core: the same validation, without the
 #: Python-level constructor around it (parsers build one observation per record).
-new_observation: Callable[[ObservationFields], Observation] = Observation.__pydantic_validator__.validate_python
+new_observation: Callable[[ObservationFields], Observation] = (
+    Observation.__pydantic_validator__.validate_python
+)
 
 
 class DocumentBuilder:
