@@ -504,6 +504,14 @@ def string_list(value: Any) -> tuple[str, ...]:
     """Strings from a list that may be null, hold non-strings, or hold ``{"name": ...}`` objects."""
     if value is None or value == "":
         return ()
+    if type(value) is list:  # the common case first: strings only, none blank
+        try:
+            stripped = tuple(map(str.strip, value))
+        except TypeError:  # an item that is not a string
+            pass
+        else:
+            if all(stripped):
+                return stripped
     items: Iterable[Any] = value if isinstance(value, list) else [value]
     result: list[str] = []
     for item in items:
