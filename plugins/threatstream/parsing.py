@@ -506,12 +506,12 @@ def string_list(value: Any) -> tuple[str, ...]:
         return ()
     if type(value) is list:  # the common case first: strings only, none blank
         try:
-            stripped = tuple(map(str.strip, value))
+            plain = tuple(map(str.strip, value))
         except TypeError:  # an item that is not a string
             pass
         else:
-            if all(stripped):
-                return stripped
+            if all(plain):
+                return plain
     items: Iterable[Any] = value if isinstance(value, list) else [value]
     result: list[str] = []
     for item in items:
