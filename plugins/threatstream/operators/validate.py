@@ -226,7 +226,8 @@ class ValidateIndicatorsOperator(BaseOperator):
                         duplicates += 1
                         continue
                     trimmed += was_trimmed
-                    unknown_tlp += observation.has_unknown_tlp
+                    if observation.tlp is None:  # as an unknown label leaves it
+                        unknown_tlp += observation.has_unknown_tlp
                     valid.write_line(line)
         rejected = quarantine.count
         return ValidateResult(
