@@ -516,6 +516,7 @@ _LABEL_RE = re.compile(_LABEL)
 _LDH_LABEL_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 _FAST_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
 _FAST_HOST_RE = re.compile(rf"(?:{_FAST_LABEL}\.)+{_FAST_LABEL}")
+_ANY_CASE_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
 _ACE_PREFIX = "xn--"
 
 
@@ -658,18 +659,19 @@ def _url_host(host: str, url: str) -> str:
         raise
 
 
-# A URL already in canonical form but for a missing "/" path: lower-case scheme and plain ASCII
-# host name (or dotted quad), no user info, a port without leading zeros, and a path, query and
-# fragment without whitespace, backslashes, percent-escapes, square brackets (defanging) or
-# control characters. Such a text needs no stripping, checking for bad characters or refanging.
+# A URL whose canonical form takes no parsing: plain ASCII host name (or dotted quad) in any
+# case, no user info, a port without leading zeros, and a path, query and fragment without
+# whitespace, backslashes, square brackets (defanging) or control characters. Such a text needs
+# no stripping, checking for bad characters or refanging; its canonical form only lower-cases
+# scheme and host, drops a default port, upper-cases percent-escapes and adds a missing "/".
 _SIMPLE_URL_RE = re.compile(
-    rf"(https?|ftps?)://({_FAST_LABEL}(?:\.{_FAST_LABEL})+)(?::([1-9][0-9]{{0,4}}))?"
-    r"([/?#][^\s\\%\[\]\x00-\x1f\x7f-\x9f\ud800-\udfff]*)?"
+    rf"([Hh][Tt][Tt][Pp][Ss]?|[Ff][Tt][Pp][Ss]?)://({_ANY_CASE_LABEL}(?:\.{_ANY_CASE_LABEL})+)"
+    r"(?::([1-9][0-9]{0,4}))?([/?#][^\s\\\[\]\x00-\x1f\x7f-\x9f\ud800-\udfff]*)?"
 )
 
 
 def _url(text: str) -> CanonicalIndicator:
-    """The canonical URL: at once for a simple URL already in canonical form, else parsed."""
+    """The canonical URL: at once for a simple URL, else parsed."""
     simple = _SIMPLE_URL_RE.fullmatch(text)
     if simple is None:
         return _parsed_url(text)
@@ -680,8 +682,15 @@ def _simple_url(text: str, simple: re.Match[str]) -> CanonicalIndicator:
     """The canonical form of a URL that matched :data:`_SIMPLE_URL_RE` (``simple``)."""
     _check_size(text, URL_MAX_BYTES)
     scheme, host, port, tail = simple.groups()
-    if port is not None and (int(port) > 65535 or int(port) == _DEFAULT_PORTS[scheme]):
-        return _parsed_url(text)
+    unchanged = text[: simple.end(2)].islower()  # scheme and host (ASCII) already lower-case
+    if not unchanged:
+        scheme, host = scheme.lower(), host.lower()
+    if port is not None:
+        number = int(port)
+        if number > 65535:
+            return _parsed_url(text)
+        if number == _DEFAULT_PORTS[scheme]:
+            port, unchanged = None, False
     if host.rpartition(".")[2].isdigit():  # only a global dotted quad can end in digits
         if not _DOTTED_QUAD_RE.fullmatch(host):
             return _parsed_url(text)
@@ -689,10 +698,14 @@ def _simple_url(text: str, simple: re.Match[str]) -> CanonicalIndicator:
     elif not _plain_host_name(host):
         return _parsed_url(text)
     if not tail or tail[0] != "/":  # empty path (RFC 3986 section 6.2.3)
-        end = simple.end(3) if port is not None else simple.end(2)
-        text = f"{text[:end]}/{tail or ''}"
-        _check_size(text, URL_MAX_BYTES)
-    return CanonicalIndicator(IndicatorType.URL, text)
+        tail, unchanged = f"/{tail or ''}", False
+    if "%" in tail and (escaped := _upper_escapes(tail)) != tail:
+        tail, unchanged = escaped, False
+    if unchanged:
+        return CanonicalIndicator(IndicatorType.URL, text)
+    canonical = f"{scheme}://{host}{'' if port is None else ':' + port}{tail}"
+    _check_size(canonical, URL_MAX_BYTES)
+    return CanonicalIndicator(IndicatorType.URL, canonical)
 
 
 def _parsed_url(text: str) -> CanonicalIndicator:
