@@ -248,19 +248,24 @@ def _may_hold_long_integer(document: bytes) -> bool:
     string, say), it counts.
     """
     zeros = document.translate(_DIGITS_AS_ZERO)
+    judged_to = 0  # the text before this has been judged with the runs before
     at = zeros.find(_LONG_DIGIT_RUN)
     while at >= 0:
         start = at
-        while start > 0 and document[start - 1] in _NUMBER_BYTES:
+        while start > judged_to and document[start - 1] in _NUMBER_BYTES:
             start -= 1
-        while start > 0 and document[start - 1] in _JSON_SPACE:
-            start -= 1
-        if start == 0 or document[start - 1] in _BEFORE_NUMBER:
-            return True
+        # Number characters reaching back to the run before: the same token, judged already
+        # (each byte is looked at once, so this stays linear whatever the document holds).
+        if not (0 < start == judged_to and document[start - 1] in _NUMBER_BYTES):
+            while start > 0 and document[start - 1] in _JSON_SPACE:
+                start -= 1
+            if start == 0 or document[start - 1] in _BEFORE_NUMBER:
+                return True
         run_end = _NOT_ZERO.search(zeros, at)
         if run_end is None:
             return False
-        at = zeros.find(_LONG_DIGIT_RUN, run_end.end())
+        judged_to = run_end.end()
+        at = zeros.find(_LONG_DIGIT_RUN, judged_to)
     return False
 
 

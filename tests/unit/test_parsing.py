@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from datetime import UTC, datetime
 from itertools import accumulate
 from typing import Any
@@ -279,6 +280,15 @@ def test_digit_runs_inside_strings_keep_the_whole_document_decoder(monkeypatch: 
         patch.setattr("threatstream.parsing.WHOLE_DOCUMENT_BYTES", 64)
         patch.setattr("threatstream.parsing.SLICE_BYTES", 512)
         assert list(iter_json_array(io.BytesIO(body), "data", "page")) == rows
+
+
+def test_digit_runs_are_judged_in_linear_time() -> None:
+    """Runs chained by number characters inside one string: each byte is looked at once (a
+    walk back to the string's start for each run would take minutes on this 200 KB page)."""
+    chained = b'{"data": ["x' + (b"1" * 19 + b"e") * 10_000 + b'"]}'
+    started = time.process_time()
+    assert list(iter_json_array(io.BytesIO(chained), "data", "page")) == [chained[11:-3].decode()]
+    assert time.process_time() - started < 10
 
 
 def _outcome(body: bytes, whole_bytes: int, slice_bytes: int) -> object:
