@@ -793,7 +793,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--rss-sizes", default="100000,1000000")
     parser.add_argument("--upsert-documents", type=int, default=100_000)
     parser.add_argument("--per-document-sample", type=int, default=3_000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument("--work", type=Path, help="where feeds and batches go (default: a temp dir)")
     parser.add_argument("--sections", default="validate,upsert,rss,parse", help="comma-separated subset")

@@ -9,7 +9,6 @@ parameterized.
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import os
@@ -32,6 +31,7 @@ from azure.cosmos import ContainerProxy, CosmosClient, PartitionKey
 from azure.cosmos._retry_options import RetryOptions
 from azure.cosmos.exceptions import CosmosBatchOperationError, CosmosHttpResponseError
 
+from threatstream.collection import fewer_collections
 from threatstream.exceptions import StoreAuthError
 
 #: A transactional batch holds at most 100 operations, all on one partition key.
@@ -333,49 +333,6 @@ class AdaptiveConcurrency:
                 self._backed_off = True
 
 
-class _CollectorDuringWrites:
-    """Garbage-collector thresholds for bulk writes, shared by the writes running in a process.
-
-    Every batch in flight holds a few hundred container objects (its documents as dicts,
-    the SDK's request state) for a round trip. With the interpreter's default thresholds
-    each batch triggers a young collection that walks all batches in flight, and batches
-    caught in flight by the middle generation's collections are promoted until a full
-    collection walks the whole task heap (Airflow, the SDK: a quarter of a million objects),
-    several times per 100,000 documents: about a tenth of the write's time. While writes
-    run, young collections come every :attr:`YOUNG` allocations and full ones wait; the
-    writes leave next to no cyclic garbage, and the first writer's thresholds are restored
-    when the last one ends. Thresholds that disable collection (0) are left alone.
-    """
-
-    YOUNG = 10_000
-    OLDEST = 1_000_000_000
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._writers = 0
-        self._saved: tuple[int, int, int] = gc.get_threshold()
-
-    @contextmanager
-    def relaxed(self) -> Iterator[None]:
-        with self._lock:
-            if self._writers == 0:
-                self._saved = gc.get_threshold()
-                young, middle, _ = self._saved
-                if young > 0:
-                    gc.set_threshold(max(young, self.YOUNG), middle, self.OLDEST)
-            self._writers += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._writers -= 1
-                if self._writers == 0:
-                    gc.set_threshold(*self._saved)
-
-
-_collector = _CollectorDuringWrites()
-
-
 def _status(error: BaseException) -> int | None:
     return error.status_code if isinstance(error, CosmosHttpResponseError) else None
 
@@ -574,7 +531,7 @@ class IndicatorStoreHook(AzureCosmosDBHook):
                 stats.merge(future.result())
 
         with (
-            _collector.relaxed(),
+            fewer_collections(),
             self._sdk_throttle_retries_disabled(container),
             ThreadPoolExecutor(max_workers=limiter.maximum, thread_name_prefix="cosmos-batch") as pool,
         ):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import hashlib
 from array import array
 from collections import Counter
@@ -15,6 +13,7 @@ from airflow.sdk import BaseOperator, Context, ObjectStoragePath
 
 from threatstream import quality
 from threatstream.canonical import InvalidIndicator
+from threatstream.collection import fewer_collections
 from threatstream.documents import encode_document, encode_entry
 from threatstream.exceptions import BatchIntegrityError, RejectRatioExceeded
 from threatstream.hooks.feed import FetchedPage
@@ -27,9 +26,6 @@ _T = TypeVar("_T")
 
 #: Longest error message kept in a quarantine entry (a pydantic error may quote a huge input).
 MAX_MESSAGE_CHARS = 2000
-#: New container objects between two runs of the cyclic garbage collector while a batch is
-#: validated (Python's default is 700).
-YOUNG_OBJECTS_PER_COLLECTION = 10_000
 
 
 def _reject_reason(error: Exception) -> tuple[str, str]:
@@ -247,23 +243,6 @@ class ValidateIndicatorsOperator(BaseOperator):
             reject_ratio=round(rejected / records, 6) if records else 0.0,
             reasons=dict(reasons),
         )
-
-
-@contextlib.contextmanager
-def fewer_collections(young_objects: int = YOUNG_OBJECTS_PER_COLLECTION) -> Iterator[None]:
-    """Run the cyclic garbage collector less often within the block, then as before.
-
-    Each record makes and drops a few dicts and lists, and a task's process also holds the
-    whole of Airflow: at the default threshold (700) the collector runs every few records and
-    its full passes walk that whole heap each time. The loop makes no reference cycles of its
-    own, so collecting after ``young_objects`` new containers instead frees the same memory.
-    """
-    thresholds = gc.get_threshold()
-    gc.set_threshold(max(young_objects, thresholds[0]), *thresholds[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
 
 
 def _read_page(stored: StoredPage, conn_id: str | None) -> StoredPageReader:

@@ -1,12 +1,8 @@
-"""The compact de-duplication set of validate, and its garbage-collector setting."""
+"""The compact de-duplication set of validate."""
 
 from __future__ import annotations
 
-import gc
-
-import pytest
-
-from threatstream.operators.validate import SeenKeys, _id_key, fewer_collections
+from threatstream.operators.validate import SeenKeys, _id_key
 
 
 def test_seen_keys_is_an_exact_set_that_grows() -> None:
@@ -29,15 +25,3 @@ def test_keys_move_from_the_set_to_the_array_without_losing_one() -> None:
     assert seen._small is None  # now the array
     assert not any(seen.add(key) for key in keys)
     assert len(seen) == 3000
-
-
-def test_fewer_collections_raises_the_threshold_only_within_the_block() -> None:
-    before = gc.get_threshold()
-    with fewer_collections(young_objects=before[0] + 5000):
-        assert gc.get_threshold() == (before[0] + 5000, *before[1:])
-    assert gc.get_threshold() == before
-    with pytest.raises(RuntimeError), fewer_collections(young_objects=before[0] + 5000):
-        raise RuntimeError("a failing batch")
-    assert gc.get_threshold() == before
-    with fewer_collections(young_objects=1):  # never lower than it was
-        assert gc.get_threshold() == before
