@@ -309,25 +309,21 @@ class _RangeTable:
 
     def __init__(self, ranges: Iterable[tuple[int, int, str]], width: int) -> None:
         listed = list(ranges)
-        bounds = sorted({0, *(low for low, _, _ in listed), *(high + 1 for _, high, _ in listed)})
-        self.starts: list[int] = []
+        end = 1 << (8 * width)  # a range ending at the last address starts nothing after it
+        bounds = sorted({0, *(low for low, _, _ in listed), *(high + 1 for _, high, _ in listed)} - {end})
+        #: Where each interval starts, packed as ``inet_pton`` packs an address (``width``
+        #: bytes, big-endian: they sort as the numbers do), and its kind.
+        self.starts: list[bytes] = []
         self.kinds: list[str | None] = []
         for start in bounds:
             kind = next((k for low, high, k in listed if low <= start <= high), None)
             if not self.kinds or self.kinds[-1] != kind:
-                self.starts.append(start)
+                self.starts.append(start.to_bytes(width, "big"))
                 self.kinds.append(kind)
-        #: The same starts packed, ``width`` bytes big-endian, which sort as the numbers do
-        #: (without a start past the last address, which no address reaches).
-        end = 1 << (8 * width)
-        self.packed_starts = [start.to_bytes(width, "big") for start in self.starts if start < end]
 
-    def kind(self, number: int) -> str | None:
-        return self.kinds[bisect.bisect_right(self.starts, number) - 1]
-
-    def kind_of_packed(self, packed: bytes) -> str | None:
-        """:meth:`kind` of an address as ``inet_pton`` packs it."""
-        return self.kinds[bisect.bisect_right(self.packed_starts, packed) - 1]
+    def kind(self, packed: bytes) -> str | None:
+        """The kind of the address ``packed`` (``width`` bytes, as ``inet_pton`` packs it)."""
+        return self.kinds[bisect.bisect_right(self.starts, packed) - 1]
 
 
 def _ranges(networks: Iterable[tuple[_IPNetwork, str]]) -> list[tuple[int, int, str]]:
@@ -396,7 +392,7 @@ class _Address(NamedTuple):
     """A parsed address: IPv4-mapped IPv6 addresses are the IPv4 address they carry."""
 
     version: int
-    number: int
+    packed: bytes
     text: str  # canonical text: dotted quad, or RFC 5952 (compressed, lower-case)
     mapped: bool = False  # written as IPv4-mapped IPv6
 
@@ -407,7 +403,7 @@ class _Address(NamedTuple):
 
 def _parse_address(value: str, reason: str = "invalid_ip") -> _Address:
     if _DOTTED_QUAD_RE.fullmatch(value):
-        return _Address(4, int.from_bytes(socket.inet_aton(value), "big"), value)
+        return _Address(4, socket.inet_aton(value), value)
     if "%" in value:
         raise InvalidIndicator(reason, f"{_short(value)}: IPv6 zone ids are not accepted")
     try:
@@ -415,22 +411,22 @@ def _parse_address(value: str, reason: str = "invalid_ip") -> _Address:
     except ValueError:
         raise InvalidIndicator(reason, f"{_short(value)} is not an IPv4 or IPv6 address") from None
     if isinstance(address, ipaddress.IPv4Address):
-        return _Address(4, int(address), str(address))
+        return _Address(4, address.packed, str(address))
     mapped = address.ipv4_mapped
     if mapped is not None:
-        return _Address(4, int(mapped), str(mapped), mapped=True)
-    return _Address(6, int(address), address.compressed)
+        return _Address(4, mapped.packed, str(mapped), mapped=True)
+    return _Address(6, address.packed, address.compressed)
 
 
 def _require_global(address: _Address) -> None:
-    kind = (_V4_TABLE if address.version == 4 else _V6_TABLE).kind(address.number)
+    kind = (_V4_TABLE if address.version == 4 else _V6_TABLE).kind(address.packed)
     if kind is not None:
         raise _non_global(address.text, kind)
 
 
 def _global_dotted_quad(text: str) -> CanonicalIndicator:
     """An IPv4 address in canonical dotted-quad form, if global: one range lookup."""
-    kind = _V4_TABLE.kind_of_packed(socket.inet_aton(text))
+    kind = _V4_TABLE.kind(socket.inet_aton(text))
     if kind is not None:
         raise _non_global(text, kind)
     return CanonicalIndicator(IndicatorType.IPV4, text)
@@ -932,7 +928,7 @@ def _ipv6_shortcut(text: str) -> CanonicalIndicator | None:
         return None
     if socket.inet_ntop(socket.AF_INET6, packed) != text:
         return None
-    kind = _V6_TABLE.kind_of_packed(packed)
+    kind = _V6_TABLE.kind(packed)
     if kind is not None:
         raise _non_global(text, kind)
     return CanonicalIndicator(IndicatorType.IPV6, text)

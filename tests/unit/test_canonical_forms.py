@@ -369,9 +369,7 @@ def _reference_kind(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> s
 
 def _table_kind(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
     table = canonical._V4_TABLE if address.version == 4 else canonical._V6_TABLE
-    kind = table.kind(int(address))
-    assert table.kind_of_packed(address.packed) == kind
-    return kind
+    return table.kind(address.packed)
 
 
 def _boundaries() -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
