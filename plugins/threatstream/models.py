@@ -220,7 +220,9 @@ class DocumentBuilder:
         valid_until = observation.valid_until
         if valid_until is not None:
             ttl = max(1, min(ttl, int((valid_until - self._written_at).total_seconds())))
-        tags = observation.tags
+        tag_list = self._tag_lists.get(observation.tags)
+        if tag_list is None:
+            tag_list = self._tag_list(observation.tags)
         return {
             "id": document_id,
             "partition_key": document_partition_key,
@@ -228,7 +230,7 @@ class DocumentBuilder:
             "indicator_type": indicator_type,  # a StrEnum: it is its value
             "indicator_value": canonical_value,
             "confidence": observation.confidence,
-            "tags": (self._tag_lists.get(tags) or self._tag_list(tags))[:] if tags else [],
+            "tags": tag_list[:],  # a list of its own for each document
             "tlp": observation.tlp,
             "first_seen": observation.first_seen,
             "last_seen": observation.last_seen,
