@@ -318,7 +318,7 @@ WHOLE_DOCUMENT_BYTES = 2 << 20
 SLICE_BYTES = 1 << 17
 _SLICE_CUT_TRIES = 4
 #: 19 digits in a row may be an integer beyond 64 bits, which only the streaming parser refuses
-#: (found by turning every digit into ``0``: one pass, then one substring search).
+#: (found by turning every digit into ``0``: one pass, then a substring search per run).
 _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 _LONG_DIGIT_RUN = b"0" * 19
 _NOT_ZERO = re.compile(rb"[^0]")
