@@ -1,7 +1,9 @@
-"""Run a source's pure parsing over a recorded page, the way ``validate`` does, without Airflow."""
+"""Run a source's pure parsing over a recorded page, the way ``validate`` does, without Airflow;
+or the real ``validate`` over one page as ``fetch`` stores it."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -10,7 +12,7 @@ from pathlib import Path
 
 from threatstream.canonical import InvalidIndicator
 from threatstream.hooks.feed import FetchedPage
-from threatstream.models import Indicator
+from threatstream.models import FetchResult, Indicator, StoredPage, ValidateResult
 from threatstream.sources.base import SourceSpec
 
 FEEDS = Path(__file__).resolve().parents[2] / "include" / "feeds"
@@ -58,3 +60,44 @@ def ingest(spec: SourceSpec, *pages: FetchedPage, at: datetime = INGESTED) -> Ba
                 continue
             batch.indicators.setdefault(indicator.id, indicator)
     return batch
+
+
+def validate_page(
+    spec: SourceSpec, folder: Path, body: bytes, *, kind: str = "default", records: int, **context: object
+) -> ValidateResult:
+    """The real ``validate`` over ``body`` stored as the one page of a batch in ``folder``;
+    ``valid.jsonl`` and ``quarantine.jsonl`` are written there."""
+    from threatstream.operators.validate import ValidateIndicatorsOperator
+    from threatstream.storage import open_path
+
+    page = folder / "page-0001.json"
+    page.write_bytes(body)
+    stored = StoredPage(
+        uri=page.as_uri(),
+        kind=kind,
+        context=context,
+        bytes=len(body),
+        records=records,
+        sha256=hashlib.sha256(body).hexdigest(),
+    )
+    fetched = FetchResult(
+        source=spec.name,
+        run_id="manual__validate_page",
+        data_interval_start=INGESTED,
+        data_interval_end=INGESTED,
+        prefix=folder.as_uri(),
+        pages=[stored],
+        bytes=len(body),
+        records=records,
+        sha256="0" * 64,
+        fetched_at=INGESTED,
+        requests=1,
+        duration_seconds=0.0,
+    )
+    operator = ValidateIndicatorsOperator(task_id="validate", source=spec.name)
+    return operator._validate(
+        spec,
+        fetched,
+        open_path((folder / "valid.jsonl").as_uri()),
+        open_path((folder / "quarantine.jsonl").as_uri()),
+    )

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from source_batches import validate_page
 
-from threatstream.models import FetchResult, Observation, StoredPage
-from threatstream.operators.validate import ValidateIndicatorsOperator
+from threatstream.models import Observation
 from threatstream.sources import get_source
 from threatstream.sources.otx import parse_record
 from threatstream.storage import open_path, read_json_lines
@@ -134,37 +133,12 @@ def test_validate_counts_unknown_tlp_labels(tmp_path: Path) -> None:
     ]
     pulses = [{**r["pulse"], "indicators": [r["indicator"]]} for r in records]
     body = json.dumps({"results": pulses, "next": None}).encode()
-    page = tmp_path / "page-0001.json"
-    page.write_bytes(body)
-    fetched = FetchResult(
-        source="otx",
-        run_id="manual__unknown_tlp",
-        data_interval_start=NOW,
-        data_interval_end=NOW,
-        prefix=tmp_path.as_uri(),
-        pages=[
-            StoredPage(
-                uri=page.as_uri(),
-                kind="pulses",
-                bytes=len(body),
-                records=len(records),
-                sha256=hashlib.sha256(body).hexdigest(),
-            )
-        ],
-        bytes=len(body),
-        records=len(records),
-        sha256="0" * 64,
-        fetched_at=NOW,
-        requests=1,
-        duration_seconds=0.0,
-    )
-    operator = ValidateIndicatorsOperator(task_id="validate", source="otx")
-    valid_path = open_path((tmp_path / "valid.jsonl").as_uri())
-    quarantine_path = open_path((tmp_path / "quarantine.jsonl").as_uri())
-    result = operator._validate(get_source("otx"), fetched, valid_path, quarantine_path)
+    result = validate_page(get_source("otx"), tmp_path, body, kind="pulses", records=len(records))
     assert (result.valid, result.rejected, result.unknown_tlp) == (3, 1, 2)
     assert result.reasons == {"non_global_ip": 1}
-    stored = {d["indicator_value"]: d for d in read_json_lines(valid_path)}
+    stored = {
+        d["indicator_value"]: d for d in read_json_lines(open_path((tmp_path / "valid.jsonl").as_uri()))
+    }
     assert stored["8.8.8.8"]["tlp"] is None
     assert stored["8.8.8.8"]["raw_metadata"]["tlp_label"] == "purple"
     assert stored["1.1.1.1"]["tlp"] == "red"

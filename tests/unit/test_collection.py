@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-import hashlib
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from source_batches import validate_page
 
 from threatstream.collection import fewer_collections
-from threatstream.models import FetchResult, Observation, StoredPage
-from threatstream.operators.validate import ValidateIndicatorsOperator
+from threatstream.models import Observation
 from threatstream.sources import get_source
-from threatstream.storage import open_path
 
 
 def test_thresholds_are_relaxed_within_the_block_and_restored_after() -> None:
@@ -56,38 +53,9 @@ def test_validate_runs_with_the_thresholds_relaxed(tmp_path: Path) -> None:
 
     generated_at = "2026-05-30T10:00:00+00:00"
     body = json.dumps({"meta": {"generatedAt": generated_at}, "data": [{"ipAddress": "8.8.8.8"}]})
-    page = tmp_path / "page.json"
-    page.write_text(body)
-    now = datetime(2026, 5, 30, 10, tzinfo=UTC)
-    fetched = FetchResult(
-        source="abuseipdb",
-        run_id="manual",
-        data_interval_start=now,
-        data_interval_end=now,
-        prefix=tmp_path.as_uri(),
-        pages=[
-            StoredPage(
-                uri=page.as_uri(),
-                bytes=len(body),
-                records=1,
-                sha256=hashlib.sha256(body.encode()).hexdigest(),
-                context={"generated_at": generated_at},
-            )
-        ],
-        bytes=len(body),
-        records=1,
-        sha256="0" * 64,
-        fetched_at=now,
-        requests=1,
-        duration_seconds=0.0,
-    )
     before = gc.get_threshold()
-    result = ValidateIndicatorsOperator(task_id="validate", source="abuseipdb")._validate(
-        dataclasses.replace(spec, parse_record=parse_record),
-        fetched,
-        open_path((tmp_path / "valid.jsonl").as_uri()),
-        open_path((tmp_path / "quarantine.jsonl").as_uri()),
-    )
+    relaxed = dataclasses.replace(spec, parse_record=parse_record)
+    result = validate_page(relaxed, tmp_path, body.encode(), records=1, generated_at=generated_at)
     assert result.valid == 1
     assert seen[0][0] >= 10_000
     assert gc.get_threshold() == before
