@@ -143,3 +143,46 @@ def test_a_bad_window_fails_without_retries(airflow_db: Path, merged_view: Merge
     outcome = run_export(airflow_db, run_conf={"since": NOW.isoformat(), "until": NOW.isoformat()})
     assert outcome.state == "failed"
     assert outcome.tries["export"] == 1
+
+
+def plant_unmappable(hook: MergedViewHook, value: str = "203.0.113.77", drop: str = "first_seen") -> str:
+    """A merged document, as the view stores it, lacking ``drop``; returns its id."""
+    document, _ = hook.read_merged("IPv4", "94.156.8.244")
+    assert document is not None
+    broken = {key: item for key, item in document.items() if not key.startswith("_")}
+    broken["id"] = f"IPv4:unmappable-{value}"
+    broken["indicator_value"] = value
+    del broken[drop]
+    hook.get_container().upsert_item(broken)
+    return str(broken["id"])
+
+
+def test_an_unmappable_document_is_skipped_and_reported(
+    airflow_db: Path, merged_view: MergedViewHook
+) -> None:
+    import stix2
+
+    broken_id = plant_unmappable(merged_view)
+    outcome = run_export(
+        airflow_db,
+        run_conf={
+            "since": (NOW - timedelta(minutes=5)).isoformat(),
+            "until": (datetime.now(UTC) + timedelta(minutes=1)).isoformat(),
+        },
+    )
+    assert outcome.succeeded, outcome
+    result = outcome.results["export"]
+    assert (result["documents"], result["indicators"], result["vulnerabilities"]) == (8, 5, 1)
+    assert result["unmappable"] == 1
+    assert result["skipped"] == {"JA3": 1}
+    (example,) = result["unmappable_examples"]
+    assert example["id"] == broken_id
+    assert "first_seen" in example["reason"]
+
+    bundle_file = Path(result["uri"].removeprefix("file://"))
+    bundle = stix2.parse(bundle_file.read_text(encoding="utf-8"), allow_custom=True)
+    names = {obj.name for obj in bundle.objects if obj.type == "indicator"}
+    assert "IPv4 94.156.8.244" in names
+    assert "IPv4 203.0.113.77" not in names
+    # Only the published bundle is left in the run's folder: no temporary file.
+    assert [item.name for item in bundle_file.parent.iterdir()] == ["bundle.json"]

@@ -1,17 +1,27 @@
-"""``export``: the merged view's changes in a time window, as one STIX 2.1 bundle."""
+"""``export``: the merged view's changes in a time window, as one STIX 2.1 bundle.
+
+The bundle is streamed to a temporary name beside its final path and published only once it
+is complete: a write that fails half-way (disk full, a dropped upload) never leaves a
+truncated ``bundle.json`` where consumers read it. A merged document that cannot be mapped
+to STIX is skipped, counted and reported with its reason; the rest is exported.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
+from types import TracebackType
 from typing import IO, Any
 
-from airflow.sdk import BaseOperator, Context
+from airflow.sdk import BaseOperator, Context, ObjectStoragePath
 
 from threatstream.compat import AirflowFailException
 from threatstream.merged import format_time, parse_time
@@ -19,20 +29,92 @@ from threatstream.operators.upsert import COSMOS_CONN_ID
 from threatstream.stix import STIX_NAMESPACE, identity, tlp_marking, to_stix
 from threatstream.storage import batch_prefix
 
+#: At most this many unmappable documents are reported by id and reason (all are counted).
+MAX_REPORTED_UNMAPPABLE = 20
+_REASON_CHARS = 200
 
-class _CountingWriter:
-    """Writes text to a file while counting bytes and hashing them."""
 
-    def __init__(self, handle: IO[str]) -> None:
-        self.handle = handle
+class BundleWriter:
+    """Writes a bundle to a temporary name beside ``path``; publishes it only when complete.
+
+    On a local file system the temporary file is renamed onto ``path`` (atomic). On an
+    object store, where a rename is a copy and a delete, the complete temporary object is
+    copied server-side onto ``path``, so the final object is created whole by one copy and
+    is never written to piece by piece. The temporary file or object is removed whatever
+    happens. Bytes written are counted and hashed; the published size is checked against
+    them before and after publishing.
+    """
+
+    def __init__(self, path: ObjectStoragePath) -> None:
+        self.path = path
         self.bytes = 0
         self.sha256 = hashlib.sha256()
+        self.partial: ObjectStoragePath | Path | None = None
+        self._handle: IO[str] | None = None
+
+    def __enter__(self) -> BundleWriter:
+        name = f".{self.path.name}.{uuid.uuid4().hex}.part"
+        local = _local_file(self.path)
+        if local is not None:
+            local.parent.mkdir(parents=True, exist_ok=True)
+            self.partial = local.with_name(name)
+            descriptor = os.open(self.partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            self._handle = os.fdopen(descriptor, "w", encoding="utf-8")
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.partial = self.path.parent / name
+            self._handle = self.partial.open("w", encoding="utf-8")  # type: ignore[no-untyped-call]
+        return self
 
     def write(self, text: str) -> None:
+        assert self._handle is not None, "use BundleWriter as a context manager"
         data = text.encode("utf-8")
+        self._handle.write(text)
         self.bytes += len(data)
         self.sha256.update(data)
-        self.handle.write(text)
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        handle, self._handle = self._handle, None
+        partial = self.partial
+        try:
+            if handle is not None:
+                if exc_type is None:
+                    handle.close()  # a failure to flush the last block fails the export
+                else:
+                    with contextlib.suppress(Exception):
+                        handle.close()
+            if exc_type is None and partial is not None:
+                self._publish(partial)
+        finally:
+            if partial is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    partial.unlink()
+
+    def _publish(self, partial: ObjectStoragePath | Path) -> None:
+        written = partial.stat().st_size
+        if written != self.bytes:
+            raise OSError(f"{partial}: {written} bytes stored of the {self.bytes} written; not published")
+        if isinstance(partial, Path):
+            partial.replace(_local_file(self.path) or Path(self.path.path))
+            return
+        partial.fs.copy(partial.path, self.path.path)
+        published = self.path.stat().st_size
+        if published != self.bytes:
+            raise OSError(f"{self.path}: {published} bytes published of the {self.bytes} written")
+
+
+def _local_file(path: ObjectStoragePath) -> Path | None:
+    """The local file ``path`` names, if it is on the local file system."""
+    if getattr(path, "protocol", None) in ("file", "local"):
+        return Path(path.path)
+    return None
+
+
+def _reason(error: Exception) -> str:
+    text = " ".join(f"{type(error).__name__}: {error}".split())
+    return text if len(text) <= _REASON_CHARS else text[: _REASON_CHARS - 3] + "..."
 
 
 def _as_time(value: str | datetime, name: str) -> datetime:
@@ -52,7 +134,12 @@ class StixExportOperator(BaseOperator):
     query page of merged documents at a time, one object written at a time, so memory stays
     flat however many indicators changed. It holds the ThreatStream ``identity``, one
     ``indicator`` (or ``vulnerability``) per exportable merged document and the TLP 2.0
-    ``marking-definition`` objects they reference.
+    ``marking-definition`` objects they reference. It is written under a temporary name and
+    published whole (:class:`BundleWriter`); a failed export leaves no ``bundle.json``.
+
+    A merged document that cannot be mapped (a missing or malformed field) is left out and
+    reported: ``unmappable`` counts them, ``unmappable_examples`` gives the first
+    :data:`MAX_REPORTED_UNMAPPABLE` ids with their reasons, and a warning is logged.
 
     :param since: start of the window (ISO 8601, templated).
     :param until: end of the window, exclusive (ISO 8601, templated).
@@ -92,25 +179,31 @@ class StixExportOperator(BaseOperator):
         hook = MergedViewHook(self.cosmos_conn_id, container_name=self.container_name)
         path = batch_prefix("stix_export", context["run_id"], self.storage_base, self.storage_conn_id)
         path = path / "bundle.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
         counts: Counter[str] = Counter()
         markings: set[str] = set()
+        unmappable: list[dict[str, Any]] = []
         bundle_id = f"bundle--{uuid.uuid5(STIX_NAMESPACE, f'{format_time(since)}/{format_time(until)}')}"
-        with path.open("w", encoding="utf-8") as handle:  # type: ignore[no-untyped-call]
-            out = _CountingWriter(handle)
+        with BundleWriter(path) as out:
             out.write(f'{{"type": "bundle", "id": "{bundle_id}", "objects": [\n')
             out.write(json.dumps(identity()))
             for document in hook.changed_between(since, until):
                 counts["documents"] += 1
-                stix_object = to_stix(document, until)
+                try:
+                    stix_object = to_stix(document, until)
+                    text = json.dumps(stix_object, ensure_ascii=False)
+                except (KeyError, TypeError, ValueError, AttributeError) as err:
+                    counts["unmappable"] += 1
+                    if len(unmappable) < MAX_REPORTED_UNMAPPABLE:
+                        unmappable.append({"id": str(document.get("id"))[:300], "reason": _reason(err)})
+                    continue
                 if stix_object is None:
                     counts[f"skipped:{document['indicator_type']}"] += 1
                     continue
                 counts[stix_object["type"]] += 1
                 if document.get("tlp"):
                     markings.add(str(document["tlp"]))
-                out.write(",\n" + json.dumps(stix_object, ensure_ascii=False))
+                out.write(",\n" + text)
             for label in sorted(markings):
                 out.write(",\n" + json.dumps(tlp_marking(label)))
             out.write("\n]}\n")
@@ -122,10 +215,20 @@ class StixExportOperator(BaseOperator):
             "indicators": counts.pop("indicator", 0),
             "vulnerabilities": counts.pop("vulnerability", 0),
             "markings": len(markings),
+            "unmappable": counts.pop("unmappable", 0),
+            "unmappable_examples": unmappable,
             "skipped": {key.removeprefix("skipped:"): n for key, n in sorted(counts.items())},
             "bytes": out.bytes,
             "sha256": out.sha256.hexdigest(),
             "duration_seconds": round(time.monotonic() - started, 3),
         }
+        if result["unmappable"]:
+            self.log.warning(
+                "%d merged document(s) could not be mapped to STIX and were left out of the bundle "
+                "(first %d: %s)",
+                result["unmappable"],
+                len(unmappable),
+                json.dumps(unmappable),
+            )
         self.log.info("STIX 2.1 bundle of %s..%s: %s", result["since"], result["until"], result)
         return result
