@@ -26,7 +26,7 @@ OBJECTS = "/trustgroup1/collections/91a7b528-80eb-42ed-a74d-c6fbd5a26116/objects
 
 def test_discovers_the_root_and_collection_and_pages_to_the_end(feed_connections: FeedReplayServer) -> None:
     pages = list(TaxiiHook().iter_pages(WINDOW, limit=10))
-    assert [len(split_records(p)) for p in pages] == [10, 8, 7]
+    assert [len(list(split_records(p))) for p in pages] == [10, 8, 7]
     assert pages[0].context == {
         "api_root": "/trustgroup1/",
         "collection": "91a7b528-80eb-42ed-a74d-c6fbd5a26116",
