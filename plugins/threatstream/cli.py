@@ -8,7 +8,23 @@ one point read per candidate type, in the order of :func:`candidate_types`.
 
 The Cosmos DB account is the Airflow connection ``threatstream_cosmos`` (e.g. the
 ``AIRFLOW_CONN_THREATSTREAM_COSMOS`` environment variable, or any secrets backend Airflow
-is configured with). Exit status: 0 found, 1 not found, 2 invalid value or usage.
+is configured with).
+
+The value is checked and canonicalised before Airflow or the Azure SDK is imported, so a
+value that cannot be looked up is refused at once. The store is asked with bounded
+patience: each request gives up after :data:`CONNECT_TIMEOUT` seconds to connect and
+:data:`READ_TIMEOUT` seconds to answer, with at most :data:`RETRIES` retries.
+
+Exit status:
+
+* 0: found (the record is printed on stdout);
+* 1: not found (the candidates tried are printed on stdout);
+* 2: invalid value or usage (one line on stderr);
+* 3: store or configuration error: no such connection, store unreachable or refusing the
+  credentials, ... (one line on stderr).
+
+Every failure is one line on stderr of at most :data:`MAX_MESSAGE_CHARS` characters, with
+no traceback and never the account key.
 """
 
 from __future__ import annotations
@@ -16,17 +32,56 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
+import os
 import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from threatstream.canonical import InvalidIndicator, canonical_indicator, refang
 from threatstream.vocabulary import IndicatorType
 
-__all__ = ["LookupResult", "candidate_types", "find", "lookup", "main"]
+if TYPE_CHECKING:
+    from azure.cosmos import CosmosClient
+
+    from threatstream.hooks.merged_store import MergedViewHook
+
+__all__ = [
+    "EXIT_FOUND",
+    "EXIT_INVALID",
+    "EXIT_NOT_FOUND",
+    "EXIT_STORE_ERROR",
+    "LookupResult",
+    "StoreConfigError",
+    "candidate_types",
+    "canonical_candidates",
+    "find",
+    "lookup",
+    "main",
+]
+
+EXIT_FOUND = 0
+EXIT_NOT_FOUND = 1
+EXIT_INVALID = 2
+EXIT_STORE_ERROR = 3
+#: A value longer than this (in UTF-8 bytes) is refused before it is canonicalised; the
+#: longest canonical values (YARA rules, osquery) are at most 32 KiB.
+MAX_VALUE_BYTES = 64 * 1024
+#: The longest line a failure prints.
+MAX_MESSAGE_CHARS = 300
+#: Seconds to connect to the store, seconds to wait for an answer, retries of a request.
+CONNECT_TIMEOUT = 5
+READ_TIMEOUT = 5
+RETRIES = 1
+
+_EPILOG = """exit status:
+  0  found
+  1  not found
+  2  invalid value or usage
+  3  store or configuration error (no connection, store unreachable, credentials refused)
+"""
 
 _CVE = re.compile(r"(?i)cve-\d{4}-\d{4,}")
 _HEX = re.compile(r"[0-9a-fA-F]+")
@@ -71,6 +126,10 @@ def candidate_types(value: str) -> tuple[IndicatorType, ...]:
     return ()
 
 
+class StoreConfigError(Exception):
+    """The store could not be asked: missing connection, unreachable store, refused credentials."""
+
+
 @dataclass
 class LookupResult:
     """What a lookup found, what it asked for, and what it cost."""
@@ -80,21 +139,27 @@ class LookupResult:
     request_charge: float = 0.0
 
 
-def find(
-    value: str,
-    type: str | None = None,
-    *,
-    cosmos_conn_id: str | None = None,
-    container_name: str | None = None,
-    now: datetime | None = None,
-) -> LookupResult:
-    """Canonicalise ``value`` and point-read its merged document (see :func:`lookup`)."""
-    from threatstream.hooks.merged_store import MergedViewHook
-    from threatstream.merged import score_at
+def preview(value: str, limit: int = 60) -> str:
+    """``value`` quoted for a message, cut to ``limit`` characters (with its full length)."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value)} characters)"
 
+
+def canonical_candidates(value: str, type: str | None = None) -> list[tuple[IndicatorType, str]]:
+    """The ``(type, canonical value)`` pairs to read, most likely first (no store needed).
+
+    :raises InvalidIndicator: when the value is too long, its type cannot be told, or it
+        cannot be canonicalised as any candidate type.
+    """
+    size = len(value.encode("utf-8", "surrogatepass"))
+    if size > MAX_VALUE_BYTES:
+        raise InvalidIndicator("too_long", f"the value is {size} bytes, more than {MAX_VALUE_BYTES}")
     kinds: Sequence[IndicatorType] = (IndicatorType(type),) if type else candidate_types(value)
     if not kinds:
-        raise InvalidIndicator("unknown_type", f"cannot tell the indicator type of {value!r}; pass --type")
+        raise InvalidIndicator(
+            "unknown_type", f"cannot tell the indicator type of {preview(value)}; pass --type"
+        )
     canonical: list[tuple[IndicatorType, str]] = []
     errors: list[InvalidIndicator] = []
     for kind in kinds:
@@ -107,9 +172,64 @@ def find(
             errors.append(err)
     if not canonical:
         raise errors[0]
-    hook = MergedViewHook(
-        *([cosmos_conn_id] if cosmos_conn_id else []), container_name=container_name, max_concurrency=1
+    return canonical
+
+
+def _bounded_hook(cosmos_conn_id: str | None, container_name: str | None) -> MergedViewHook:
+    """The merged-view hook with a Cosmos client of bounded timeouts and retries."""
+    from threatstream.hooks.merged_store import MergedViewHook
+
+    class LookupHook(MergedViewHook):
+        def get_conn(self) -> CosmosClient:
+            if self._conn is None:
+                from azure.cosmos import CosmosClient
+
+                conn = self.get_connection(self.conn_id)
+                extras = conn.extra_dejson
+                if conn.password:  # an account key; other routes are the hook's own
+                    if not conn.login:
+                        raise StoreConfigError(f"connection {self.conn_id!r} has no endpoint (login)")
+                    _SECRETS.add(conn.password)
+                    for name in ("database_name", "collection_name", "partition_key"):
+                        setattr(self, f"default_{name}", extras.get(name) or None)
+                    self._conn = CosmosClient(conn.login, {"masterKey": conn.password}, **_CLIENT_OPTIONS)
+            return super().get_conn()
+
+    return LookupHook(
+        *([cosmos_conn_id] if cosmos_conn_id else []),
+        container_name=container_name,
+        max_concurrency=1,
+        max_attempts=1,
     )
+
+
+#: Passed to ``CosmosClient``: how long and how often one lookup may try to reach the store.
+_CLIENT_OPTIONS: dict[str, Any] = {
+    "connection_timeout": CONNECT_TIMEOUT,
+    "read_timeout": READ_TIMEOUT,
+    "retry_total": RETRIES,
+    "retry_connect": RETRIES,
+    "retry_read": RETRIES,
+    "retry_backoff_max": 2,
+    "enable_endpoint_discovery": False,
+}
+#: Secrets seen while connecting; scrubbed from every message the CLI prints.
+_SECRETS: set[str] = set()
+
+
+def find(
+    value: str,
+    type: str | None = None,
+    *,
+    cosmos_conn_id: str | None = None,
+    container_name: str | None = None,
+    now: datetime | None = None,
+) -> LookupResult:
+    """Canonicalise ``value`` and point-read its merged document (see :func:`lookup`)."""
+    canonical = canonical_candidates(value, type)
+    from threatstream.merged import score_at
+
+    hook = _bounded_hook(cosmos_conn_id, container_name)
     result = LookupResult(record=None)
     for kind, canonical_value in canonical:
         result.tried.append((kind.value, canonical_value))
@@ -163,11 +283,65 @@ def render_text(result: LookupResult) -> str:
     return "\n".join(lines)
 
 
+def one_line(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` on one line, known secrets replaced by ``***``, at most ``limit`` characters."""
+    for secret in _SECRETS:
+        if secret:
+            text = text.replace(secret, "***")
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def store_error_message(error: BaseException, conn_id: str) -> str:
+    """What went wrong with the store or its configuration, without the details that leak."""
+    from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError, ServiceResponseError
+    from azure.cosmos.exceptions import CosmosHttpResponseError
+
+    # Raised from airflow.sdk.exceptions or airflow.exceptions, depending on the version.
+    if type(error).__name__ == "AirflowNotFoundException":
+        variable = f"AIRFLOW_CONN_{conn_id.upper()}"
+        return f"no connection {conn_id!r} (set {variable} or add it to the secrets backend)"
+    if isinstance(error, ServiceRequestError | ServiceResponseError):
+        reason = str(error).rsplit(":", 1)[-1].strip() or type(error).__name__
+        return f"the store of connection {conn_id!r} cannot be reached: {reason}"
+    if isinstance(error, CosmosHttpResponseError):
+        hint = "; check the key or identity of the connection" if error.status_code in (401, 403) else ""
+        return f"the store of connection {conn_id!r} answered HTTP {error.status_code}{hint}"
+    if isinstance(error, ClientAuthenticationError):
+        return f"connection {conn_id!r}: could not sign in to the store ({type(error).__name__})"
+    first = str(error).splitlines()[0] if str(error) else ""
+    return f"connection {conn_id!r}: {type(error).__name__}: {first}".rstrip(": ")
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one bounded line on stderr, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(one_line(f"{self.prog}: {message} (see --help)"), file=sys.stderr)
+        raise SystemExit(EXIT_INVALID)
+
+
+def _fail(status: int, message: str) -> int:
+    print(one_line(f"threatstream lookup: {message}"), file=sys.stderr)
+    return status
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point ``threatstream``."""
-    parser = argparse.ArgumentParser(prog="threatstream", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    lookup_parser = commands.add_parser("lookup", help="look an indicator value up in the merged view")
+    parser = _Parser(
+        prog="threatstream",
+        description=__doc__.splitlines()[0],
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    lookup_parser = commands.add_parser(
+        "lookup",
+        help="look an indicator value up in the merged view",
+        description="Look an indicator value up in the merged view.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     lookup_parser.add_argument("value")
     lookup_parser.add_argument("--type", choices=[kind.value for kind in IndicatorType])
     lookup_parser.add_argument("--json", action="store_true", help="print the record as JSON")
@@ -175,15 +349,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     lookup_parser.add_argument("--container", help="merged container (default indicators_merged)")
     args = parser.parse_args(argv)
     try:
-        result = find(args.value, args.type, cosmos_conn_id=args.conn_id, container_name=args.container)
+        canonical_candidates(args.value, args.type)
     except InvalidIndicator as err:
-        print(f"threatstream lookup: invalid value: {err}", file=sys.stderr)
-        return 2
+        return _fail(EXIT_INVALID, f"invalid value: {err}")
+    # Airflow logs to stdout; only its errors may mix with the answer (or the --json output).
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")
+    conn_id = args.conn_id or "threatstream_cosmos"
+    try:
+        result = find(args.value, args.type, cosmos_conn_id=args.conn_id, container_name=args.container)
+    except StoreConfigError as err:
+        return _fail(EXIT_STORE_ERROR, str(err))
+    except Exception as err:
+        return _fail(EXIT_STORE_ERROR, store_error_message(err, conn_id))
+    except KeyboardInterrupt:
+        return _fail(130, "interrupted")
     if args.json:
         print(json.dumps({"record": result.record, "request_charge": result.request_charge}, indent=2))
     else:
         print(render_text(result))
-    return 0 if result.record is not None else 1
+    return EXIT_FOUND if result.record is not None else EXIT_NOT_FOUND
 
 
 if __name__ == "__main__":

@@ -138,3 +138,88 @@ def test_python_dash_m_and_the_console_script(seeded: MergedViewHook) -> None:
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert json.loads(completed.stdout)["record"]["source_names"] == ["abuseipdb", "otx"]
+
+
+def cli_env(**overrides: str | None) -> dict[str, str]:
+    """The test environment for a CLI subprocess, with ``overrides`` (None removes a variable)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "plugins"), str(REPO / "dev")])}
+    for name, value in overrides.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
+#: Runs the CLI's ``main`` and prints, after its output, which of airflow/azure it imported.
+IMPORTS_PROBE = """
+import json, sys
+from threatstream.cli import main
+try:
+    status = main(sys.argv[1:])
+except SystemExit as exited:  # usage errors
+    status = exited.code
+loaded = sorted({name.split(".")[0] for name in sys.modules} & {"airflow", "azure"})
+print("IMPORTED " + json.dumps(loaded))
+sys.exit(status)
+"""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["lookup", "no type here"],
+        ["lookup", "10.0.0.1"],
+        ["lookup", "x" * 100_000],
+        ["lookup", "1.2.3.4", "--type", "NotAType"],
+        ["lookup"],
+    ],
+    ids=["unknown_type", "non_global_ip", "100k_value", "bad_type", "no_value"],
+)
+def test_an_invalid_value_is_refused_before_airflow_or_azure_is_imported(args: list[str]) -> None:
+    # No connection at all: the value is judged before anything looks for one.
+    env = cli_env(AIRFLOW_CONN_THREATSTREAM_COSMOS=None)
+    completed = subprocess.run(
+        [sys.executable, "-c", IMPORTS_PROBE, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 2, completed.stderr[-2000:]
+    assert completed.stdout.splitlines()[-1] == "IMPORTED []"
+    (line,) = completed.stderr.splitlines()
+    assert len(line) <= 300
+    assert "Traceback" not in completed.stderr
+
+
+def test_a_10_mb_value_gets_a_short_error(capsys: pytest.CaptureFixture[str]) -> None:
+    value = "a" * (10 * 1024 * 1024)
+    assert main(["lookup", value]) == 2
+    assert main(["lookup", "!" * 30_000]) == 2  # under the size bound: the type cannot be told
+    captured = capsys.readouterr()
+    first, second = captured.err.splitlines()
+    assert "more than 65536" in first
+    assert "unknown_type" in second
+    assert "30000 characters" in second
+    assert max(len(first), len(second)) <= 300
+    assert captured.out == ""
+
+
+def test_help_documents_the_exit_statuses(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["--help"], ["lookup", "--help"]):
+        with pytest.raises(SystemExit) as exited:
+            main(argv)
+        assert exited.value.code == 0
+        text = capsys.readouterr().out
+        for line in (
+            "0  found",
+            "1  not found",
+            "2  invalid value or usage",
+            "3  store or configuration error",
+        ):
+            assert line in text
+    import threatstream.cli
+
+    assert "3: store or configuration error" in (threatstream.cli.__doc__ or "")
