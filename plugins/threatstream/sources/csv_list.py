@@ -29,38 +29,63 @@ reject ratio instead of storing shifted fields.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import os
-import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, cast
 
+import re2
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from threatstream.canonical import InvalidIndicator, ip_indicator_type
-from threatstream.hooks.feed import FeedHook, FetchedPage, FetchWindow
+from threatstream.exceptions import FeedFormatError
+from threatstream.hooks.feed import MIB, FeedHook, FeedLimits, FetchedPage, FetchWindow
 from threatstream.models import Observation, new_observation
-from threatstream.parsing import parse_timestamp
+from threatstream.parsing import ByteStream, parse_timestamp
 from threatstream.sources.base import SourceSpec
 from threatstream.vocabulary import TLP, IndicatorType
 
 #: Where specs live unless ``THREATSTREAM_LIST_SPECS`` names another directory.
 DEFAULT_SPECS_DIR = Path(__file__).resolve().parents[3] / "include" / "feeds" / "lists"
 IP_TYPES = frozenset({IndicatorType.IPV4, IndicatorType.IPV6})
+KIB = 1 << 10
+#: How much of an oversized record's raw text is kept for its quarantine entry.
+RAW_HEAD_CHARS = 1024
+_READ_BYTES = 1 << 16
+_LINE_ENDS = (b"\n", b"\r")
 
 
 class ListSpecError(ValueError):
     """A list spec file that cannot be used; the message names the file and the problem."""
 
 
+@functools.lru_cache(maxsize=512)
+def compile_regex(pattern: str) -> Any:
+    """``pattern`` compiled by RE2, which matches in time linear in the input whatever the
+    pattern (no catastrophic backtracking).
+
+    :raises ValueError: the pattern does not parse, or uses what only a backtracking engine
+        can run (backreferences, lookahead or lookbehind, possessive quantifiers).
+    """
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        return re2.compile(pattern, options=options)
+    except re2.error as err:
+        detail = err.args[0] if err.args else err
+        problem = detail.decode("utf-8", "replace") if isinstance(detail, bytes) else detail
+        raise ValueError(
+            f"bad regex {pattern!r}: {problem} (list specs use RE2 syntax, which matches in linear time: "
+            "no backreferences, lookahead or lookbehind)"
+        ) from None
+
+
 def _compile(pattern: str | None) -> str | None:
     if pattern is not None:
-        try:
-            re.compile(pattern)
-        except re.error as err:
-            raise ValueError(f"bad regex {pattern!r}: {err}") from None
+        compile_regex(pattern)
     return pattern
 
 
@@ -73,6 +98,14 @@ class FieldSpec(BaseModel):
     regex: str | None = None
 
     _check_regex = field_validator("regex")(_compile)
+
+
+class TagField(FieldSpec):
+    """A source of tags: a column (or regex), split on ``separator`` (default: the spec's
+    ``tags_separator``; ``""`` keeps the cell whole), without the values in ``exclude``."""
+
+    separator: str | None = None
+    exclude: list[str] = Field(default_factory=list)
 
 
 class TypeRule(BaseModel):
@@ -109,8 +142,8 @@ class ListSpec(BaseModel):
     first_seen: FieldSpec | None = None
     last_seen: FieldSpec | None = None
     confidence: FieldSpec | None = None
-    tags: FieldSpec | None = None
-    tags_separator: str = ","
+    tags: TagField | list[TagField] | None = None
+    tags_separator: str = Field(default=",", min_length=1)
     static_tags: list[str] = Field(default_factory=list)
     metadata_columns: list[str | int] = Field(default_factory=list)
     tlp: TLP | None = None
@@ -119,6 +152,9 @@ class ListSpec(BaseModel):
     ttl_days: float = Field(default=30, gt=0, le=3650)
     schedule: str = Field(pattern=r"^\S+( \S+){4}$")
     max_reject_ratio: float = Field(default=0.2, ge=0, le=1)
+    max_body_bytes: int = Field(default=32 * MIB, gt=0)
+    max_record_bytes: int = Field(default=64 * KIB, ge=1 * KIB, le=128 * KIB)
+    max_line_bytes: int = Field(default=1 * MIB, ge=1 * KIB)
 
     @model_validator(mode="after")
     def _consistent(self) -> ListSpec:
@@ -126,7 +162,9 @@ class ListSpec(BaseModel):
             raise ValueError("set exactly one of 'indicator_type' and 'type_column'")
         if self.type_column is not None and not self.type_map:
             raise ValueError("'type_column' needs a 'type_map' (feed label -> indicator type)")
-        fields = [self.value, self.first_seen, self.last_seen, self.confidence, self.tags]
+        if self.max_line_bytes < self.max_record_bytes:
+            raise ValueError("'max_line_bytes' must be at least 'max_record_bytes'")
+        fields = [self.value, self.first_seen, self.last_seen, self.confidence, *self.tag_fields]
         columns = [f.column for f in fields if f is not None and f.column is not None]
         columns += [*self.metadata_columns, *([self.type_column] if self.type_column is not None else [])]
         if self.format == "lines":
@@ -141,6 +179,13 @@ class ListSpec(BaseModel):
         return self
 
     @property
+    def tag_fields(self) -> list[TagField]:
+        """Where the tags come from, in order (``tags`` may name one field or several)."""
+        if self.tags is None:
+            return []
+        return self.tags if isinstance(self.tags, list) else [self.tags]
+
+    @property
     def rules(self) -> dict[str, TypeRule]:
         return {
             label: rule if isinstance(rule, TypeRule) else TypeRule(type=rule)
@@ -151,29 +196,260 @@ class ListSpec(BaseModel):
 # -- reading a page ---------------------------------------------------------------------------
 
 
-def split_list(spec: ListSpec, page: FetchedPage) -> Sequence[Mapping[str, Any]]:
-    """One record per data line: ``{"line", "text"}`` (lines), ``{"line", "fields"}`` (CSV), or
-    ``{"line", "text", "error"}`` for a CSV row whose column count is wrong."""
-    text = page.body.decode("utf-8", "replace")
-    records: list[Mapping[str, Any]] = []
-    header = spec.columns
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or (spec.comment_prefix and line.startswith(spec.comment_prefix)):
-            continue
+class _Oversize(Exception):
+    """A record beyond ``max_record_bytes``; its bytes were read past (only a head kept)."""
+
+    def __init__(self, line: int, head: str, size: int) -> None:
+        super().__init__(line)
+        self.line, self.head, self.size = line, head, size
+
+
+class _PhysicalLines:
+    """The lines of a byte stream (each ending ``\\n``, ``\\r\\n`` or ``\\r``), read in chunks.
+
+    Memory stays bounded: of a line longer than ``keep`` bytes only the first ``keep`` are
+    kept (its full size and its quote characters are counted as it is read past); a line
+    longer than ``limit`` is no list line at all and fails the run with
+    :class:`FeedFormatError`, without retry.
+    """
+
+    def __init__(self, stream: ByteStream, *, keep: int, limit: int, what: str) -> None:
+        self._stream = stream
+        self._keep = keep
+        self._limit = limit
+        self._what = what
+        self._ready: list[tuple[bytes, int, int]] = []  # complete lines, last first
+        self._tail = b""  # the start of a line whose end has not been read yet
+        self._long: list[Any] | None = None  # [head, size, quotes, ends with CR] of a line read past
+        self._eof = False
+        self.number = 0
+
+    def next(self) -> tuple[bytes, int, int] | None:
+        """The next line (whole, or its first ``keep`` bytes), its size in bytes and its number
+        of quote characters; None at the end of the body."""
+        while not self._ready:
+            if self._eof:
+                return None
+            self._fill()
+        self.number += 1
+        return self._ready.pop()
+
+    def _fill(self) -> None:
+        data = self._stream.read(_READ_BYTES)
+        lines: list[tuple[bytes, int, int]] = []
+        if not data:
+            self._eof = True
+            if self._long is not None:
+                lines.append(self._end_long(b""))
+            elif self._tail:
+                lines.append(self._line(self._tail))
+                self._tail = b""
+            self._ready = lines
+            return
+        if self._long is not None:
+            ended, data = self._read_past(data)
+            if ended is None:
+                return
+            lines.append(ended)
+        if data:
+            parts = (self._tail + data).splitlines(keepends=True)
+            # A last part without "\\n" may go on in the next chunk (even after "\\r": "\\r\\n").
+            self._tail = b"" if parts[-1].endswith(b"\n") else parts.pop()
+            lines += map(self._line, parts)
+            if len(self._tail) > self._keep:
+                tail, self._tail = self._tail, b""
+                self._long = [tail[: self._keep], 0, 0, False]
+                self._grow(tail)
+        lines.reverse()
+        self._ready = lines
+
+    def _line(self, line: bytes) -> tuple[bytes, int, int]:
+        if len(line) > self._keep:
+            self._check(len(line))
+            return line[: self._keep], len(line), line.count(b'"')
+        return line, len(line), line.count(b'"')
+
+    def _read_past(self, data: bytes) -> tuple[tuple[bytes, int, int] | None, bytes]:
+        """Read past more of an over-long line: (the line, if it ended in ``data``, and the rest)."""
+        assert self._long is not None
+        if self._long[3]:  # the line ended with "\\r" at the end of the previous chunk
+            end = 1 if data.startswith(b"\n") else 0
+            return self._end_long(data[:end]), data[end:]
+        ends = [i for i in (data.find(b"\n"), data.find(b"\r")) if i >= 0]
+        if not ends:
+            self._grow(data)
+            return None, b""
+        end = min(ends) + 1
+        if data[end - 1 : end] == b"\r":
+            if end == len(data):
+                self._grow(data)
+                self._long[3] = True
+                return None, b""
+            end += data[end : end + 1] == b"\n"
+        return self._end_long(data[:end]), data[end:]
+
+    def _grow(self, data: bytes) -> None:
+        assert self._long is not None
+        self._long[1] += len(data)
+        self._long[2] += data.count(b'"')
+        self._check(self._long[1])
+
+    def _end_long(self, data: bytes) -> tuple[bytes, int, int]:
+        self._grow(data)
+        assert self._long is not None
+        head, size, quotes, _ = self._long
+        self._long = None
+        return head, size, quotes
+
+    def _check(self, size: int) -> None:
+        if size > self._limit:
+            raise FeedFormatError(
+                f"{self._what}: line {self.number + len(self._ready) + 1} is longer than "
+                f"max_line_bytes={self._limit}: this is not a list in the spec's format (raise the "
+                "spec's 'max_line_bytes' if its lines really are that long)."
+            )
+
+
+class _Records:
+    """The lines of a list, decoded, fed to the CSV reader one record at a time.
+
+    Blank and comment lines between records are skipped (a line inside a quoted multi-line
+    cell is the cell\'s, whatever it starts with); a leading byte-order mark is dropped. Each
+    record\'s raw text is kept for its quarantine entry; a record beyond ``max_record_bytes``
+    raises :class:`_Oversize` once it has been read past (as far as its quotes say it goes).
+    """
+
+    def __init__(self, spec: ListSpec, lines: _PhysicalLines) -> None:
+        self._spec = spec
+        self._lines = lines
+        self._strip = " \t".replace(spec.delimiter, "")
+        self.start = 0
+        self.parts: list[str] = []
+        self._size = 0
+        self._quotes = 0
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        spec = self._spec
+        while True:
+            line = self._lines.next()
+            if line is None:
+                raise StopIteration
+            data, size, quotes = line
+            number = self._lines.number
+            text = data.decode("utf-8", "replace")
+            if number == 1:
+                text = text.removeprefix("\ufeff")
+            if not self.parts:
+                stripped = text.strip()
+                if not stripped or (spec.comment_prefix and stripped.startswith(spec.comment_prefix)):
+                    continue
+                text = text.lstrip(self._strip) if spec.format == "csv" else stripped
+                self.start = number
+            self.parts.append(text)
+            self._size += size
+            self._quotes += quotes
+            if self._size > spec.max_record_bytes:
+                self._read_past()
+            return text
+
+    def _read_past(self) -> None:
+        """Skip the rest of an oversized record (while its quotes are open) and raise."""
+        head = "".join(self.parts)[:RAW_HEAD_CHARS]
+        while self._spec.format == "csv" and self._quotes % 2:
+            line = self._lines.next()
+            if line is None:
+                break
+            self._size += line[1]
+            self._quotes += line[2]
+            if self._size > self._spec.max_line_bytes:
+                raise FeedFormatError(
+                    f"list {self._spec.name}: the quoted record from line {self.start} is longer than "
+                    f"max_line_bytes={self._spec.max_line_bytes} (an unclosed quote?)"
+                )
+        oversize = _Oversize(self.start, head, self._size)
+        self.take()
+        raise oversize
+
+    def take(self) -> tuple[int, str]:
+        """The record just read (its first line\'s number and raw text); starts the next one."""
+        record = (self.start, "".join(self.parts))
+        self.parts, self._size, self._quotes = [], 0, 0
+        return record
+
+
+def split_list(spec: ListSpec, page: FetchedPage) -> Iterator[Mapping[str, Any]]:
+    """The records of a list, streamed: ``{"line", "text"}`` (lines) or ``{"line", "fields"}``
+    (CSV), where ``line`` is the number of the record\'s first line.
+
+    A record that cannot be used alone is passed on with an ``error`` (and ``reason``) so that
+    it is quarantined alone: a CSV row with the wrong number of columns (``malformed_row``)
+    or a record beyond ``max_record_bytes`` (``record_too_large``, its first bytes kept).
+
+    :raises FeedFormatError: a line (or a quoted record) beyond ``max_line_bytes``.
+    """
+    with page.open() as stream:
+        lines = _PhysicalLines(
+            stream, keep=spec.max_record_bytes, limit=spec.max_line_bytes, what=f"list {spec.name}"
+        )
+        records = _Records(spec, lines)
         if spec.format == "lines":
-            records.append({"line": number, "text": line})
-            continue
-        cells = next(csv.reader([line], delimiter=spec.delimiter, skipinitialspace=spec.skip_initial_space))
-        if header is None:
-            header = [cell.strip() for cell in cells]
-            continue
-        if len(cells) != len(header):
-            error = f"{len(header)} columns expected, got {len(cells)}"
-            records.append({"line": number, "text": line, "error": error})
+            yield from _line_records(records)
         else:
-            records.append({"line": number, "fields": dict(zip(header, cells, strict=True))})
-    return records
+            yield from _csv_records(spec, records)
+
+
+def _too_large(oversize: _Oversize, limit: int) -> dict[str, Any]:
+    return {
+        "line": oversize.line,
+        "text": oversize.head,
+        "bytes": oversize.size,
+        "reason": "record_too_large",
+        "error": f"{oversize.size} bytes, more than max_record_bytes={limit}",
+    }
+
+
+def _line_records(records: _Records) -> Iterator[Mapping[str, Any]]:
+    while True:
+        try:
+            text = next(records)
+        except StopIteration:
+            return
+        except _Oversize as oversize:
+            yield _too_large(oversize, records._spec.max_record_bytes)
+            continue
+        number, _ = records.take()
+        yield {"line": number, "text": text}
+
+
+def _csv_records(spec: ListSpec, records: _Records) -> Iterator[Mapping[str, Any]]:
+    header = spec.columns
+    while True:
+        # A fresh reader after a record it could not finish: the next record starts clean.
+        reader = csv.reader(records, delimiter=spec.delimiter, skipinitialspace=spec.skip_initial_space)
+        try:
+            for cells in reader:
+                number, text = records.take()
+                if header is None:
+                    header = [cell.strip() for cell in cells]
+                elif len(cells) != len(header):
+                    error = f"{len(header)} columns expected, got {len(cells)}"
+                    yield {"line": number, "text": text, "error": error, "reason": "malformed_row"}
+                else:
+                    yield {"line": number, "fields": dict(zip(header, cells, strict=True))}
+            return
+        except _Oversize as oversize:
+            yield _too_large(oversize, spec.max_record_bytes)
+        except csv.Error as error:
+            number, text = records.take()
+            yield {
+                "line": number,
+                "text": text[:RAW_HEAD_CHARS],
+                "error": str(error),
+                "reason": "malformed_row",
+            }
 
 
 def _cell(spec: ListSpec, record: Mapping[str, Any], column: str | int | None) -> str | None:
@@ -198,7 +474,7 @@ def _extract(
     value = _cell(spec, record, field.column)
     if value is None or field.regex is None:
         return value, {}
-    match = re.search(field.regex, value)
+    match = compile_regex(field.regex).search(value)
     if match is None:
         raise InvalidIndicator("no_match", f"{value[:80]!r} does not match {field.regex!r}")
     groups = {k: v for k, v in match.groupdict().items() if v is not None}
@@ -209,6 +485,19 @@ def _optional(spec: ListSpec, record: Mapping[str, Any], field: FieldSpec | None
     return None if field is None else _extract(spec, record, field)[0]
 
 
+def _tags(spec: ListSpec, record: Mapping[str, Any]) -> Iterator[str]:
+    """The tags of every tag field, in order: split, stripped, without blanks and excluded values."""
+    for field in spec.tag_fields:
+        text = _extract(spec, record, field)[0]
+        if text is None:
+            continue
+        separator = spec.tags_separator if field.separator is None else field.separator
+        for part in text.split(separator) if separator else (text,):
+            tag = part.strip()
+            if tag and tag not in field.exclude:
+                yield tag
+
+
 def _confidence(text: str | None) -> int | None:
     return int(text) if text is not None and text.isdigit() and int(text) <= 100 else None
 
@@ -216,7 +505,8 @@ def _confidence(text: str | None) -> int | None:
 def parse_list_record(spec: ListSpec, record: Mapping[str, Any]) -> Observation:
     """One data line -> one observation, as the spec says."""
     if "error" in record:
-        raise InvalidIndicator("malformed_row", f"line {record['line']}: {record['error']}")
+        reason = record.get("reason", "malformed_row")
+        raise InvalidIndicator(reason, f"line {record['line']}: {record['error']}")
     value_field = spec.value
     if spec.indicator_type is not None:
         indicator_type = spec.indicator_type
@@ -233,7 +523,6 @@ def parse_list_record(spec: ListSpec, record: Mapping[str, Any]) -> Observation:
         raise InvalidIndicator("empty", f"line {record['line']} has no value")
     if indicator_type in IP_TYPES:
         indicator_type = ip_indicator_type(value)
-    tags = _optional(spec, record, spec.tags)
     metadata: dict[str, Any] = {"line": record["line"], **groups}
     metadata.update({str(column): _cell(spec, record, column) for column in spec.metadata_columns})
     return new_observation(
@@ -241,10 +530,7 @@ def parse_list_record(spec: ListSpec, record: Mapping[str, Any]) -> Observation:
             "indicator_type": indicator_type,
             "value": value,
             "confidence": _confidence(_optional(spec, record, spec.confidence)),
-            "tags": (
-                *(t.strip() for t in (tags or "").split(spec.tags_separator) if t.strip()),
-                *spec.static_tags,
-            ),
+            "tags": (*_tags(spec, record), *spec.static_tags),
             "tlp": spec.tlp,
             "first_seen": parse_timestamp(_optional(spec, record, spec.first_seen)),
             "last_seen": parse_timestamp(_optional(spec, record, spec.last_seen)),
@@ -262,8 +548,9 @@ class ListFeedHook(FeedHook):
     endpoint = ""
 
     def iter_pages(self, window: FetchWindow, **_: Any) -> Iterator[FetchedPage]:
-        """Yield the list (one file)."""
-        yield FetchedPage(body=self.get(self.endpoint).content)
+        """Yield the list (one page), streamed to storage rather than held in memory."""
+        body = self.open_stream(self.endpoint)
+        yield FetchedPage(body, reopen=lambda: self.open_once("GET", self.endpoint))
 
 
 def to_source(spec: ListSpec) -> SourceSpec:
@@ -277,10 +564,11 @@ def to_source(spec: ListSpec) -> SourceSpec:
             "auth_header": spec.auth_header or "",
             "key_required": spec.key_required,
             "endpoint": spec.endpoint,
+            "default_limits": FeedLimits(max_body_bytes=spec.max_body_bytes, max_pages=1),
         },
     )
 
-    def split_records(page: FetchedPage) -> Sequence[Mapping[str, Any]]:
+    def split_records(page: FetchedPage) -> Iterator[Mapping[str, Any]]:
         return split_list(spec, page)
 
     def parse_record(record: Mapping[str, Any], context: Mapping[str, Any]) -> Observation:
