@@ -88,21 +88,30 @@ class BundleWriter:
             if exc_type is None and partial is not None:
                 self._publish(partial)
         finally:
-            if partial is not None:
+            if isinstance(partial, Path):
+                partial.unlink(missing_ok=True)
+            elif partial is not None:
+                # Through the file system that wrote it (the path's own may be another instance).
                 with contextlib.suppress(FileNotFoundError):
-                    partial.unlink()
+                    partial.fs.rm_file(partial.path)
 
     def _publish(self, partial: ObjectStoragePath | Path) -> None:
-        written = partial.stat().st_size
+        written = partial.stat().st_size if isinstance(partial, Path) else _object_size(partial)
         if written != self.bytes:
             raise OSError(f"{partial}: {written} bytes stored of the {self.bytes} written; not published")
         if isinstance(partial, Path):
             partial.replace(_local_file(self.path) or Path(self.path.path))
             return
-        partial.fs.copy(partial.path, self.path.path)
-        published = self.path.stat().st_size
+        fs = partial.fs
+        fs.copy(partial.path, self.path.path)
+        published = _object_size(self.path)
         if published != self.bytes:
             raise OSError(f"{self.path}: {published} bytes published of the {self.bytes} written")
+
+
+def _object_size(path: ObjectStoragePath) -> int:
+    """Size of a stored object, asked of the file system that ``open`` uses."""
+    return int(path.fs.size(path.path))
 
 
 def _local_file(path: ObjectStoragePath) -> Path | None:
