@@ -211,7 +211,7 @@ def test_an_oversized_cell_is_quarantined_alone(
     fault_case(
         "list: one 200 KB cell among 9 ThreatFox CSV rows",
         "that row quarantined alone (record_too_large, first 1 KiB kept), no retry",
-        f"1 request; {result.valid} valid (the 8 distinct others), 1 quarantined with its size",
+        f"1 request; the other 8 rows valid ({result.valid} distinct IOCs), 1 quarantined with its size",
     )
 
 
