@@ -47,6 +47,7 @@ from threatstream.exceptions import (
     FeedTooLargeError,
     FeedUnavailableError,
 )
+from threatstream.hooks.credentials import Credentials
 from threatstream.parsing import ByteStream, ChunkReader
 
 #: Status codes worth retrying inside a task try.
@@ -406,6 +407,8 @@ class FeedHook(HttpHook):
         self.request_count = 0
         self._session: requests.Session | None = None
         self._api_key: str | None = None
+        #: Every form of the credentials this hook sends, redacted from every message it builds.
+        self.credentials = Credentials()
         self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
         self._limits = self.default_limits.updated(
             {
@@ -450,6 +453,7 @@ class FeedHook(HttpHook):
                     f"Connection '{self.http_conn_id}' has no API key: put the key in the "
                     f"connection's password field (sent as the {self.auth_header} header)."
                 )
+            self.credentials.add_session(session, self.base_url, self._api_key)
             self.merged_extra.setdefault("timeout", self.default_timeout)
             for adapter in session.adapters.values():
                 pools = getattr(adapter, "poolmanager", None)
@@ -696,7 +700,7 @@ class FeedHook(HttpHook):
         if status < 300:
             return
         summary = f"{self.hook_name}: HTTP {status} from connection '{self.http_conn_id}'"
-        detail = self.error_detail(response)
+        detail = self._redact(self.error_detail(response))
         if detail:
             summary = f"{summary}: {detail}"
         if self.is_auth_failure(response):
@@ -721,10 +725,11 @@ class FeedHook(HttpHook):
         text = response.text.strip()
         if text.startswith("<"):
             return ""
-        return self._redact(text[:300])
+        return self._redact(text)[:300]  # redacted whole, then cut: no partial credential survives
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._api_key, "***") if self._api_key else text
+        """``text`` without any form of the connection's credentials (see hooks.credentials)."""
+        return self.credentials.redact(text)
 
     def rebase_link(self, link: str) -> str:
         """Turn a pagination link into an endpoint on the configured connection.

@@ -168,7 +168,7 @@ class TaxiiHook(FeedHook):
             text = " - ".join(str(body[k]) for k in ("title", "description") if body.get(k))
         except (ValueError, AttributeError, TypeError):
             text = ""
-        return self._redact(text[:300]) if text else super().error_detail(response)
+        return self._redact(text)[:300] if text else super().error_detail(response)
 
     def _json(self, endpoint: str, what: str, params: Mapping[str, Any] | None = None) -> tuple[Any, Any]:
         response = self.get(endpoint, params)
