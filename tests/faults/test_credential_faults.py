@@ -76,7 +76,7 @@ def _connection(server: HostileFeedServer, *, login: str | None = None) -> str:
 
 
 #: Every registered source whose hook sends a credential, and TAXII both ways it authenticates.
-AUTH_CASES = [
+AUTH_CASES: list[tuple[str, str | None]] = [
     (spec.name, None) for spec in all_sources() if spec.hook_class.auth_header or spec.name == "taxii"
 ]
 AUTH_CASES.append(("taxii", LOGIN))
