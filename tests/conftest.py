@@ -33,6 +33,13 @@ from threatstream_dev.cosmos_emulator import CosmosEmulator, running_emulator  #
 from threatstream_dev.feed_replay import FeedReplayServer  # noqa: E402
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Temporary folders live under the storage base, the only place batches may be read from."""
+    if not config.option.basetemp:
+        (_HOME / "batches").mkdir(parents=True, exist_ok=True)
+        config.option.basetemp = str(_HOME / "batches" / "tmp")
+
+
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
     """A fresh Airflow metadata database (SQLite) for the session."""

@@ -564,7 +564,9 @@ def _upsert_ours(database: Database, path: Path, documents: int, log: Callable[[
 
     with database() as hook:
         started = time.perf_counter()
-        stats = hook.upsert_json_lines(read_lines(open_path(path.resolve().as_uri())))
+        stats = hook.upsert_json_lines(
+            read_lines(open_path(path.resolve().as_uri(), base=path.resolve().parent.as_uri()))
+        )
         rate = float(stats.written / (time.perf_counter() - started))
         assert stats.written == documents, stats.failures[:3]
     log(f"upsert ours: {rate:,.0f} docs/s (peak {stats.peak_concurrency} batches in flight)")
@@ -577,7 +579,12 @@ def _upsert_per_document(database: Database, path: Path, sample: int, log: Calla
 
     with database() as hook:
         container = hook.get_container()
-        documents = list(islice(read_json_lines(open_path(path.resolve().as_uri())), sample))
+        documents = list(
+            islice(
+                read_json_lines(open_path(path.resolve().as_uri(), base=path.resolve().parent.as_uri())),
+                sample,
+            )
+        )
         started = time.perf_counter()
         for document in documents:
             container.upsert_item(document)
@@ -595,7 +602,9 @@ def _upsert_ceiling(database: Database, path: Path, log: Callable[[str], None]) 
 
     with database() as hook:
         container = hook.get_container()
-        batches = plan_batches(list(read_json_lines(open_path(path.resolve().as_uri()))))
+        batches = plan_batches(
+            list(read_json_lines(open_path(path.resolve().as_uri(), base=path.resolve().parent.as_uri())))
+        )
 
         def write(batch: Batch) -> int:
             operations = [("upsert", (dict(d),)) for d in batch.documents]

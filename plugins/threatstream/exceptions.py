@@ -71,3 +71,11 @@ class StoreAuthError(AirflowFailException):
 
 class StoreRefusedError(AirflowFailException):
     """The store refused too many documents for their own content (400/413): retrying cannot help."""
+
+
+class StoragePathError(AirflowFailException, ValueError):
+    """A batch URI names a place outside the configured storage base: refused before it is opened."""
+
+
+class BatchFormatError(AirflowFailException, ValueError):
+    """A stored batch file is not JSON lines within its bounds (e.g. a line that never ends)."""

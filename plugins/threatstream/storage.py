@@ -11,6 +11,7 @@ set for shared object storage with the ``[threatstream] storage_base`` option, e
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import shutil
 import tempfile
@@ -23,12 +24,18 @@ from typing import IO, Any
 from airflow.sdk import ObjectStoragePath
 
 from threatstream.documents import decode_line, encode_line
+from threatstream.exceptions import BatchFormatError, StoragePathError
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 _UPLOAD_CHUNK = 8 * 1024 * 1024
 #: A batch file is written in blocks of this size (a third fewer CPU-seconds per line than 8 KiB).
 _WRITE_BUFFER = 1024 * 1024
 _READ_CHUNK = 1024 * 1024
+#: Longest line a batch file may hold: a document is at most 2 MB in Cosmos DB, a
+#: quarantined record carries at most 64 KB of raw input.
+MAX_LINE_BYTES = 4 * 1024 * 1024
+#: The protocols fsspec names the local file system by.
+_LOCAL = frozenset({"file", "local"})
 
 
 def default_storage_base() -> str:
@@ -61,9 +68,61 @@ def batch_prefix(
     return root / safe_segment(source) / safe_segment(run_id)
 
 
-def open_path(uri: str, conn_id: str | None = None) -> ObjectStoragePath:
-    """An ``ObjectStoragePath`` for a URI recorded in batch metadata."""
-    return ObjectStoragePath(uri, conn_id=conn_id or default_storage_conn_id())
+def open_path(
+    uri: str, conn_id: str | None = None, *, base: str | None = None, base_conn_id: str | None = None
+) -> ObjectStoragePath:
+    """An ``ObjectStoragePath`` for a URI recorded in batch metadata, confined to the storage base.
+
+    Batch URIs arrive from XCom, asset events and run params, which users and other systems
+    can write. Only a place strictly under ``base`` (default: the configured storage base),
+    on the same protocol, connection and bucket, may be opened: ``..`` is normalised away
+    and, on a local disk, symlinks are resolved before the check. Anything else raises
+    :class:`StoragePathError` (no retry) before it is opened.
+
+    :param uri: the recorded URI.
+    :param conn_id: the connection recorded with it; it must be the base's own.
+    :param base: the storage base (default ``[threatstream] storage_base``).
+    :param base_conn_id: the base's connection (default ``[threatstream] storage_conn_id``).
+    """
+    root = ObjectStoragePath(
+        base or default_storage_base(), conn_id=base_conn_id or default_storage_conn_id()
+    )
+    shown = _shown(uri)
+    try:
+        path = ObjectStoragePath(uri, conn_id=conn_id or root.conn_id)
+    except Exception as err:  # noqa: BLE001 - any unparsable URI is refused the same way
+        raise StoragePathError(f"Batch URI {shown} cannot be parsed ({type(err).__name__})") from None
+    protocol, root_protocol = _protocol(path), _protocol(root)
+    if (protocol, path.conn_id) != (root_protocol, root.conn_id):
+        raise StoragePathError(
+            f"Batch URI {shown} is outside the storage base {_shown(str(root))}: "
+            f"protocol or connection differs; only batches under the storage base are read."
+        )
+    if protocol == "file":
+        inside = os.path.realpath(path.path)
+        top = os.path.realpath(root.path)
+        confined = ObjectStoragePath(Path(inside).as_uri())
+    else:
+        inside = posixpath.normpath("/" + path.path).lstrip("/")
+        top = posixpath.normpath("/" + root.path).lstrip("/")
+        confined = ObjectStoragePath(f"{path.protocol}://{inside}", conn_id=root.conn_id)
+    if not inside.startswith(top.rstrip("/") + "/"):
+        raise StoragePathError(
+            f"Batch URI {shown} is outside the storage base {_shown(str(root))}; "
+            "only batches under the storage base are read."
+        )
+    return confined
+
+
+def _protocol(path: ObjectStoragePath) -> str:
+    protocol = str(getattr(path, "protocol", "") or "file")
+    return "file" if protocol in _LOCAL else protocol
+
+
+def _shown(uri: str, limit: int = 200) -> str:
+    """A URI fit for an error message: no query string (it may hold a SAS token), bounded."""
+    text = uri.split("?", 1)[0].split("#", 1)[0]
+    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 class JsonLinesWriter:
@@ -138,13 +197,15 @@ def _local_file(path: ObjectStoragePath) -> Path | None:
     return None
 
 
-def read_lines(path: ObjectStoragePath) -> Iterator[bytes]:
+def read_lines(path: ObjectStoragePath, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[bytes]:
     """Stream the non-blank lines of a JSON-lines file, without their line ends.
 
     The file is read in blocks of ``_READ_CHUNK`` bytes; only one block and the lines it
     completes are held at a time. Large reads, not one ``readline`` per document: each call
     through the object-storage file wrapper has a cost of its own, and a reader that gives up
-    the interpreter for every small read starves behind busy writer threads.
+    the interpreter for every small read starves behind busy writer threads. A line longer
+    than ``max_line_bytes`` (a file that is not a batch, e.g. one that never ends) raises
+    :class:`BatchFormatError`.
     """
     block = bytearray(_READ_CHUNK)
     with path.open("rb") as handle:  # type: ignore[no-untyped-call]
@@ -154,6 +215,10 @@ def read_lines(path: ObjectStoragePath) -> Iterator[bytes]:
         while size := handle.readinto(block):
             lines = (tail + block[:size]).split(b"\n")
             tail = lines.pop()
+            if len(tail) > max_line_bytes:
+                raise BatchFormatError(
+                    f"{_shown(str(path))} has a line longer than {max_line_bytes} bytes: not a batch file"
+                )
             for line in lines:
                 if line.strip():
                     yield line

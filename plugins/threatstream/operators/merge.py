@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from threatstream.assets import MERGED_ASSET
 from threatstream.compat import AirflowFailException
-from threatstream.exceptions import StoreWriteError
+from threatstream.exceptions import BatchFormatError, StoragePathError, StoreWriteError
 from threatstream.operators.upsert import COSMOS_CONN_ID
 from threatstream.storage import open_path, read_json_lines
 
@@ -61,7 +61,8 @@ class MergeViewOperator(BaseOperator):
     to re-merge a batch by hand). Only these documents are touched: one point read and at
     most one conditional write per document, never a scan of the container. Each batch
     fails alone; any failure fails the task after every batch was tried (merging is
-    idempotent, so the retry redoes the work safely).
+    idempotent, so the retry redoes the work safely). A batch outside the storage base, or a
+    file that is not a batch, is refused before it is read and fails the task without retry.
 
     :param batches: extra batches, each ``{"valid_uri": ..., "storage_conn_id": ...}``.
     :param cosmos_conn_id: the store connection.
@@ -124,10 +125,14 @@ class MergeViewOperator(BaseOperator):
         started = time.monotonic()
         total = MergeStats()
         failed_batches: list[str] = []
+        refused_batches: list[str] = []
         for ref in batches:
             try:
                 documents = read_json_lines(open_path(ref.valid_uri, ref.storage_conn_id))
                 stats = hook.merge_documents(documents, written_at=ref.written_at, batch_uri=ref.valid_uri)
+            except (StoragePathError, BatchFormatError) as err:
+                refused_batches.append(str(err))
+                continue
             except (FileNotFoundError, ValueError) as err:
                 failed_batches.append(f"{ref.valid_uri}: {type(err).__name__}: {err}")
                 continue
@@ -144,6 +149,11 @@ class MergeViewOperator(BaseOperator):
             "duration_seconds": duration,
         }
         self.log.info("Merged view %s/%s: %s", hook.database_name, hook.container_name, result)
+        if refused_batches and not (failed_batches or total.failed):
+            raise AirflowFailException(
+                f"{len(refused_batches)} batches refused, the rest merged: {refused_batches[:3]}; "
+                "a retry would refuse them again."
+            )
         if failed_batches or total.failed:
             raise StoreWriteError(
                 f"{len(failed_batches)} batches unreadable {failed_batches[:3]}, {total.failed} documents "
