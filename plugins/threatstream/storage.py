@@ -90,7 +90,7 @@ def open_path(
     shown = _shown(uri)
     try:
         path = ObjectStoragePath(uri, conn_id=conn_id or root.conn_id)
-    except Exception as err:  # noqa: BLE001 - any unparsable URI is refused the same way
+    except Exception as err:  # any unparsable URI is refused the same way
         raise StoragePathError(f"Batch URI {shown} cannot be parsed ({type(err).__name__})") from None
     protocol, root_protocol = _protocol(path), _protocol(root)
     if (protocol, path.conn_id) != (root_protocol, root.conn_id):

@@ -46,7 +46,7 @@ def test_a_uri_outside_the_local_base_is_refused_before_it_is_opened(
     uri: str, what: str, fault_case: FaultCase
 ) -> None:
     target = uri.replace("{base}", default_storage_base().rstrip("/"))
-    with pytest.raises(StoragePathError, match="outside the storage base|cannot be parsed"):
+    with pytest.raises(StoragePathError, match=r"outside the storage base|cannot be parsed"):
         open_path(target)
     fault_case(f"batch URI: {what}", "StoragePathError before opening, no retry", "refused")
 
@@ -142,8 +142,9 @@ def test_dag_merged_view_refuses_batches_outside_the_base(
     assert outcome.state == "failed"
     assert outcome.tries["merge"] == 1  # refused, not retried
     assert MergedViewHook().read_merged("IPv4", planted_value)[0] is None
+    named = "/etc/passwd" if "etc" in target else "a batch planted outside the base"
     fault_case(
-        f"DAG merged_view: params.batches names {'/etc/passwd' if 'etc' in target else 'a batch planted outside the base'}",
+        f"DAG merged_view: params.batches names {named}",
         "merge red after one try; nothing read, nothing merged",
         "red, 1 try, the view unchanged",
     )
