@@ -414,7 +414,7 @@ def _base_env(home: Path) -> dict[str, str]:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
-        "AIRFLOW__THREATSTREAM__STORAGE_BASE": home.parent.as_uri(),  # the bench reads only its own work folder
+        "AIRFLOW__THREATSTREAM__STORAGE_BASE": home.parent.as_uri(),  # only the work folder
         "PYTHONPATH": os.pathsep.join([str(REPO / "plugins"), str(REPO / "dev")]),
     }
 
