@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 from airflow.sdk import ObjectStoragePath
 
@@ -84,16 +85,17 @@ def open_path(
     :param base: the storage base (default ``[threatstream] storage_base``).
     :param base_conn_id: the base's connection (default ``[threatstream] storage_conn_id``).
     """
-    root = ObjectStoragePath(
-        base or default_storage_base(), conn_id=base_conn_id or default_storage_conn_id()
-    )
+    root_conn_id = base_conn_id or default_storage_conn_id()
+    root = ObjectStoragePath(base or default_storage_base(), conn_id=root_conn_id)
     shown = _shown(uri)
     try:
-        path = ObjectStoragePath(uri, conn_id=conn_id or root.conn_id)
+        # A connection may also be named in the URI itself (``abfs://<conn_id>@<bucket>/...``).
+        path_conn_id = urlsplit(uri).username or conn_id or root_conn_id
+        path = ObjectStoragePath(uri, conn_id=conn_id or root_conn_id)
     except Exception as err:  # any unparsable URI is refused the same way
         raise StoragePathError(f"Batch URI {shown} cannot be parsed ({type(err).__name__})") from None
     protocol, root_protocol = _protocol(path), _protocol(root)
-    if (protocol, path.conn_id) != (root_protocol, root.conn_id):
+    if (protocol, path_conn_id) != (root_protocol, root_conn_id):
         raise StoragePathError(
             f"Batch URI {shown} is outside the storage base {_shown(str(root))}: "
             f"protocol or connection differs; only batches under the storage base are read."
@@ -105,7 +107,7 @@ def open_path(
     else:
         inside = posixpath.normpath("/" + path.path).lstrip("/")
         top = posixpath.normpath("/" + root.path).lstrip("/")
-        confined = ObjectStoragePath(f"{path.protocol}://{inside}", conn_id=root.conn_id)
+        confined = ObjectStoragePath(f"{path.protocol}://{inside}", conn_id=root_conn_id)
     if not inside.startswith(top.rstrip("/") + "/"):
         raise StoragePathError(
             f"Batch URI {shown} is outside the storage base {_shown(str(root))}; "
