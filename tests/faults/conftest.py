@@ -10,16 +10,33 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from threatstream_dev.hostile_feed import HostileFeedServer
 
 REPO = Path(__file__).resolve().parents[2]
 _ROWS: list[dict[str, str]] = []
 
 #: ``fault_case(case, expected, result)``: record one checked fault-injection case.
 FaultCase = Callable[[str, str, str], None]
+
+
+@pytest.fixture(scope="session")
+def hostile_server() -> Iterator[HostileFeedServer]:
+    """One misbehaving HTTP server on 127.0.0.1 for the whole fault suite."""
+    with HostileFeedServer() as server:
+        yield server
+
+
+@pytest.fixture
+def hostile(hostile_server: HostileFeedServer) -> Iterator[HostileFeedServer]:
+    """The hostile server with no routes and an empty request log, reset again after the test."""
+    hostile_server.reset()
+    yield hostile_server
+    hostile_server.reset()
 
 
 @pytest.fixture

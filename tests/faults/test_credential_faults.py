@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -62,12 +62,6 @@ def leaked(text: str) -> list[str]:
     return sorted(piece for piece in pieces if piece in text)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[HostileFeedServer]:
-    with HostileFeedServer() as hostile:
-        yield hostile
-
-
 def _connection(server: HostileFeedServer, *, login: str | None = None) -> str:
     document = json.loads(server.connection_json("urlhaus", key=KEY))
     if login:
@@ -90,24 +84,23 @@ def test_an_echoed_credential_never_reaches_the_error_or_the_log(
     source: str,
     login: str | None,
     code: int,
-    server: HostileFeedServer,
+    hostile: HostileFeedServer,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
     fault_case: FaultCase,
 ) -> None:
     spec = get_source(source)
     monkeypatch.setenv(
-        f"AIRFLOW_CONN_{spec.hook_class.default_conn_name.upper()}", _connection(server, login=login)
+        f"AIRFLOW_CONN_{spec.hook_class.default_conn_name.upper()}", _connection(hostile, login=login)
     )
-    server.reset()
-    server.route("/echo", echo_headers(code))
+    hostile.route("/echo", echo_headers(code))
     hook: FeedHook = spec.hook_class(max_attempts=2, backoff_initial=0.01)
     caplog.set_level(logging.DEBUG)
     expected = {400: FeedRequestError, 401: FeedAuthError, 503: FeedUnavailableError}[code]
     with pytest.raises(expected) as caught:
         hook.get("echo")
     hook.close()
-    sent = server.requests("/echo")[0]
+    sent = hostile.requests("/echo")[0]
     assert sent.carries(KEY) or sent.carries(BASIC_TOKEN), "the hook sent no credential to check"
     message = str(caught.value)
     assert "***" in message  # the echo was there, redacted
@@ -145,22 +138,21 @@ def test_credentials_are_registered_with_airflows_masker() -> None:
 def test_dag_taxii_basic_credential_echoed_is_not_in_the_task_log(
     airflow_db: Any,
     cosmos_database: str,
-    server: HostileFeedServer,
+    hostile: HostileFeedServer,
     monkeypatch: pytest.MonkeyPatch,
     capfd: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
     fault_case: FaultCase,
 ) -> None:
-    monkeypatch.setenv("AIRFLOW_CONN_THREATSTREAM_TAXII", _connection(server, login=LOGIN))
-    server.reset()
-    server.route("/taxii2/", echo_headers(400))
+    monkeypatch.setenv("AIRFLOW_CONN_THREATSTREAM_TAXII", _connection(hostile, login=LOGIN))
+    hostile.route("/taxii2/", echo_headers(400))
     caplog.set_level(logging.INFO)
     outcome: RunOutcome = run_dag_file(
         str(DAGS_FOLDER), "threatstream_taxii", datetime(2026, 11, 28, 12, tzinfo=UTC)
     )
     assert outcome.state == "failed"
     assert outcome.tries["fetch"] == 1  # a 400 is the request's fault: no retry
-    assert server.requests("/taxii2/")[0].carries(BASIC_TOKEN)
+    assert hostile.requests("/taxii2/")[0].carries(BASIC_TOKEN)
     captured = capfd.readouterr()
     log_text = captured.out + captured.err + caplog.text
     assert "HTTP 400" in log_text  # the failure is in the log ...

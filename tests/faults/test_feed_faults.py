@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-import tracemalloc
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -51,6 +49,7 @@ from threatstream_dev.hostile_feed import (
     status,
     truncated,
 )
+from threatstream_dev.memory import python_peak
 from threatstream_dev.runs import RunDag, RunOutcome, StoredDocuments, run_dag_file
 
 pytestmark = pytest.mark.replay
@@ -90,12 +89,6 @@ GOOD = {"urlhaus": URLS_OK, "otx": PULSES_OK, "abuseipdb": BLACKLIST_OK}
 
 
 @pytest.fixture(scope="module")
-def hostile_server() -> Iterator[HostileFeedServer]:
-    with HostileFeedServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def other_server() -> Iterator[HostileFeedServer]:
     """A second server: 'another host' that must never see a key."""
     with HostileFeedServer() as server:
@@ -131,18 +124,6 @@ def _fetch_all(hook: FeedHook, **options: Any) -> int:
         return sum(1 for page in hook.iter_pages(WINDOW, **options) for _ in spec.split_records(page))
     finally:
         hook.close()
-
-
-@contextmanager
-def _python_peak() -> Iterator[list[int]]:
-    """Peak bytes allocated by Python code inside the block (``tracemalloc``)."""
-    peak = [0]
-    tracemalloc.start()
-    try:
-        yield peak
-    finally:
-        peak[0] = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
 
 
 def _no_key_left(server: HostileFeedServer, other: HostileFeedServer, source: str, own_host: str) -> None:
@@ -292,7 +273,7 @@ def test_oversize_bodies_fail_fast_with_bounded_memory(
     _connect(monkeypatch, hostile, "urlhaus")
     hostile.route(URLHAUS, behaviour)
     started = time.monotonic()
-    with _python_peak() as peak, pytest.raises(FeedTooLargeError, match="max_body_bytes=8388608"):
+    with python_peak() as peak, pytest.raises(FeedTooLargeError, match="max_body_bytes=8388608"):
         _fetch_all(_hook("urlhaus"))
     elapsed = time.monotonic() - started
     assert len(hostile.requests()) == 1  # not retried
@@ -310,7 +291,7 @@ def test_a_streamed_bomb_stops_at_the_limit_while_parsing(
 ) -> None:
     _connect(monkeypatch, hostile, "abuseipdb", max_body_bytes=16 * MIB)
     hostile.route(ABUSEIPDB, gzip_bomb(2 << 30))
-    with _python_peak() as peak, pytest.raises(FeedTooLargeError, match="max_body_bytes=16777216"):
+    with python_peak() as peak, pytest.raises(FeedTooLargeError, match="max_body_bytes=16777216"):
         _fetch_all(_hook("abuseipdb"))
     assert peak[0] < 40 * MIB
     fault_case(
@@ -467,7 +448,7 @@ def test_page_level_garbage_is_a_format_error(
     if source == "abuseipdb":
         body = body.replace(b'"urls"', b'"data"')
     hostile.route(PATHS[source], raw_body(body))
-    with _python_peak() as peak, pytest.raises(FeedFormatError, match=message):
+    with python_peak() as peak, pytest.raises(FeedFormatError, match=message):
         _fetch_all(_hook(source))
     assert len(hostile.requests()) == 1
     assert peak[0] < 40 * MIB
@@ -494,7 +475,7 @@ def test_otx_pages_of_tiny_objects_are_read_with_bounded_memory(
     _connect(monkeypatch, hostile, "otx")
     hostile.route(OTX, raw_body(body))
     with (
-        _python_peak() as peak,
+        python_peak() as peak,
         pytest.raises(FeedFormatError, match=r"without an 'indicators' list|larger than"),
     ):
         _fetch_all(_hook("otx"))

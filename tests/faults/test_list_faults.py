@@ -7,11 +7,10 @@ records its row for ``docs/reliability.md`` with ``fault_case``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,16 +19,17 @@ import pytest
 
 from threatstream.exceptions import FeedFormatError, FeedTooLargeError
 from threatstream.hooks.feed import FetchWindow
-from threatstream.models import FetchResult, StoredPage, ValidateResult
+from threatstream.models import StoredPage, ValidateResult
 from threatstream.operators.fetch import _store_page
-from threatstream.operators.validate import ValidateIndicatorsOperator
 from threatstream.sources import get_source
 from threatstream.sources.base import SourceSpec
 from threatstream.sources.csv_list import ListSpec, to_source
 from threatstream.sources.threatfox import THREATFOX
 from threatstream.storage import open_path
+from threatstream_dev.batches import validate_stored
 from threatstream_dev.feed_replay import TEST_KEYS
 from threatstream_dev.hostile_feed import HostileFeedServer, file_body, raw_body
+from threatstream_dev.memory import python_peak
 from threatstream_dev.runs import RunOutcome, run_dag_file
 
 pytestmark = pytest.mark.replay
@@ -64,19 +64,6 @@ def _threatfox_rows(count: int, reference: str = "None") -> str:
     return "".join(TF_ROW.format(n=n, value=f"c2-{n}.example.net", reference=reference) for n in range(count))
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[HostileFeedServer]:
-    with HostileFeedServer() as running:
-        yield running
-
-
-@pytest.fixture
-def hostile(server: HostileFeedServer) -> Iterator[HostileFeedServer]:
-    server.reset()
-    yield server
-    server.reset()
-
-
 def _connect(monkeypatch: pytest.MonkeyPatch, server: HostileFeedServer, name: str, **extra: Any) -> None:
     key = TEST_KEYS.get(name, "")
     monkeypatch.setenv(
@@ -104,26 +91,14 @@ def _fetch(source: SourceSpec, folder: Path) -> StoredPage:
 
 def _validate(source: SourceSpec, folder: Path, stored: StoredPage) -> ValidateResult:
     """The real validate over the stored page (``valid.jsonl`` and ``quarantine.jsonl`` in ``folder``)."""
-    fetched = FetchResult(
-        source=source.name,
-        run_id="manual__list_faults",
-        data_interval_start=WINDOW.start,
-        data_interval_end=WINDOW.end,
-        prefix=folder.as_uri(),
-        pages=[stored],
-        bytes=stored.bytes,
-        records=stored.records,
-        sha256=hashlib.sha256(stored.sha256.encode()).hexdigest(),
-        fetched_at=INGESTED,
-        requests=1,
-        duration_seconds=0.0,
-    )
-    operator = ValidateIndicatorsOperator(task_id="validate", source=source.name)
-    return operator._validate(
+    return validate_stored(
         source,
-        fetched,
-        open_path((folder / "valid.jsonl").as_uri()),
-        open_path((folder / "quarantine.jsonl").as_uri()),
+        folder,
+        [stored],
+        start=WINDOW.start,
+        end=WINDOW.end,
+        fetched_at=INGESTED,
+        run_id="manual__list_faults",
     )
 
 
@@ -246,13 +221,9 @@ def test_a_line_or_body_beyond_the_bounds_fails_at_once(
     source = _list_source(**change)
     _connect(monkeypatch, hostile, "hostile_list", **extra)
     hostile.route("/list.txt", raw_body(body, content_type="text/plain"))
-    tracemalloc.start()
-    try:
-        with pytest.raises(error, match=match):
-            _fetch(source, tmp_path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    with python_peak() as measured, pytest.raises(error, match=match):
+        _fetch(source, tmp_path)
+    peak = measured[0]
     assert len(hostile.requests()) == 1  # a format error: not retried
     assert peak < 16 * MIB
     fault_case(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import pytest
 
 from threatstream.exceptions import BatchFormatError, StoragePathError
 from threatstream.storage import default_storage_base, open_path, read_json_lines, read_lines
+from threatstream_dev.memory import python_peak
 from threatstream_dev.runs import RunOutcome, load_dagbag, run_outcome
 
 FaultCase = Callable[[str, str, str], None]
@@ -104,14 +104,10 @@ def test_a_line_that_never_ends_is_refused_in_bounded_memory(tmp_path: Path, fau
     with endless.open("wb") as handle:
         for _ in range(40):
             handle.write(b"x" * (1 << 20))  # 40 MiB without a line end
-    tracemalloc.start()
-    try:
-        with pytest.raises(BatchFormatError, match="line longer than"):
-            for _ in read_lines(open_path(endless.as_uri()), max_line_bytes=4 << 20):
-                pass
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    with python_peak() as measured, pytest.raises(BatchFormatError, match="line longer than"):
+        for _ in read_lines(open_path(endless.as_uri()), max_line_bytes=4 << 20):
+            pass
+    peak = measured[0]
     assert peak < 32 << 20
     fault_case(
         "batch file: 40 MiB without a line end",

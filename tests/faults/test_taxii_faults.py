@@ -8,9 +8,7 @@ row for ``docs/reliability.md`` with ``fault_case``.
 from __future__ import annotations
 
 import json
-import tracemalloc
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,12 +17,13 @@ import pytest
 
 from threatstream.exceptions import FeedFormatError
 from threatstream.hooks.feed import FetchWindow
-from threatstream.models import FetchResult, StoredPage, ValidateResult
+from threatstream.models import StoredPage, ValidateResult
 from threatstream.operators.fetch import _store_page
-from threatstream.operators.validate import ValidateIndicatorsOperator
 from threatstream.sources.taxii import TAXII, TAXII_MEDIA_TYPE, TaxiiHook, parse_record, split_records
 from threatstream.storage import open_path
+from threatstream_dev.batches import validate_stored
 from threatstream_dev.hostile_feed import Behaviour, HostileFeedServer, json_body, raw_body
+from threatstream_dev.memory import python_peak
 
 pytestmark = pytest.mark.replay
 
@@ -52,23 +51,17 @@ INDICATOR = {
 }
 
 
-@pytest.fixture(scope="module")
-def taxii_server() -> Iterator[HostileFeedServer]:
-    with HostileFeedServer() as server:
-        yield server
-
-
 @pytest.fixture
-def taxii(taxii_server: HostileFeedServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[HostileFeedServer]:
+def taxii(hostile_server: HostileFeedServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[HostileFeedServer]:
     """The server with discovery and one readable collection; the objects endpoint is the test's."""
-    taxii_server.reset()
-    taxii_server.route("/taxii2/", json_body({"title": "hostile", "api_roots": [f"{{base_url}}{ROOT}"]}))
-    taxii_server.route(
+    hostile_server.reset()
+    hostile_server.route("/taxii2/", json_body({"title": "hostile", "api_roots": [f"{{base_url}}{ROOT}"]}))
+    hostile_server.route(
         f"{ROOT}collections/", json_body({"collections": [{"id": COLLECTION, "can_read": True}]})
     )
-    monkeypatch.setenv("AIRFLOW_CONN_THREATSTREAM_TAXII", taxii_server.connection_json("taxii"))
-    yield taxii_server
-    taxii_server.reset()
+    monkeypatch.setenv("AIRFLOW_CONN_THREATSTREAM_TAXII", hostile_server.connection_json("taxii"))
+    yield hostile_server
+    hostile_server.reset()
 
 
 def envelope(objects: list[Any], *, more: bool = False, token: str | None = None,
@@ -97,19 +90,7 @@ def _object_requests(server: HostileFeedServer) -> int:
     return len(server.requests(OBJECTS))
 
 
-@contextmanager
-def _python_peak() -> Iterator[list[int]]:
-    """Peak bytes allocated by Python code inside the block (``tracemalloc``)."""
-    peak = [0]
-    tracemalloc.start()
-    try:
-        yield peak
-    finally:
-        peak[0] = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-
-
-def _fetch_and_validate(folder: Path) -> tuple[FetchResult, ValidateResult]:
+def _fetch_and_validate(folder: Path) -> tuple[list[StoredPage], ValidateResult]:
     """The real fetch page store (stream to storage, hash, count) and the real validate."""
     hook = _hook()
     stored: list[StoredPage] = []
@@ -121,28 +102,17 @@ def _fetch_and_validate(folder: Path) -> tuple[FetchResult, ValidateResult]:
             records += stored[-1].records
     finally:
         hook.close()
-    fetched = FetchResult(
-        source="taxii",
-        run_id="manual__taxii_faults",
-        data_interval_start=WINDOW.start,
-        data_interval_end=WINDOW.end,
-        prefix=folder.as_uri(),
-        pages=stored,
-        bytes=sum(p.bytes for p in stored),
-        records=records,
-        sha256="0" * 64,
+    result = validate_stored(
+        TAXII,
+        folder,
+        stored,
+        start=WINDOW.start,
+        end=WINDOW.end,
         fetched_at=datetime(2026, 11, 28, 10, 5, tzinfo=UTC),
         requests=hook.request_count,
-        duration_seconds=0.0,
+        run_id="manual__taxii_faults",
     )
-    operator = ValidateIndicatorsOperator(task_id="validate", source="taxii")
-    result = operator._validate(
-        TAXII,
-        fetched,
-        open_path((folder / "valid.jsonl").as_uri()),
-        open_path((folder / "quarantine.jsonl").as_uri()),
-    )
-    return fetched, result
+    return stored, result
 
 
 # -- bounded memory ---------------------------------------------------------------------------
@@ -154,10 +124,10 @@ def test_a_30_mb_page_of_tiny_objects_is_fetched_and_validated_with_bounded_memo
     tiny = b'{"type":"x-tiny"},' * ((30 * MIB) // 18)
     body = b'{"more": false, "objects": [' + tiny + json.dumps(INDICATOR).encode() + b"]}"
     taxii.route(OBJECTS, raw_body(body, content_type=TAXII_MEDIA_TYPE, headers=DATES))
-    with _python_peak() as peak:
-        fetched, validated = _fetch_and_validate(tmp_path)
-    assert (fetched.records, validated.valid, validated.rejected) == (1, 1, 0)
-    assert fetched.bytes == len(body)
+    with python_peak() as peak:
+        stored, validated = _fetch_and_validate(tmp_path)
+    assert (sum(page.records for page in stored), validated.valid, validated.rejected) == (1, 1, 0)
+    assert sum(page.bytes for page in stored) == len(body)
     # The body itself (held once by the hook, once while joined), never its 1.7 M objects:
     # decoded whole, fetch + validate of this page peaked at 924 MiB (Python).
     assert peak[0] < 3 * len(body) + 16 * MIB
@@ -176,7 +146,7 @@ def test_indicators_marked_before_their_marking_definition_wait_on_disk(fault_ca
     count = 20_000  # about 48 MB of indicators waiting for the definition at the page's end
     definition = {"type": "marking-definition", "id": purple, "definition_type": "tlp", "name": "TLP:PURPLE"}
     body = json.dumps({"objects": [marked] * count + [definition]}).encode()
-    with _python_peak() as peak:
+    with python_peak() as peak:
         labels = {tuple(r["tlp_labels"]) for r in split_records(FetchedPage(body))}
     assert labels == {("TLP:PURPLE",)}
     assert peak[0] < 16 * MIB  # held, the waiting indicators alone take several times the page

@@ -127,15 +127,7 @@ def test_python_dash_m_and_the_console_script(seeded: MergedViewHook) -> None:
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
     module, function = scripts["threatstream"].split(":")
     assert getattr(import_module(module), function) is main
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "plugins"), str(REPO / "dev")])}
-    completed = subprocess.run(
-        [sys.executable, "-m", "threatstream.cli", "lookup", "94.156.8.244", "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    completed = run_python(["-m", "threatstream.cli", "lookup", "94.156.8.244", "--json"], cli_env())
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert json.loads(completed.stdout)["record"]["source_names"] == ["abuseipdb", "otx"]
 
@@ -149,6 +141,13 @@ def cli_env(**overrides: str | None) -> dict[str, str]:
         else:
             env[name] = value
     return env
+
+
+def run_python(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """This interpreter run with ``args`` in ``env``, its output captured as text."""
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
 
 
 #: Runs the CLI's ``main`` and prints, after its output, which of airflow/azure it imported.
@@ -179,14 +178,7 @@ sys.exit(status)
 def test_an_invalid_value_is_refused_before_airflow_or_azure_is_imported(args: list[str]) -> None:
     # No connection at all: the value is judged before anything looks for one.
     env = cli_env(AIRFLOW_CONN_THREATSTREAM_COSMOS=None)
-    completed = subprocess.run(
-        [sys.executable, "-c", IMPORTS_PROBE, *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    completed = run_python(["-c", IMPORTS_PROBE, *args], env)
     assert completed.returncode == 2, completed.stderr[-2000:]
     assert completed.stdout.splitlines()[-1] == "IMPORTED []"
     (line,) = completed.stderr.splitlines()

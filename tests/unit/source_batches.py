@@ -12,7 +12,7 @@ from pathlib import Path
 
 from threatstream.canonical import InvalidIndicator
 from threatstream.hooks.feed import FetchedPage
-from threatstream.models import FetchResult, Indicator, StoredPage, ValidateResult
+from threatstream.models import Indicator, StoredPage, ValidateResult
 from threatstream.sources.base import SourceSpec
 
 FEEDS = Path(__file__).resolve().parents[2] / "include" / "feeds"
@@ -67,8 +67,7 @@ def validate_page(
 ) -> ValidateResult:
     """The real ``validate`` over ``body`` stored as the one page of a batch in ``folder``;
     ``valid.jsonl`` and ``quarantine.jsonl`` are written there."""
-    from threatstream.operators.validate import ValidateIndicatorsOperator
-    from threatstream.storage import open_path
+    from threatstream_dev.batches import validate_stored
 
     page = folder / "page-0001.json"
     page.write_bytes(body)
@@ -80,24 +79,12 @@ def validate_page(
         records=records,
         sha256=hashlib.sha256(body).hexdigest(),
     )
-    fetched = FetchResult(
-        source=spec.name,
-        run_id="manual__validate_page",
-        data_interval_start=INGESTED,
-        data_interval_end=INGESTED,
-        prefix=folder.as_uri(),
-        pages=[stored],
-        bytes=len(body),
-        records=records,
-        sha256="0" * 64,
-        fetched_at=INGESTED,
-        requests=1,
-        duration_seconds=0.0,
-    )
-    operator = ValidateIndicatorsOperator(task_id="validate", source=spec.name)
-    return operator._validate(
+    return validate_stored(
         spec,
-        fetched,
-        open_path((folder / "valid.jsonl").as_uri()),
-        open_path((folder / "quarantine.jsonl").as_uri()),
+        folder,
+        [stored],
+        start=INGESTED,
+        end=INGESTED,
+        fetched_at=INGESTED,
+        run_id="manual__validate_page",
     )
