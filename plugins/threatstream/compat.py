@@ -82,6 +82,19 @@ def notice_missing(feature: str, needs: str) -> None:
     )
 
 
+def mask_secret(secret: str) -> None:
+    """Register ``secret`` with Airflow's secrets masker (task logs, rendered templates).
+
+    Imported on first use: only tasks that hold a credential need the masker.
+    """
+    try:  # Airflow 3: the Task SDK's masker
+        from airflow.sdk.log import mask_secret as register
+    except ImportError:  # pragma: no cover - a layout without it: ThreatStream still redacts
+        notice_missing("registering credentials with the secrets masker", "3.0 (airflow.sdk.log)")
+        return
+    register(secret)
+
+
 __all__ = [
     "AIRFLOW_VERSION",
     "DOUBLING_RETRY_BACKOFF",
@@ -97,5 +110,6 @@ __all__ = [
     "SyncCallback",
     "airflow_version",
     "deadline_alert_options",
+    "mask_secret",
     "notice_missing",
 ]

@@ -12,7 +12,6 @@ warnings): one mechanism for all hooks, whatever their authentication.
 from __future__ import annotations
 
 import json
-import logging
 import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import quote, quote_plus, urlsplit
@@ -20,7 +19,7 @@ from urllib.parse import quote, quote_plus, urlsplit
 import requests
 from requests.auth import HTTPBasicAuth, _basic_auth_str
 
-log = logging.getLogger(__name__)
+from threatstream.compat import mask_secret
 
 #: What a redacted credential is replaced with.
 REDACTED = "***"
@@ -30,23 +29,6 @@ _SENSITIVE_HEADER = re.compile(r"(?i)auth|key|token|secret|password|cookie|sessi
 _SCHEME_TOKEN = re.compile(r"^\s*[A-Za-z][A-Za-z0-9_-]*\s+(?P<token>\S.*?)\s*$")
 #: Shorter values are not redacted: they would mangle every message and guard nothing.
 MIN_SECRET_LENGTH = 4
-
-
-def _mask_secret(secret: str) -> None:
-    """Register ``secret`` with Airflow's secrets masker (task logs, rendered templates)."""
-    try:  # Airflow >= 3.0: the Task SDK's masker
-        from airflow.sdk.log import mask_secret
-    except ImportError:  # pragma: no cover - an older layout
-        try:
-            from airflow.sdk.execution_time.secrets_masker import (  # type: ignore[no-redef,import-not-found,unused-ignore]
-                mask_secret,
-            )
-        except ImportError:
-            log.warning(
-                "Airflow's secrets masker is not importable; credentials are redacted by ThreatStream only"
-            )
-            return
-    mask_secret(secret)
 
 
 def spellings(secret: str) -> set[str]:
@@ -105,7 +87,7 @@ class Credentials:
                 continue
             for form in spellings(secret) - self._forms:
                 self._forms.add(form)
-                _mask_secret(form)
+                mask_secret(form)
             self._pattern = None
 
     def add_session(self, session: requests.Session, base_url: str = "", *extra: str | None) -> None:

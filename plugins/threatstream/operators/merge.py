@@ -156,7 +156,8 @@ class MergeViewOperator(BaseOperator):
             )
         if failed_batches or total.failed:
             raise StoreWriteError(
-                f"{len(failed_batches)} batches unreadable {failed_batches[:3]}, {total.failed} documents "
+                f"{len(failed_batches)} batches unreadable {failed_batches[:3]}, {len(refused_batches)} "
+                f"refused {refused_batches[:3]}, {total.failed} documents "
                 f"not merged (first failures: {total.failures[:5]}); merging is idempotent, "
                 "so the retry is safe."
             )
