@@ -1,5 +1,5 @@
 """ThreatStream: AbuseIPDB blacklist snapshot -> Azure Cosmos DB, via Airflow (every 6 hours)."""
 
-from threatstream.dag_factory import build_source_dag
+from threatstream.pipelines.sources import build_source_dag
 
 dag = build_source_dag("abuseipdb")

@@ -1,6 +1,6 @@
 """ThreatStream: one Airflow DAG per list spec in include/feeds/lists/*.json (CSV or plain lists)."""
 
-from threatstream.dag_factory import build_source_dag
+from threatstream.pipelines.sources import build_source_dag
 from threatstream.sources.csv_list import list_sources
 
 for _list in list_sources():

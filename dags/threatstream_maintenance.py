@@ -1,5 +1,5 @@
 """ThreatStream maintenance via Airflow: daily deletion of batch files past their retention."""
 
-from threatstream.maintenance import build_maintenance_dag
+from threatstream.pipelines.maintenance import build_maintenance_dag
 
 dag = build_maintenance_dag()

@@ -1,5 +1,5 @@
 """ThreatStream: AlienVault OTX subscribed pulses -> Azure Cosmos DB, via Airflow (hourly windows)."""
 
-from threatstream.dag_factory import build_source_dag
+from threatstream.pipelines.sources import build_source_dag
 
 dag = build_source_dag("otx")

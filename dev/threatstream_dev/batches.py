@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from threatstream.models import FetchResult, StoredPage, ValidateResult
+from threatstream.records.models import FetchResult, StoredPage, ValidateResult
 from threatstream.sources.base import SourceSpec
 
 
@@ -26,8 +26,8 @@ def validate_stored(
     run_id: str = "manual__stored_pages",
 ) -> ValidateResult:
     """Run the real validate of ``spec`` over ``pages`` stored under ``folder``."""
+    from threatstream.batches.storage import open_path
     from threatstream.operators.validate import ValidateIndicatorsOperator
-    from threatstream.storage import open_path
 
     fetched = FetchResult(
         source=spec.name,

@@ -329,7 +329,7 @@ def worker_task_start(spec: Mapping[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     bag = DagBag(dag_folder=spec["dag_file"])
     task = bag.dags[spec["dag_id"]].get_task(spec["task_id"])
-    __import__("threatstream.hooks.cosmos")
+    __import__("threatstream.store.indicators")
     return {"seconds": time.perf_counter() - started, "task": task.task_id}
 
 
@@ -540,7 +540,7 @@ def _documents(work: Path, count: int) -> Path:
     path = work / f"documents-{count}.jsonl"
     if path.exists():
         return path
-    from threatstream.documents import encode_document
+    from threatstream.batches.encoding import encode_document
     from threatstream.sources import get_source
 
     spec = get_source("abuseipdb")
@@ -560,7 +560,7 @@ Database = Callable[[], contextlib.AbstractContextManager[Any]]
 
 def _upsert_ours(database: Database, path: Path, documents: int, log: Callable[[str], None]) -> float:
     """Read the batch file, plan as it streams, write at adaptive concurrency (as ``upsert`` does)."""
-    from threatstream.storage import open_path, read_lines
+    from threatstream.batches.storage import open_path, read_lines
 
     with database() as hook:
         started = time.perf_counter()
@@ -575,7 +575,7 @@ def _upsert_ours(database: Database, path: Path, documents: int, log: Callable[[
 
 def _upsert_per_document(database: Database, path: Path, sample: int, log: Callable[[str], None]) -> float:
     """The original: one ``upsert_item`` per document (on a sample)."""
-    from threatstream.storage import open_path, read_json_lines
+    from threatstream.batches.storage import open_path, read_json_lines
 
     with database() as hook:
         container = hook.get_container()
@@ -597,8 +597,8 @@ def _upsert_ceiling(database: Database, path: Path, log: Callable[[str], None]) 
     """Batches planned in memory, 4 threads of raw ``execute_item_batch``."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from threatstream.hooks.cosmos import Batch, plan_batches
-    from threatstream.storage import open_path, read_json_lines
+    from threatstream.batches.storage import open_path, read_json_lines
+    from threatstream.store.indicators import Batch, plan_batches
 
     with database() as hook:
         container = hook.get_container()
@@ -624,7 +624,7 @@ def measure_upsert(
 ) -> list[Row]:
     from azure.cosmos import CosmosClient
 
-    from threatstream.hooks.cosmos import IndicatorStoreHook
+    from threatstream.store.indicators import IndicatorStoreHook
     from threatstream_dev.cosmos_emulator import running_emulator
 
     path = _documents(work, documents)

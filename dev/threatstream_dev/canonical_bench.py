@@ -24,8 +24,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from threatstream.canonical import InvalidIndicator, canonicalize
-from threatstream.models import Observation
-from threatstream.vocabulary import IndicatorType
+from threatstream.canonical.vocabulary import IndicatorType
+from threatstream.records.models import Observation
 
 INGESTED = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 TTL = timedelta(days=30)

@@ -133,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ok = False
                 print(result.stdout[-6000:], result.stderr[-6000:], sep="\n", file=sys.stderr)
 
-        from threatstream.hooks.cosmos import IndicatorStoreHook
+        from threatstream.store.indicators import IndicatorStoreHook
 
         store = IndicatorStoreHook()
         per_source = {name: store.count(name) for name in sources}

@@ -25,7 +25,7 @@ def _export(hook: Any, now: datetime) -> dict[str, object]:
     import tempfile
     import tracemalloc
 
-    from threatstream.stix import to_stix
+    from threatstream.merged.stix import to_stix
 
     tracemalloc.start()
     started = time.perf_counter()
@@ -63,9 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     with running_emulator() as emulator:
         database = f"bench-{uuid.uuid4().hex[:8]}"
         os.environ["AIRFLOW_CONN_THREATSTREAM_COSMOS"] = emulator.connection_json(database_name=database)
-        from threatstream.hooks.merged_store import MergedViewHook
-        from threatstream.models import Observation
-        from threatstream.vocabulary import IndicatorType
+        from threatstream.canonical.vocabulary import IndicatorType
+        from threatstream.records.models import Observation
+        from threatstream.store.merged import MergedViewHook
 
         now = datetime.now(UTC)
         values = [f"45.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}" for n in range(args.count)]

@@ -54,7 +54,7 @@ How the pipeline treats each kind of failure:
 * **Bad credentials** (401/403) fail at once, without retry.
 * **A server that echoes the credential** (in an error body or header) never gets it into an
   exception or a log: every form it is sent in (the raw key, the Basic token, a Bearer token,
-  any key header) is redacted by the transport (`threatstream.hooks.credentials`) and
+  any key header) is redacted by the transport (`threatstream.feeds.credentials`) and
   registered with Airflow's secrets masker.
 * **A batch URI outside the storage base** (from an asset event, `params.batches` or XCom:
   another path, `..`, a symlink, another bucket, protocol or connection) is refused before it

@@ -192,11 +192,11 @@ class AirflowStack:
         self.env = self._environment()
         self._airflow("db", "migrate")
         pools = config.home / "pools.json"
-        pools.write_text(self._python("-m", "threatstream.pools"))
+        pools.write_text(self._python("-m", "threatstream.pipelines.pools"))
         self._airflow("pools", "import", str(pools))
         # Create the Cosmos DB database and container once, before several upserts race to.
         self._python(
-            "-c", "from threatstream.hooks.cosmos import IndicatorStoreHook as H; H().get_container()"
+            "-c", "from threatstream.store.indicators import IndicatorStoreHook as H; H().get_container()"
         )
         self._spawn("api-server", "api-server", "--host", "127.0.0.1", "--port", str(self.port))
         self.wait_for(self._api_up, 120, "the API server to answer")

@@ -41,12 +41,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from threatstream.canonical import InvalidIndicator, canonical_indicator, refang
-from threatstream.vocabulary import IndicatorType
+from threatstream.canonical.vocabulary import IndicatorType
 
 if TYPE_CHECKING:
     from azure.cosmos import CosmosClient
 
-    from threatstream.hooks.merged_store import MergedViewHook
+    from threatstream.store.merged import MergedViewHook
 
 __all__ = [
     "EXIT_FOUND",
@@ -177,7 +177,7 @@ def canonical_candidates(value: str, type: str | None = None) -> list[tuple[Indi
 
 def _bounded_hook(cosmos_conn_id: str | None, container_name: str | None) -> MergedViewHook:
     """The merged-view hook with a Cosmos client of bounded timeouts and retries."""
-    from threatstream.hooks.merged_store import MergedViewHook
+    from threatstream.store.merged import MergedViewHook
 
     class LookupHook(MergedViewHook):
         def get_conn(self) -> CosmosClient:
@@ -227,7 +227,7 @@ def find(
 ) -> LookupResult:
     """Canonicalise ``value`` and point-read its merged document (see :func:`lookup`)."""
     canonical = canonical_candidates(value, type)
-    from threatstream.merged import score_at
+    from threatstream.merged.merge import score_at
 
     hook = _bounded_hook(cosmos_conn_id, container_name)
     result = LookupResult(record=None)

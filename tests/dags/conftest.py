@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from threatstream.hooks.cosmos import IndicatorStoreHook
+from threatstream.store.indicators import IndicatorStoreHook
 from threatstream_dev.feed_replay import FeedReplayServer
 from threatstream_dev.runs import (
     RunDag,

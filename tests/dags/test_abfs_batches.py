@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from threatstream.storage import safe_segment
+from threatstream.batches.storage import safe_segment
 from threatstream_dev.azurite import Azurite
 from threatstream_dev.runs import RunDag, StoredDocuments
 

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from threatstream.assets import source_asset
-from threatstream.hooks.merged_store import MergedViewHook
-from threatstream.merged import format_time, merge, prepare_for_write
-from threatstream.models import Observation
+from threatstream.canonical.vocabulary import TLP, IndicatorType
+from threatstream.merged.merge import format_time, merge, prepare_for_write
+from threatstream.records.models import Observation
 from threatstream.sources import SOURCES
-from threatstream.vocabulary import TLP, IndicatorType
+from threatstream.sources.assets import source_asset
+from threatstream.store.merged import MergedViewHook
 from threatstream_dev.runs import RunDag, RunOutcome, load_dagbag, run_outcome
 
 pytestmark = pytest.mark.dagrun

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from airflow.sdk.definitions.param import ParamsDict
 
-from threatstream.dag_factory import build_source_dag, deadline_interval, schedule_period
-from threatstream.notify import ThreatStreamNotifier
+from threatstream.monitoring.notify import ThreatStreamNotifier
+from threatstream.pipelines.sources import build_source_dag, deadline_interval, schedule_period
 from threatstream.sources import SOURCES, all_sources, get_source
 from threatstream_dev.feed_replay import FeedReplayServer
 from threatstream_dev.runs import RunDag, StoredDocuments, load_dagbag
@@ -45,7 +45,7 @@ def test_freshness_deadline_defaults_to_the_schedule_period(
     (alert,) = dagbag.dags[dag_id].deadline
     assert alert.interval == period
     assert alert.reference.reference_name == "DagRunQueuedAtDeadline"
-    assert alert.callback.path == "threatstream.notify.ThreatStreamNotifier"
+    assert alert.callback.path == "threatstream.monitoring.notify.ThreatStreamNotifier"
     assert alert.callback.kwargs["event"] == "deadline_missed"
 
 
@@ -133,7 +133,7 @@ def test_backfill_and_quota_protection(dagbag: Any) -> None:
 
 
 def test_pools_are_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
-    from threatstream.pools import pool_definitions
+    from threatstream.pipelines.pools import pool_definitions
 
     dag = build_source_dag("otx")
     assert dag.task_dict["fetch"].pool == dag.task_dict["upsert"].pool == "default_pool"
@@ -148,7 +148,7 @@ def test_pools_are_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_upsert_declares_the_source_asset(dagbag: Any) -> None:
-    from threatstream.assets import source_asset
+    from threatstream.sources.assets import source_asset
 
     for name in SOURCES:
         assert dagbag.dags[f"threatstream_{name}"].task_dict["upsert"].outlets == [source_asset(name)]
@@ -161,7 +161,7 @@ def test_parsing_the_dags_imports_no_azure_sdk() -> None:
         "from airflow.dag_processing.dagbag import DagBag\n"
         f"bag = DagBag(dag_folder={str(DAGS_FOLDER)!r})\n"
         "assert len(bag.dags) >= 3 and not bag.import_errors, bag.import_errors\n"
-        "heavy = ('azure.cosmos', 'azure.mgmt', 'azure.identity', 'threatstream.hooks.cosmos')\n"
+        "heavy = ('azure.cosmos', 'azure.mgmt', 'azure.identity', 'threatstream.store.indicators')\n"
         "print([m for m in sys.modules if m.startswith(heavy)])\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO / "plugins")}
@@ -244,7 +244,7 @@ def test_zero_records_from_a_usually_busy_feed_alerts(
 ) -> None:
     from airflow.models.variable import Variable
 
-    from threatstream.quality import history_key
+    from threatstream.monitoring.quality import history_key
 
     caplog.set_level(logging.WARNING, logger="threatstream.alerts")
     Variable.set(history_key("urlhaus"), json.dumps([30, 29, 31]))
@@ -275,7 +275,8 @@ def test_without_deadline_support_the_dag_loads_and_says_so(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Airflow 3.0 has no Deadline Alerts: the DAG loads without one and one notice is logged."""
-    from threatstream import compat, dag_factory
+    from threatstream import compat
+    from threatstream.pipelines import sources as dag_factory
 
     compat.notice_missing.cache_clear()
     monkeypatch.setattr(dag_factory, "HAS_DEADLINES", False)

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from threatstream.hooks.merged_store import MergedViewHook
-from threatstream.models import Observation
-from threatstream.stix import TLP2_MARKING_IDS, escape_pattern_string, pattern_for
-from threatstream.vocabulary import TLP, IndicatorType
+from threatstream.canonical.vocabulary import TLP, IndicatorType
+from threatstream.merged.stix import TLP2_MARKING_IDS, escape_pattern_string, pattern_for
+from threatstream.records.models import Observation
+from threatstream.store.merged import MergedViewHook
 from threatstream_dev.runs import RunOutcome, load_dagbag, run_outcome
 
 pytestmark = pytest.mark.dagrun

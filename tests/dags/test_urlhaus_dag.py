@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from threatstream.storage import open_path
+from threatstream.batches.storage import open_path
 from threatstream_dev.feed_replay import FeedReplayServer
 from threatstream_dev.runs import RunDag, StoredDocuments
 

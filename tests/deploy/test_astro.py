@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from threatstream.hooks.cosmos import IndicatorStoreHook
 from threatstream.sources import all_sources
+from threatstream.store.indicators import IndicatorStoreHook
 
 REPO = Path(__file__).resolve().parents[2]
 

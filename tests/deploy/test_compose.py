@@ -17,8 +17,8 @@ from urllib.parse import SplitResult, urlsplit
 import pytest
 import yaml
 
-from threatstream.hooks.cosmos import IndicatorStoreHook
 from threatstream.sources import all_sources
+from threatstream.store.indicators import IndicatorStoreHook
 from threatstream_dev.feed_replay import TEST_KEYS, FeedReplayServer
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,8 +12,8 @@ from typing import Any
 import hcl2
 import pytest
 
-from threatstream.hooks.cosmos import DEFAULT_CONTAINER
-from threatstream.hooks.merged_store import DEFAULT_MERGED_CONTAINER
+from threatstream.store.indicators import DEFAULT_CONTAINER
+from threatstream.store.merged import DEFAULT_MERGED_CONTAINER
 
 REPO = Path(__file__).resolve().parents[2]
 TERRAFORM = REPO / "infra" / "terraform"

@@ -104,8 +104,8 @@ def test_startup_script_points_at_what_the_bundle_ships(bundle: Path, tmp_path: 
     local_settings = plugins / settings.removeprefix("/usr/local/airflow/plugins/")
     local_list_specs = plugins / list_specs.removeprefix("/usr/local/airflow/plugins/")
     code = (
-        "from threatstream.hooks.cosmos import load_container_settings as l\n"
-        "from threatstream.hooks.merged_store import merged_container_settings as m\n"
+        "from threatstream.store.indicators import load_container_settings as l\n"
+        "from threatstream.store.merged import merged_container_settings as m\n"
         "from threatstream.sources.csv_list import list_sources\n"
         "print(l()['partition_key_path'], m()['partition_key_path'], *(s.name for s in list_sources()))"
     )

@@ -2,7 +2,7 @@
 
 Every hook authenticates its own way (an API-key header, HTTP Basic, a Bearer token); the
 hostile server answers with an error body (and a header) that repeat the request's headers
-verbatim. The redaction is the transport's (:mod:`threatstream.hooks.credentials`), so each
+verbatim. The redaction is the transport's (:mod:`threatstream.feeds.credentials`), so each
 source is checked through its own hook, and the TAXII DAG end to end, task log included.
 """
 
@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from threatstream.exceptions import FeedAuthError, FeedRequestError, FeedUnavailableError
-from threatstream.hooks.credentials import Credentials, spellings
-from threatstream.hooks.feed import FeedHook
+from threatstream.feeds.credentials import Credentials, spellings
+from threatstream.feeds.hook import FeedHook
 from threatstream.sources import all_sources, get_source
 from threatstream_dev.hostile_feed import Behaviour, HostileFeedServer, Reply, raw_body
 from threatstream_dev.runs import RunOutcome, run_dag_file

@@ -29,9 +29,9 @@ from typing import Any
 import pytest
 from fsspec.implementations.memory import MemoryFile, MemoryFileSystem
 
-from threatstream.hooks.merged_store import MergedViewHook
-from threatstream.models import Observation
-from threatstream.vocabulary import IndicatorType
+from threatstream.canonical.vocabulary import IndicatorType
+from threatstream.records.models import Observation
+from threatstream.store.merged import MergedViewHook
 from threatstream_dev.cosmos_emulator import CosmosEmulator
 from threatstream_dev.runs import RunOutcome, load_dagbag, run_outcome
 

@@ -17,15 +17,15 @@ from typing import Any
 
 import pytest
 
+from threatstream.batches.storage import open_path
 from threatstream.exceptions import FeedFormatError, FeedTooLargeError
-from threatstream.hooks.feed import FetchWindow
-from threatstream.models import StoredPage, ValidateResult
+from threatstream.feeds.hook import FetchWindow
 from threatstream.operators.fetch import _store_page
+from threatstream.records.models import StoredPage, ValidateResult
 from threatstream.sources import get_source
 from threatstream.sources.base import SourceSpec
 from threatstream.sources.csv_list import ListSpec, to_source
 from threatstream.sources.threatfox import THREATFOX
-from threatstream.storage import open_path
 from threatstream_dev.batches import validate_stored
 from threatstream_dev.feed_replay import TEST_KEYS
 from threatstream_dev.hostile_feed import HostileFeedServer, file_body, raw_body
@@ -363,7 +363,7 @@ def test_dag_threatfox_csv_with_a_bom_and_an_oversized_cell_is_green(
     monkeypatch: pytest.MonkeyPatch,
     fault_case: FaultCase,
 ) -> None:
-    from threatstream.hooks.cosmos import IndicatorStoreHook
+    from threatstream.store.indicators import IndicatorStoreHook
 
     _connect(monkeypatch, hostile, "threatfox_csv")
     huge = TF_ROW.format(n=999, value="huge.example.net", reference="https://x.example/" + "A" * 200_000)

@@ -1,7 +1,7 @@
 """Batch URIs come from XCom, asset events and run params: only the storage base may be read.
 
 The merged view, validate and upsert open the URIs they are given through
-:func:`threatstream.storage.open_path`, which refuses any place outside the configured
+:func:`threatstream.batches.storage.open_path`, which refuses any place outside the configured
 storage base before opening it; a file inside it that is not a batch (a line that never
 ends) is refused too, in bounded memory.
 """
@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from threatstream.batches.storage import default_storage_base, open_path, read_json_lines, read_lines
 from threatstream.exceptions import BatchFormatError, StoragePathError
-from threatstream.storage import default_storage_base, open_path, read_json_lines, read_lines
 from threatstream_dev.memory import python_peak
 from threatstream_dev.runs import RunOutcome, load_dagbag, run_outcome
 
@@ -121,7 +121,7 @@ def test_a_line_that_never_ends_is_refused_in_bounded_memory(tmp_path: Path, fau
 def test_dag_merged_view_refuses_batches_outside_the_base(
     target: str, airflow_db: Any, cosmos_database: str, fault_case: FaultCase
 ) -> None:
-    from threatstream.hooks.merged_store import MergedViewHook
+    from threatstream.store.merged import MergedViewHook
 
     planted_value = "203.0.113.66"
     if target == "planted":

@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 
-from threatstream.documents import MAX_DOCUMENT_BYTES, TRIMMED_KEY, encode_line
-from threatstream.hooks.cosmos import IndicatorStoreHook
-from threatstream.models import Observation
-from threatstream.storage import open_path, read_json_lines
-from threatstream.vocabulary import IndicatorType
+from threatstream.batches.encoding import MAX_DOCUMENT_BYTES, TRIMMED_KEY, encode_line
+from threatstream.batches.storage import open_path, read_json_lines
+from threatstream.canonical.vocabulary import IndicatorType
+from threatstream.records.models import Observation
+from threatstream.store.indicators import IndicatorStoreHook
 from threatstream_dev.cosmos_emulator import CosmosEmulator
 from threatstream_dev.cosmos_fault_proxy import CosmosFaultProxy, Fault
 from threatstream_dev.feed_replay import FeedReplayServer

@@ -16,8 +16,8 @@ import pytest
 from azure.core.credentials import AccessToken, TokenCredential
 
 from threatstream.exceptions import StoreAuthError
-from threatstream.hooks import cosmos as cosmos_module
-from threatstream.hooks.cosmos import IndicatorStoreHook
+from threatstream.store import indicators as cosmos_module
+from threatstream.store.indicators import IndicatorStoreHook
 from threatstream_dev.cosmos_emulator import CosmosEmulator
 
 pytestmark = pytest.mark.emulator

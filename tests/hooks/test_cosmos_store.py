@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from threatstream.hooks.cosmos import IndicatorStoreHook
-from threatstream.models import Observation
-from threatstream.vocabulary import IndicatorType
+from threatstream.canonical.vocabulary import IndicatorType
+from threatstream.records.models import Observation
+from threatstream.store.indicators import IndicatorStoreHook
 
 pytestmark = pytest.mark.emulator
 

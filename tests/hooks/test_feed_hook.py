@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from threatstream.exceptions import FeedOptionError
-from threatstream.hooks.feed import FeedLimits, FetchedPage, check_options
+from threatstream.feeds.hook import FeedLimits, FetchedPage, check_options
 from threatstream.sources import SOURCES
 
 SCHEMA = {

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from threatstream.canonical import InvalidIndicator
+from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.cli import candidate_types, find, lookup, main
-from threatstream.hooks.merged_store import MergedViewHook
-from threatstream.models import Observation
-from threatstream.vocabulary import TLP, IndicatorType
+from threatstream.records.models import Observation
+from threatstream.store.merged import MergedViewHook
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = datetime.now(UTC).replace(microsecond=0)

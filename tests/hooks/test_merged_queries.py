@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from threatstream.hooks.merged_store import SOC_QUERIES, MergedViewHook, merged_container_settings
-from threatstream.merged import format_time
-from threatstream.models import Observation
-from threatstream.vocabulary import IndicatorType
+from threatstream.canonical.vocabulary import IndicatorType
+from threatstream.merged.merge import format_time
+from threatstream.records.models import Observation
+from threatstream.store.merged import SOC_QUERIES, MergedViewHook, merged_container_settings
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 PARAMETERS: dict[str, dict[str, Any]] = {

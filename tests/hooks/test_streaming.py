@@ -11,10 +11,10 @@ from typing import TypeVar
 import pytest
 from airflow.sdk import ObjectStoragePath
 
-from threatstream.hooks.feed import FetchedPage, FetchWindow
-from threatstream.models import StoredPage
+from threatstream.feeds.hook import FetchedPage, FetchWindow
 from threatstream.operators.fetch import _store_page
 from threatstream.operators.validate import _read_page
+from threatstream.records.models import StoredPage
 from threatstream.sources import get_source
 from threatstream.sources.abuseipdb import AbuseIPDBHook
 from threatstream_dev.hostile_feed import HostileFeedServer, file_body

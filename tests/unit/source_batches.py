@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from threatstream.canonical import InvalidIndicator
-from threatstream.hooks.feed import FetchedPage
-from threatstream.models import Indicator, StoredPage, ValidateResult
+from threatstream.feeds.hook import FetchedPage
+from threatstream.records.models import Indicator, StoredPage, ValidateResult
 from threatstream.sources.base import SourceSpec
 
 FEEDS = Path(__file__).resolve().parents[2] / "include" / "feeds"

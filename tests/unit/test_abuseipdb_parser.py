@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from threatstream.canonical import InvalidIndicator
-from threatstream.hooks.feed import FetchedPage
+from threatstream.canonical.vocabulary import IndicatorType
+from threatstream.feeds.hook import FetchedPage
 from threatstream.sources.abuseipdb import parse_record, split_records
-from threatstream.vocabulary import IndicatorType
 
 BLACKLIST = Path(__file__).resolve().parents[2] / "include" / "feeds" / "abuseipdb" / "blacklist.json"
 INGESTED = datetime(2026, 6, 1, tzinfo=UTC)

@@ -30,7 +30,7 @@ from threatstream.canonical import (
     ip_indicator_type,
     partition_key,
 )
-from threatstream.vocabulary import IndicatorType as T
+from threatstream.canonical.vocabulary import IndicatorType as T
 
 PROPERTY_SETTINGS = settings(max_examples=200, deadline=None)
 

@@ -26,8 +26,8 @@ from threatstream.canonical import (
     canonicalize,
     refang,
 )
-from threatstream.models import Observation
-from threatstream.vocabulary import IndicatorType as T
+from threatstream.canonical.vocabulary import IndicatorType as T
+from threatstream.records.models import Observation
 
 PROPERTY_SETTINGS = settings(max_examples=200, deadline=None)
 INGESTED = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)

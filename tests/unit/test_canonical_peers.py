@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import pytest
 
 from threatstream.canonical import REASONS, InvalidIndicator, canonical_indicator
-from threatstream.vocabulary import TLP
-from threatstream.vocabulary import IndicatorType as T
+from threatstream.canonical.vocabulary import TLP
+from threatstream.canonical.vocabulary import IndicatorType as T
 
 # Reasons shared by several rows.
 NOT_GLOBAL = "documentation, loopback and private addresses are not threat indicators (RFC 6890)"

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from source_batches import validate_page
 
-from threatstream.models import Observation
+from threatstream.batches.storage import open_path, read_json_lines
+from threatstream.canonical.vocabulary import TLP, IndicatorType
+from threatstream.records.models import Observation
 from threatstream.sources import get_source
 from threatstream.sources.otx import parse_record
-from threatstream.storage import open_path, read_json_lines
-from threatstream.vocabulary import TLP, IndicatorType
 
 NOW = datetime(2026, 11, 29, tzinfo=UTC)
 

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import pytest
 from source_batches import fixture_json, fixture_page, ingest
 
+from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.exceptions import FeedFormatError
-from threatstream.hooks.feed import FetchedPage
+from threatstream.feeds.hook import FetchedPage
 from threatstream.sources.cisa_kev import CISA_KEV, parse_record, split_records
-from threatstream.vocabulary import TLP, IndicatorType
 
 CONTEXT = {"catalogVersion": "2026.11.27", "dateReleased": "2026-11-27T17:03:12.4485Z"}
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from source_batches import validate_page
 
-from threatstream.collection import fewer_collections
-from threatstream.models import Observation
+from threatstream.batches.collection import fewer_collections
+from threatstream.records.models import Observation
 from threatstream.sources import get_source
 
 

@@ -18,7 +18,7 @@ from azure.cosmos.exceptions import CosmosHttpResponseError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from threatstream.hooks.cosmos import IndicatorStoreHook, _line_entries
+from threatstream.store.indicators import IndicatorStoreHook, _line_entries
 
 Operations = Sequence[tuple[str, tuple[dict[str, Any], ...]]]
 

@@ -14,8 +14,9 @@ import pytest
 from source_batches import FEEDS, fixture_page, ingest
 
 from threatstream.canonical import InvalidIndicator
+from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.exceptions import FeedFormatError
-from threatstream.hooks.feed import FetchedPage
+from threatstream.feeds.hook import FetchedPage
 from threatstream.sources import get_source
 from threatstream.sources.csv_list import (
     ListSpec,
@@ -26,7 +27,6 @@ from threatstream.sources.csv_list import (
     split_list,
     to_source,
 )
-from threatstream.vocabulary import TLP, IndicatorType
 
 EXAMPLE = FEEDS / "lists" / "threatfox_csv.json"
 MINIMAL: dict[str, Any] = {

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from threatstream.canonical import InvalidIndicator
-from threatstream.documents import (
+from threatstream.batches.encoding import (
     MAX_ENTRY_DEPTH,
     TRIMMED_KEY,
     decode_line,
     encode_document,
     encode_entry,
 )
+from threatstream.canonical import InvalidIndicator
 
 
 def _document(**overrides: Any) -> dict[str, Any]:

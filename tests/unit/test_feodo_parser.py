@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import pytest
 from source_batches import fixture_page, ingest
 
+from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.exceptions import FeedFormatError
-from threatstream.hooks.feed import FetchedPage
+from threatstream.feeds.hook import FetchedPage
 from threatstream.sources.feodo import FEODO, parse_record, split_records
-from threatstream.vocabulary import TLP, IndicatorType
 
 
 def test_the_blocklist_yields_typed_ips_and_quarantines_bad_entries() -> None:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from threatstream.canonical import partition_key
-from threatstream.merged import (
+from threatstream.merged.merge import (
     content_of,
     format_time,
     merge,
@@ -19,7 +19,7 @@ from threatstream.merged import (
     provenance,
     score_at,
 )
-from threatstream.scoring import ScoringPolicy, SourceEvidence, score
+from threatstream.merged.scoring import ScoringPolicy, SourceEvidence, score
 
 PROPERTY_SETTINGS = settings(max_examples=200, deadline=None)
 T0 = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
@@ -331,7 +331,7 @@ def test_merged_aggregates_follow_the_entries(docs: list[dict[str, Any]]) -> Non
 
 
 def test_the_scoring_policy_is_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
-    from threatstream.hooks.merged_store import configured_policy
+    from threatstream.store.merged import configured_policy
 
     monkeypatch.setenv("AIRFLOW__THREATSTREAM__SCORING", '{"source_weights": {"otx": 1.0, "mine": 0.9}}')
     policy = configured_policy({"source_weights": {"mine": 0.7}, "fallback_confidence": 40})

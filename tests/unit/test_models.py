@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from threatstream.batches.encoding import decode_line, encode_document
 from threatstream.canonical import InvalidIndicator
-from threatstream.documents import decode_line, encode_document
-from threatstream.models import DocumentBuilder, Indicator, Observation, format_utc
-from threatstream.vocabulary import TLP, IndicatorType
+from threatstream.canonical.vocabulary import TLP, IndicatorType
+from threatstream.records.models import DocumentBuilder, Indicator, Observation, format_utc
 
 INGESTED = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 NINETY_DAYS = timedelta(days=90)

@@ -12,7 +12,13 @@ from typing import Any
 
 import pytest
 
-from threatstream.notify import Alert, ThreatStreamNotifier, post_webhook, send_alert, webhook_payload
+from threatstream.monitoring.notify import (
+    Alert,
+    ThreatStreamNotifier,
+    post_webhook,
+    send_alert,
+    webhook_payload,
+)
 
 ALERT = Alert(
     event="quota_low",

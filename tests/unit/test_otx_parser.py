@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from threatstream.canonical import InvalidIndicator
+from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.exceptions import FeedFormatError
-from threatstream.hooks.feed import FetchedPage
-from threatstream.models import Observation
+from threatstream.feeds.hook import FetchedPage
+from threatstream.records.models import Observation
 from threatstream.sources.otx import parse_record, pulse_context, split_records
-from threatstream.vocabulary import TLP, IndicatorType
 
 FIXTURES = Path(__file__).resolve().parents[2] / "include" / "feeds" / "otx"
 NOW = datetime(2026, 11, 29, tzinfo=UTC)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from threatstream.hooks.cosmos import plan_batches
+from threatstream.store.indicators import plan_batches
 
 
 def _doc(i: int, pk: str, size: int = 10) -> dict[str, object]:
@@ -35,7 +35,7 @@ def test_one_id_is_written_once_per_batch_last_version_wins() -> None:
 
 
 def test_streamed_batches_are_full_per_partition_key_across_the_stream() -> None:
-    from threatstream.hooks.cosmos import stream_batches
+    from threatstream.store.indicators import stream_batches
 
     docs = [_doc(i, f"pk{i % 7}") for i in range(1400)]  # 200 per key, interleaved
     batches = list(stream_batches(docs, max_buffered=10_000))
@@ -46,7 +46,7 @@ def test_streamed_batches_are_full_per_partition_key_across_the_stream() -> None
 
 
 def test_streamed_batches_hold_a_bounded_number_of_documents() -> None:
-    from threatstream.hooks.cosmos import stream_batches
+    from threatstream.store.indicators import stream_batches
 
     consumed = 0
 
@@ -65,7 +65,7 @@ def test_streamed_batches_hold_a_bounded_number_of_documents() -> None:
 
 
 def test_streamed_batches_respect_the_payload_limit_and_keep_the_last_version() -> None:
-    from threatstream.hooks.cosmos import stream_batches
+    from threatstream.store.indicators import stream_batches
 
     docs = [_doc(i, "pk", size=30_000) for i in range(10)]
     docs.append({"id": "d9", "partition_key": "pk", "pad": "new"})
@@ -79,7 +79,7 @@ def test_streamed_batches_respect_the_payload_limit_and_keep_the_last_version() 
 def test_streamed_batches_hold_dicts_equal_to_the_documents_whatever_their_mapping_type() -> None:
     from types import MappingProxyType
 
-    from threatstream.hooks.cosmos import stream_batches
+    from threatstream.store.indicators import stream_batches
 
     document = {"id": "a", "partition_key": "pk", "tags": ["x"], "meta": {"n": 1}}
     (batch,) = stream_batches([MappingProxyType(document)])
@@ -90,7 +90,7 @@ def test_streamed_batches_hold_dicts_equal_to_the_documents_whatever_their_mappi
 def test_waiting_documents_are_not_held_as_objects_the_garbage_collector_walks() -> None:
     import gc
 
-    from threatstream.hooks.cosmos import stream_batches
+    from threatstream.store.indicators import stream_batches
 
     tracked: list[int] = []
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from threatstream.models import FetchResult, UpsertResult, ValidateResult
-from threatstream.quality import quota_alert, reject_ratio_alert, zero_records_alert
-from threatstream.summary import RunSummary
+from threatstream.monitoring.quality import quota_alert, reject_ratio_alert, zero_records_alert
+from threatstream.monitoring.summary import RunSummary
+from threatstream.records.models import FetchResult, UpsertResult, ValidateResult
 
 FETCHED_AT = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 
@@ -101,8 +101,8 @@ def test_run_summary_counts_every_stage() -> None:
 def test_record_history_outside_a_task_does_not_fail_the_batch(caplog: pytest.LogCaptureFixture) -> None:
     """Without the task runner (a benchmark, a script) the Variable store is unreachable:
     the history is kept best-effort and validate goes on."""
-    from threatstream.quality import record_history
+    from threatstream.monitoring.quality import record_history
 
-    with caplog.at_level("WARNING", logger="threatstream.quality"):
+    with caplog.at_level("WARNING", logger="threatstream.monitoring.quality"):
         assert record_history("urlhaus", 30) == []
     assert "cannot keep the record-count history of urlhaus" in caplog.text

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from airflow.sdk import ObjectStoragePath
 
-from threatstream.retention import (
+from threatstream.batches.retention import (
     Batch,
     BatchFile,
     RetentionPolicy,

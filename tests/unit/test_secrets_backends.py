@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
-from threatstream.hooks.cosmos import IndicatorStoreHook
 from threatstream.sources import all_sources
+from threatstream.store.indicators import IndicatorStoreHook
 
 REPO = Path(__file__).resolve().parents[2]
 #: Every feed's connection (the list feeds of include/feeds/lists too) and the store's.

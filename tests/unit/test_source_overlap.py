@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from source_batches import fixture_page, ingest
 
+from threatstream.canonical.vocabulary import IndicatorType
 from threatstream.sources import get_source
-from threatstream.vocabulary import IndicatorType
 
 SHARED_C2 = "194.180.48.51"
 

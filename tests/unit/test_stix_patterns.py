@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from threatstream.stix import PATTERN_PATHS, escape_pattern_string, pattern_for
+from threatstream.merged.stix import PATTERN_PATHS, escape_pattern_string, pattern_for
 
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=80)
 

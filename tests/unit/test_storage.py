@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from threatstream.storage import JsonLinesWriter, batch_prefix, read_json_lines, safe_segment
+from threatstream.batches.storage import JsonLinesWriter, batch_prefix, read_json_lines, safe_segment
 
 
 def test_run_ids_become_safe_path_segments() -> None:
@@ -37,7 +37,7 @@ def test_json_lines_round_trip_keeps_unicode_and_counts() -> None:
 
 
 def test_json_lines_are_read_in_blocks_whatever_the_block_boundaries(monkeypatch: pytest.MonkeyPatch) -> None:
-    from threatstream import storage
+    from threatstream.batches import storage
 
     path = batch_prefix("unit", "json-lines-blocks") / "valid.jsonl"
     documents = [{"id": f"d{i}", "value": "ü" * (i % 7), "n": i} for i in range(50)]
@@ -92,7 +92,7 @@ def test_json_lines_are_read_with_few_calls_on_the_file(monkeypatch: pytest.Monk
 
 
 def test_lines_are_streamed_without_line_ends_or_blank_lines() -> None:
-    from threatstream.storage import read_lines
+    from threatstream.batches.storage import read_lines
 
     path = batch_prefix("unit", "lines") / "valid.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)

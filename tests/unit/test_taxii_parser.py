@@ -9,8 +9,9 @@ import pytest
 from source_batches import fixture_page, ingest
 
 from threatstream.canonical import InvalidIndicator
+from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.exceptions import FeedFormatError
-from threatstream.hooks.feed import FetchedPage
+from threatstream.feeds.hook import FetchedPage
 from threatstream.sources.taxii import (
     TAXII,
     parse_record,
@@ -18,7 +19,6 @@ from threatstream.sources.taxii import (
     pattern_observable,
     split_records,
 )
-from threatstream.vocabulary import TLP, IndicatorType
 
 AT = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 TLP_GREEN = "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"

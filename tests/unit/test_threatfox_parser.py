@@ -8,10 +8,10 @@ import pytest
 from source_batches import fixture_page, ingest
 
 from threatstream.canonical import InvalidIndicator
+from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.exceptions import FeedFormatError
-from threatstream.hooks.feed import FetchedPage
+from threatstream.feeds.hook import FetchedPage
 from threatstream.sources.threatfox import THREATFOX, parse_record, split_ip_port, split_records
-from threatstream.vocabulary import TLP, IndicatorType
 
 
 def test_get_iocs_yields_every_type_and_quarantines_bad_iocs() -> None:

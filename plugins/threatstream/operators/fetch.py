@@ -15,14 +15,14 @@ from typing import IO, Any, ClassVar
 
 from airflow.sdk import BaseOperator, Context, ObjectStoragePath
 
-from threatstream import quality
+from threatstream.batches.storage import batch_prefix, default_storage_conn_id
 from threatstream.compat import AirflowSkipException
 from threatstream.exceptions import FeedLimitExceeded
-from threatstream.hooks.feed import FetchedPage, FetchWindow
-from threatstream.models import FetchResult, StoredPage
+from threatstream.feeds.hook import FetchedPage, FetchWindow
+from threatstream.monitoring import quality
 from threatstream.parsing import ByteStream, ChunkReader
+from threatstream.records.models import FetchResult, StoredPage
 from threatstream.sources import SourceSpec, get_source
-from threatstream.storage import batch_prefix, default_storage_conn_id
 
 
 class FetchFeedOperator(BaseOperator):

@@ -11,11 +11,11 @@ from typing import Any
 from airflow.sdk import BaseOperator, Context
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from threatstream.assets import MERGED_ASSET
+from threatstream.batches.storage import open_path, read_json_lines
 from threatstream.compat import AirflowFailException
 from threatstream.exceptions import BatchFormatError, StoragePathError, StoreWriteError
 from threatstream.operators.upsert import COSMOS_CONN_ID
-from threatstream.storage import open_path, read_json_lines
+from threatstream.sources.assets import MERGED_ASSET
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class MergeViewOperator(BaseOperator):
     :param cosmos_conn_id: the store connection.
     :param container_name: the merged container (default ``[threatstream] merged_container``).
     :param scoring: overrides of the scoring policy (on top of ``[threatstream] scoring``; see
-        :class:`~threatstream.scoring.ScoringPolicy`).
+        :class:`~threatstream.merged.scoring.ScoringPolicy`).
     :param max_concurrency: documents merged at once.
     """
 
@@ -109,7 +109,7 @@ class MergeViewOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         # The Cosmos SDK is imported by the task, not when the DAG file is parsed.
-        from threatstream.hooks.merged_store import MergedViewHook, MergeStats, configured_policy
+        from threatstream.store.merged import MergedViewHook, MergeStats, configured_policy
 
         try:
             policy = configured_policy(self.scoring)

@@ -8,10 +8,10 @@ from typing import Any
 from airflow.configuration import conf
 from airflow.sdk import BaseOperator, Context, ObjectStoragePath
 
+from threatstream.batches.retention import RetentionPolicy, apply_retention
+from threatstream.batches.storage import default_storage_base, default_storage_conn_id
 from threatstream.compat import AirflowFailException
-from threatstream.retention import RetentionPolicy, apply_retention
 from threatstream.sources import SOURCES
-from threatstream.storage import default_storage_base, default_storage_conn_id
 
 
 def configured_policy() -> RetentionPolicy:

@@ -23,11 +23,11 @@ from typing import IO, Any
 
 from airflow.sdk import BaseOperator, Context, ObjectStoragePath
 
+from threatstream.batches.storage import batch_prefix
 from threatstream.compat import AirflowFailException
-from threatstream.merged import format_time, parse_time
+from threatstream.merged.merge import format_time, parse_time
+from threatstream.merged.stix import STIX_NAMESPACE, identity, tlp_marking, to_stix
 from threatstream.operators.upsert import COSMOS_CONN_ID
-from threatstream.stix import STIX_NAMESPACE, identity, tlp_marking, to_stix
-from threatstream.storage import batch_prefix
 
 #: At most this many unmappable documents are reported by id and reason (all are counted).
 MAX_REPORTED_UNMAPPABLE = 20
@@ -183,7 +183,7 @@ class StixExportOperator(BaseOperator):
         since, until = _as_time(self.since, "since"), _as_time(self.until, "until")
         if since >= until:
             raise AirflowFailException(f"since ({since}) must be before until ({until})")
-        from threatstream.hooks.merged_store import MergedViewHook
+        from threatstream.store.merged import MergedViewHook
 
         hook = MergedViewHook(self.cosmos_conn_id, container_name=self.container_name)
         path = batch_prefix("stix_export", context["run_id"], self.storage_base, self.storage_conn_id)

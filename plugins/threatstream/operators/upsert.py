@@ -9,16 +9,16 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, Context, ObjectStoragePath
 
-from threatstream.assets import source_asset
+from threatstream.batches.encoding import encode_entry
+from threatstream.batches.storage import JsonLinesWriter, open_path, read_lines
 from threatstream.compat import AirflowSkipException
-from threatstream.documents import encode_entry
 from threatstream.exceptions import StoreRefusedError, StoreWriteError
-from threatstream.models import FetchResult, UpsertResult, ValidateResult
-from threatstream.storage import JsonLinesWriter, open_path, read_lines
-from threatstream.summary import RunSummary, log_summary
+from threatstream.monitoring.summary import RunSummary, log_summary
+from threatstream.records.models import FetchResult, UpsertResult, ValidateResult
+from threatstream.sources.assets import source_asset
 
 if TYPE_CHECKING:
-    from threatstream.hooks.cosmos import WriteStats
+    from threatstream.store.indicators import WriteStats
 
 #: The store connection (``IndicatorStoreHook.default_conn_name``, without importing the Azure SDK).
 COSMOS_CONN_ID = "threatstream_cosmos"
@@ -47,7 +47,7 @@ class UpsertIndicatorsOperator(BaseOperator):
         is written and the task is skipped after logging the run summary.
     :param fetch_task_id: task whose XCom holds the :class:`FetchResult` (for the run summary).
 
-    The task declares the source's Asset (:func:`threatstream.assets.source_asset`) as an
+    The task declares the source's Asset (:func:`threatstream.sources.assets.source_asset`) as an
     outlet and sets the event's ``extra`` to the batch's facts and counts.
     """
 
@@ -77,7 +77,7 @@ class UpsertIndicatorsOperator(BaseOperator):
         self.max_refused_ratio = max_refused_ratio
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from threatstream.hooks.cosmos import IndicatorStoreHook
+        from threatstream.store.indicators import IndicatorStoreHook
 
         ti = context["ti"]
         validated = ValidateResult.model_validate(ti.xcom_pull(task_ids=self.validate_task_id))

@@ -11,16 +11,16 @@ from typing import IO, Any, TypeVar
 
 from airflow.sdk import BaseOperator, Context, ObjectStoragePath
 
-from threatstream import quality
+from threatstream.batches.collection import fewer_collections
+from threatstream.batches.encoding import encode_document, encode_entry
+from threatstream.batches.storage import JsonLinesWriter, open_path
 from threatstream.canonical import InvalidIndicator
-from threatstream.collection import fewer_collections
-from threatstream.documents import encode_document, encode_entry
 from threatstream.exceptions import BatchIntegrityError, RejectRatioExceeded
-from threatstream.hooks.feed import FetchedPage
-from threatstream.models import DocumentBuilder, FetchResult, StoredPage, ValidateResult
+from threatstream.feeds.hook import FetchedPage
+from threatstream.monitoring import quality
 from threatstream.parsing import ChunkReader
+from threatstream.records.models import DocumentBuilder, FetchResult, StoredPage, ValidateResult
 from threatstream.sources import SourceSpec, get_source
-from threatstream.storage import JsonLinesWriter, open_path
 
 _T = TypeVar("_T")
 

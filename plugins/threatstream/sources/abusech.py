@@ -15,7 +15,7 @@ from typing import Any
 import requests
 
 from threatstream.exceptions import FeedAuthError, FeedFormatError, FeedRequestError
-from threatstream.hooks.feed import FeedHook, FetchedPage
+from threatstream.feeds.hook import FeedHook, FetchedPage
 from threatstream.parsing import load_json_page
 
 AUTH_FAILURE_STATUSES = frozenset({"unknown_auth_key", "auth_key_required"})

@@ -15,11 +15,11 @@ from typing import Any
 import requests
 
 from threatstream.canonical import InvalidIndicator
-from threatstream.hooks.feed import MIB, FeedBody, FeedHook, FeedLimits, FetchedPage, FetchWindow
-from threatstream.models import Observation, new_observation
+from threatstream.canonical.vocabulary import IndicatorType
+from threatstream.feeds.hook import MIB, FeedBody, FeedHook, FeedLimits, FetchedPage, FetchWindow
 from threatstream.parsing import first_json_value, iter_json_array, parse_timestamp
+from threatstream.records.models import Observation, new_observation
 from threatstream.sources.base import SourceSpec
-from threatstream.vocabulary import IndicatorType
 
 BLACKLIST = "api/v2/blacklist"
 KEPT_FIELDS = ("countryCode", "abuseConfidenceScore", "lastReportedAt")

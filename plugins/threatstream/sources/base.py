@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from threatstream.hooks.feed import FeedHook, FetchedPage
-from threatstream.models import Observation
+from threatstream.feeds.hook import FeedHook, FetchedPage
+from threatstream.records.models import Observation
 
 #: Splits one raw page into the records that are validated (and quarantined) one by one.
 #: The page's body may be a stream: read it with ``page.open()`` (incrementally) or

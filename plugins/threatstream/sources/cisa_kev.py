@@ -22,12 +22,12 @@ from datetime import timedelta
 from typing import Any
 
 from threatstream.canonical import InvalidIndicator
+from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.exceptions import FeedFormatError
-from threatstream.hooks.feed import FeedHook, FetchedPage, FetchWindow
-from threatstream.models import Observation, new_observation
+from threatstream.feeds.hook import FeedHook, FetchedPage, FetchWindow
 from threatstream.parsing import load_json_page, parse_timestamp, string_list
+from threatstream.records.models import Observation, new_observation
 from threatstream.sources.base import SourceSpec
-from threatstream.vocabulary import TLP, IndicatorType
 
 CATALOG = "sites/default/files/feeds/known_exploited_vulnerabilities.json"
 KEPT_FIELDS = (

@@ -52,12 +52,12 @@ import re2
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from threatstream.canonical import InvalidIndicator, ip_indicator_type
+from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.exceptions import FeedFormatError
-from threatstream.hooks.feed import MIB, FeedHook, FeedLimits, FetchedPage, FetchWindow
-from threatstream.models import Observation, new_observation
+from threatstream.feeds.hook import MIB, FeedHook, FeedLimits, FetchedPage, FetchWindow
 from threatstream.parsing import ByteStream, parse_timestamp
+from threatstream.records.models import Observation, new_observation
 from threatstream.sources.base import SourceSpec
-from threatstream.vocabulary import TLP, IndicatorType
 
 #: Where specs live unless ``THREATSTREAM_LIST_SPECS`` names another directory.
 DEFAULT_SPECS_DIR = Path(__file__).resolve().parents[3] / "include" / "feeds" / "lists"

@@ -20,13 +20,13 @@ from datetime import timedelta
 from typing import Any
 
 from threatstream.canonical import InvalidIndicator, ip_indicator_type
+from threatstream.canonical.vocabulary import TLP
 from threatstream.exceptions import FeedFormatError
-from threatstream.hooks.feed import FetchedPage, FetchWindow
-from threatstream.models import Observation, new_observation
+from threatstream.feeds.hook import FetchedPage, FetchWindow
 from threatstream.parsing import load_json_page, parse_timestamp, string_list
+from threatstream.records.models import Observation, new_observation
 from threatstream.sources.abusech import AbuseChHook
 from threatstream.sources.base import SourceSpec
-from threatstream.vocabulary import TLP
 
 BLOCKLIST = "downloads/ipblocklist.json"
 KEPT_FIELDS = ("port", "status", "hostname", "as_number", "as_name", "country", "malware", "last_online")

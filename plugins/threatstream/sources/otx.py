@@ -20,12 +20,12 @@ import orjson
 import requests
 
 from threatstream.canonical import InvalidIndicator
+from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.exceptions import FeedFormatError, FeedLimitExceeded, FeedOptionError
-from threatstream.hooks.feed import MIB, FeedHook, FeedLimits, FetchedPage, FetchWindow
-from threatstream.models import Observation, new_observation
+from threatstream.feeds.hook import MIB, FeedHook, FeedLimits, FetchedPage, FetchWindow
 from threatstream.parsing import ByteStream, iter_json_array, json_value, parse_timestamp, string_list
+from threatstream.records.models import Observation, new_observation
 from threatstream.sources.base import SourceSpec
-from threatstream.vocabulary import TLP, IndicatorType
 
 SUBSCRIBED = "api/v1/pulses/subscribed"
 #: Pulse fields every indicator of the pulse carries along (as the record's ``pulse``).

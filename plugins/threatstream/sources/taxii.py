@@ -63,9 +63,9 @@ import orjson
 import requests
 
 from threatstream.canonical import InvalidIndicator
+from threatstream.canonical.vocabulary import IndicatorType
 from threatstream.exceptions import FeedFormatError, FeedRequestError
-from threatstream.hooks.feed import MIB, FeedHook, FetchedPage, FetchWindow
-from threatstream.models import Observation, new_observation
+from threatstream.feeds.hook import MIB, FeedHook, FetchedPage, FetchWindow
 from threatstream.parsing import (
     iter_json_array,
     json_value,
@@ -74,8 +74,8 @@ from threatstream.parsing import (
     read_head,
     string_list,
 )
+from threatstream.records.models import Observation, new_observation
 from threatstream.sources.base import SourceSpec
-from threatstream.vocabulary import IndicatorType
 
 log = logging.getLogger(__name__)
 

@@ -32,12 +32,12 @@ from datetime import timedelta
 from typing import Any
 
 from threatstream.canonical import InvalidIndicator, ip_indicator_type
-from threatstream.hooks.feed import FetchedPage, FetchWindow
-from threatstream.models import Observation, new_observation
+from threatstream.canonical.vocabulary import TLP, IndicatorType
+from threatstream.feeds.hook import FetchedPage, FetchWindow
 from threatstream.parsing import parse_timestamp, string_list
+from threatstream.records.models import Observation, new_observation
 from threatstream.sources.abusech import AbuseChHook, data_records
 from threatstream.sources.base import SourceSpec
-from threatstream.vocabulary import TLP, IndicatorType
 
 IOC_TYPES: dict[str, IndicatorType | None] = {
     "ip:port": None,  # IPv4 or IPv6, by the address

@@ -14,9 +14,9 @@ from typing import Any
 import requests
 
 from threatstream.canonical import InvalidIndicator
+from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.exceptions import FeedAuthError, FeedFormatError
-from threatstream.hooks.feed import MIB, FeedHook, FeedLimits, FetchedPage, FetchWindow
-from threatstream.models import Observation, new_observation
+from threatstream.feeds.hook import MIB, FeedHook, FeedLimits, FetchedPage, FetchWindow
 from threatstream.parsing import (
     first_json_value,
     iter_json_array,
@@ -25,8 +25,8 @@ from threatstream.parsing import (
     read_head,
     string_list,
 )
+from threatstream.records.models import Observation, new_observation
 from threatstream.sources.base import SourceSpec
-from threatstream.vocabulary import TLP, IndicatorType
 
 AUTH_FAILURE_STATUSES = frozenset({"unknown_auth_key", "auth_key_required"})
 #: Record fields kept in ``raw_metadata``.

@@ -5,7 +5,7 @@ I/O at import time: connections, variables and the store are touched only when t
 and no SDK heavier than Airflow's own is imported while a DAG file is parsed.
 
 Every DAG gets: a freshness Deadline Alert and a failure callback, both sent through
-:class:`threatstream.notify.ThreatStreamNotifier`; trigger-form params with JSON schemas
+:class:`threatstream.monitoring.notify.ThreatStreamNotifier`; trigger-form params with JSON schemas
 (``dry_run``, the source's fetch options, ``max_reject_ratio``); concurrency limits that keep
 a long backfill from exhausting the feed's quota or flooding Cosmos DB.
 """
@@ -30,11 +30,11 @@ from threatstream.compat import (
     deadline_alert_options,
     notice_missing,
 )
-from threatstream.notify import ThreatStreamNotifier
+from threatstream.monitoring.notify import ThreatStreamNotifier
 from threatstream.operators.fetch import FetchFeedOperator
 from threatstream.operators.upsert import UpsertIndicatorsOperator
 from threatstream.operators.validate import ValidateIndicatorsOperator
-from threatstream.pools import cosmos_pool, feed_pool
+from threatstream.pipelines.pools import cosmos_pool, feed_pool
 from threatstream.sources import SourceSpec, get_source
 
 #: Runs are never created for dates before this one.

@@ -23,8 +23,8 @@ from typing import Any
 
 from airflow.configuration import conf
 
-from threatstream.models import FetchResult, ValidateResult
-from threatstream.notify import Alert
+from threatstream.monitoring.notify import Alert
+from threatstream.records.models import FetchResult, ValidateResult
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ def report_validated(result: ValidateResult, max_ratio: float) -> list[Alert]:
 
 
 def _send(alerts: Sequence[Alert | None]) -> list[Alert]:
-    from threatstream.notify import send_alert
+    from threatstream.monitoring.notify import send_alert
 
     sent = [alert for alert in alerts if alert is not None]
     for alert in sent:

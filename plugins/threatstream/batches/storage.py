@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from airflow.sdk import ObjectStoragePath
 
-from threatstream.documents import decode_line, encode_line
+from threatstream.batches.encoding import decode_line, encode_line
 from threatstream.exceptions import BatchFormatError, StoragePathError
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -159,7 +159,7 @@ class JsonLinesWriter:
         return self
 
     def write(self, document: Any) -> None:
-        """Append one document (encoded with :func:`~threatstream.documents.encode_line`)."""
+        """Append one document (encoded with :func:`~threatstream.batches.encoding.encode_line`)."""
         self.write_line(encode_line(document))
 
     def write_line(self, line: bytes) -> None:

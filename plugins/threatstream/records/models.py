@@ -25,8 +25,8 @@ from pydantic import (
 )
 
 from threatstream.canonical import canonical_indicator, check_source, indicator_keys
+from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.parsing import as_utc
-from threatstream.vocabulary import TLP, IndicatorType
 
 
 def format_utc(value: datetime) -> str:
@@ -205,7 +205,7 @@ class DocumentBuilder:
 
     def fields(self, observation: Observation) -> dict[str, Any]:
         """:meth:`document` with its observed times still ``datetime`` (UTC), as the batch
-        encoder (:func:`~threatstream.documents.encode_document`) writes them in the same form."""
+        encoder (:func:`~threatstream.batches.encoding.encode_document`) writes them in the same form."""
         reported = observation.indicator_type
         indicator_type, canonical_value, refanged = canonical_indicator(reported, observation.value)
         raw_metadata = observation.raw_metadata

@@ -47,7 +47,7 @@ from threatstream.exceptions import (
     FeedTooLargeError,
     FeedUnavailableError,
 )
-from threatstream.hooks.credentials import Credentials
+from threatstream.feeds.credentials import Credentials
 from threatstream.parsing import ByteStream, ChunkReader
 
 #: Status codes worth retrying inside a task try.

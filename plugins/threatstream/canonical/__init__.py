@@ -26,7 +26,7 @@ from typing import NamedTuple, TypeAlias
 
 import idna
 
-from threatstream.vocabulary import IndicatorType
+from threatstream.canonical.vocabulary import IndicatorType
 
 __all__ = [
     "REASONS",

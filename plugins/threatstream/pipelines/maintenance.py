@@ -5,8 +5,8 @@ from __future__ import annotations
 from airflow.sdk import DAG, Param
 
 from threatstream.compat import CronTriggerTimetable
-from threatstream.dag_factory import DEFAULT_START_DATE, default_args
 from threatstream.operators.retention import ApplyRetentionOperator
+from threatstream.pipelines.sources import DEFAULT_START_DATE, default_args
 
 DAG_ID = "threatstream_maintenance"
 

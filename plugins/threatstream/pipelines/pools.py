@@ -7,7 +7,7 @@ add a limit *across* DAGs (all sources share one Cosmos DB write budget). A task
 pool does not exist is never scheduled, so pools are opt-in: create them, then set
 ``[threatstream] use_pools = True``::
 
-    python -m threatstream.pools > pools.json && airflow pools import pools.json
+    python -m threatstream.pipelines.pools > pools.json && airflow pools import pools.json
 
 (``make airflow`` does both.)
 """

@@ -14,12 +14,12 @@ from typing import Any
 
 from airflow.sdk import DAG, AssetAny, Param
 
-from threatstream.assets import MERGED_ASSET, source_asset
 from threatstream.compat import CronDataIntervalTimetable
-from threatstream.dag_factory import DEFAULT_START_DATE, default_args
 from threatstream.operators.merge import MergeViewOperator
 from threatstream.operators.stix_export import StixExportOperator
+from threatstream.pipelines.sources import DEFAULT_START_DATE, default_args
 from threatstream.sources import SOURCES
+from threatstream.sources.assets import MERGED_ASSET, source_asset
 
 MERGED_VIEW_DAG_ID = "threatstream_merged_view"
 STIX_EXPORT_DAG_ID = "threatstream_stix_export"

@@ -4,7 +4,7 @@ A merged document's id and partition key depend on the indicator type and canoni
 only (:func:`merged_id`, :func:`~threatstream.canonical.partition_key`), so a lookup is a
 point read. It holds one provenance entry per reporting source and aggregates derived from
 them: the union of tags, the strictest TLP, first/last seen across sources, the number of
-sources, the latest expiry and the score (:func:`threatstream.scoring.score`).
+sources, the latest expiry and the score (:func:`threatstream.merged.scoring.score`).
 
 :func:`merge` folds a canonical source document (a line of a batch's ``valid.jsonl``) into
 a merged document. It is a join: idempotent (merging the same document again changes
@@ -25,8 +25,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from threatstream.canonical import partition_key
-from threatstream.scoring import DEFAULT_POLICY, ScoringPolicy, SourceEvidence, score
-from threatstream.vocabulary import TLP, IndicatorType
+from threatstream.canonical.vocabulary import TLP, IndicatorType
+from threatstream.merged.scoring import DEFAULT_POLICY, ScoringPolicy, SourceEvidence, score
 
 __all__ = [
     "DOC_TYPE",

@@ -31,7 +31,7 @@ from azure.cosmos import ContainerProxy, CosmosClient, PartitionKey
 from azure.cosmos._retry_options import RetryOptions
 from azure.cosmos.exceptions import CosmosBatchOperationError, CosmosHttpResponseError
 
-from threatstream.collection import fewer_collections
+from threatstream.batches.collection import fewer_collections
 from threatstream.exceptions import StoreAuthError
 
 #: A transactional batch holds at most 100 operations, all on one partition key.
@@ -510,7 +510,7 @@ class IndicatorStoreHook(AzureCosmosDBHook):
 
     def upsert_json_lines(self, lines: Iterable[bytes], *, chunk_size: int = 25_000) -> WriteStats:
         """:meth:`upsert_documents` for documents given as JSON lines, such as the lines of a
-        batch's ``valid.jsonl`` (:func:`threatstream.storage.read_lines`).
+        batch's ``valid.jsonl`` (:func:`threatstream.batches.storage.read_lines`).
 
         Each line is kept as read until its batch is written, and decoded then; its id and
         partition key are read off the line (see :func:`_line_entries`).

@@ -5,7 +5,7 @@ database of the ``threatstream_cosmos`` connection), with the same partition key
 the source documents and its own indexing policy (``include/cosmos/merged_container.json``).
 
 Every source document is merged by a point read of its merged document, the pure
-:func:`threatstream.merged.merge`, and a write conditioned on the ETag that was read
+:func:`threatstream.merged.merge.merge`, and a write conditioned on the ETag that was read
 (``If-Match``); a concurrent writer makes the write fail with 412 (or 409 for two creates),
 and the document is read and merged again. No update is lost, whatever runs concurrently.
 """
@@ -30,9 +30,9 @@ from azure.cosmos import ContainerProxy
 from azure.cosmos.exceptions import CosmosHttpResponseError
 
 from threatstream.canonical import partition_key
-from threatstream.hooks.cosmos import IndicatorStoreHook, _container_settings_path, _request_charge
-from threatstream.merged import content_of, merge, merged_id, prepare_for_write
-from threatstream.scoring import ScoringPolicy
+from threatstream.merged.merge import content_of, merge, merged_id, prepare_for_write
+from threatstream.merged.scoring import ScoringPolicy
+from threatstream.store.indicators import IndicatorStoreHook, _container_settings_path, _request_charge
 
 DEFAULT_MERGED_CONTAINER = "indicators_merged"
 #: Statuses that mean "someone else wrote first": read, merge and write again.
@@ -202,7 +202,7 @@ class MergedViewHook(IndicatorStoreHook):
 
         Streams the query page by page (``page_size`` documents per request).
         """
-        from threatstream.merged import format_time
+        from threatstream.merged.merge import format_time
 
         items = self.get_container().query_items(
             "SELECT * FROM c WHERE c.updated_at >= @since AND c.updated_at < @until ORDER BY c.updated_at",

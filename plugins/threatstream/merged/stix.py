@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from threatstream.merged import parse_time, score_at
+from threatstream.merged.merge import parse_time, score_at
 
 #: Namespace of ThreatStream's deterministic STIX ids.
 STIX_NAMESPACE = uuid.UUID("9b0f6a8e-3f5d-5c4e-8a47-1f2e3d4c5b6a")
