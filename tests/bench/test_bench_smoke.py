@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from threatstream.feeds.hook import FetchedPage
+from threatstream.feeds.pages import FetchedPage
 from threatstream.sources import get_source
 from threatstream_dev.bench import GENERATED_AT, generate_feed
 from threatstream_dev.cosmos_emulator import CosmosEmulator

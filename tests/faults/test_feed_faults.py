@@ -25,7 +25,8 @@ from threatstream.exceptions import (
     FeedTooLargeError,
     FeedUnavailableError,
 )
-from threatstream.feeds.hook import FeedHook, FetchWindow
+from threatstream.feeds.hook import FeedHook
+from threatstream.feeds.pages import FetchWindow
 from threatstream.sources import get_source
 from threatstream.sources.abuseipdb import AbuseIPDBHook
 from threatstream.sources.abuseipdb import split_records as abuseipdb_records
@@ -489,7 +490,7 @@ def test_otx_pages_of_tiny_objects_are_read_with_bounded_memory(
 
 
 def test_a_streamed_page_without_its_list_is_not_an_empty_page(fault_case: FaultCase) -> None:
-    from threatstream.feeds.hook import FetchedPage
+    from threatstream.feeds.pages import FetchedPage
 
     padding = " " * 200_000  # the shape is only known after the first buffer
     for body in (b'{"meta": {}, "rows": []}', f'{{"meta": {{"pad": "{padding}"}}, "rows": [1]}}'.encode()):

@@ -19,7 +19,7 @@ import pytest
 
 from threatstream.batches.storage import open_path
 from threatstream.exceptions import FeedFormatError, FeedTooLargeError
-from threatstream.feeds.hook import FetchWindow
+from threatstream.feeds.pages import FetchWindow
 from threatstream.operators.fetch import _store_page
 from threatstream.records.models import StoredPage, ValidateResult
 from threatstream.sources import get_source

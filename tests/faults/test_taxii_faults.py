@@ -17,7 +17,7 @@ import pytest
 
 from threatstream.batches.storage import open_path
 from threatstream.exceptions import FeedFormatError
-from threatstream.feeds.hook import FetchWindow
+from threatstream.feeds.pages import FetchWindow
 from threatstream.operators.fetch import _store_page
 from threatstream.records.models import StoredPage, ValidateResult
 from threatstream.sources.taxii import TAXII, TAXII_MEDIA_TYPE, TaxiiHook, parse_record, split_records
@@ -139,7 +139,7 @@ def test_a_30_mb_page_of_tiny_objects_is_fetched_and_validated_with_bounded_memo
 
 
 def test_indicators_marked_before_their_marking_definition_wait_on_disk(fault_case: FaultCase) -> None:
-    from threatstream.feeds.hook import FetchedPage
+    from threatstream.feeds.pages import FetchedPage
 
     purple = "marking-definition--e66ed320-42aa-5d17-a123-e1f9b62cca52"
     marked = {**INDICATOR, "object_marking_refs": [purple], "description": "x" * 2000}

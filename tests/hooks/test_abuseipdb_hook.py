@@ -7,7 +7,7 @@ import time
 import pytest
 
 from threatstream.exceptions import FeedAuthError, FeedOptionError, FeedQuotaExhausted
-from threatstream.feeds.hook import FetchWindow
+from threatstream.feeds.pages import FetchWindow
 from threatstream.sources.abuseipdb import AbuseIPDBHook, split_records
 from threatstream_dev.feed_replay import FeedReplayServer
 

@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 
 from threatstream.exceptions import FeedOptionError
-from threatstream.feeds.hook import FeedLimits, FetchedPage, check_options
+from threatstream.feeds.limits import FeedLimits
+from threatstream.feeds.options import check_options
+from threatstream.feeds.pages import FetchedPage
 from threatstream.sources import SOURCES
 
 SCHEMA = {

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from threatstream.exceptions import FeedAuthError, FeedRedirectError, FeedUnavailableError
-from threatstream.feeds.hook import FetchWindow
+from threatstream.feeds.pages import FetchWindow
 from threatstream.sources.otx import OTXHook, split_records
 from threatstream_dev.feed_replay import TEST_KEYS, FeedReplayServer
 

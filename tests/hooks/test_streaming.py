@@ -11,7 +11,7 @@ from typing import TypeVar
 import pytest
 from airflow.sdk import ObjectStoragePath
 
-from threatstream.feeds.hook import FetchedPage, FetchWindow
+from threatstream.feeds.pages import FetchedPage, FetchWindow
 from threatstream.operators.fetch import _store_page
 from threatstream.operators.validate import _read_page
 from threatstream.records.models import StoredPage

@@ -14,7 +14,7 @@ from threatstream.exceptions import (
     FeedRedirectError,
     FeedRequestError,
 )
-from threatstream.feeds.hook import FetchWindow
+from threatstream.feeds.pages import FetchWindow
 from threatstream.sources.taxii import TAXII_MEDIA_TYPE, TaxiiHook, split_records
 from threatstream_dev.feed_replay import FeedReplayServer
 

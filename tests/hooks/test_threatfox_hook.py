@@ -7,7 +7,7 @@ import json
 import pytest
 
 from threatstream.exceptions import FeedAuthError, FeedOptionError, FeedRequestError, FeedUnavailableError
-from threatstream.feeds.hook import FetchWindow
+from threatstream.feeds.pages import FetchWindow
 from threatstream.sources.threatfox import ThreatFoxHook, split_records
 from threatstream_dev.feed_replay import TEST_KEYS, FeedReplayServer
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from threatstream.exceptions import FeedAuthError, FeedQuotaExhausted, FeedUnavailableError
-from threatstream.feeds.hook import FetchWindow
+from threatstream.feeds.pages import FetchWindow
 from threatstream.sources.urlhaus import URLhausHook, split_records
 from threatstream_dev.feed_replay import TEST_KEYS, FeedReplayServer
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from threatstream.canonical import InvalidIndicator
-from threatstream.feeds.hook import FetchedPage
+from threatstream.feeds.pages import FetchedPage
 from threatstream.records.models import Indicator, StoredPage, ValidateResult
 from threatstream.sources.base import SourceSpec
 

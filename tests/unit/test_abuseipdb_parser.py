@@ -9,7 +9,7 @@ import pytest
 
 from threatstream.canonical import InvalidIndicator
 from threatstream.canonical.vocabulary import IndicatorType
-from threatstream.feeds.hook import FetchedPage
+from threatstream.feeds.pages import FetchedPage
 from threatstream.sources.abuseipdb import parse_record, split_records
 
 BLACKLIST = Path(__file__).resolve().parents[2] / "include" / "feeds" / "abuseipdb" / "blacklist.json"

@@ -10,7 +10,7 @@ from source_batches import fixture_json, fixture_page, ingest
 
 from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.exceptions import FeedFormatError
-from threatstream.feeds.hook import FetchedPage
+from threatstream.feeds.pages import FetchedPage
 from threatstream.sources.cisa_kev import CISA_KEV, parse_record, split_records
 
 CONTEXT = {"catalogVersion": "2026.11.27", "dateReleased": "2026-11-27T17:03:12.4485Z"}

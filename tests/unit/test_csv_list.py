@@ -16,7 +16,7 @@ from source_batches import FEEDS, fixture_page, ingest
 from threatstream.canonical import InvalidIndicator
 from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.exceptions import FeedFormatError
-from threatstream.feeds.hook import FetchedPage
+from threatstream.feeds.pages import FetchedPage
 from threatstream.sources import get_source
 from threatstream.sources.csv_list import (
     ListSpec,

@@ -9,7 +9,7 @@ from source_batches import fixture_page, ingest
 
 from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.exceptions import FeedFormatError
-from threatstream.feeds.hook import FetchedPage
+from threatstream.feeds.pages import FetchedPage
 from threatstream.sources.feodo import FEODO, parse_record, split_records
 
 

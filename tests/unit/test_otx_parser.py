@@ -14,7 +14,7 @@ import pytest
 from threatstream.canonical import InvalidIndicator
 from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.exceptions import FeedFormatError
-from threatstream.feeds.hook import FetchedPage
+from threatstream.feeds.pages import FetchedPage
 from threatstream.records.models import Observation
 from threatstream.sources.otx import parse_record, pulse_context, split_records
 

@@ -10,7 +10,7 @@ from source_batches import fixture_page, ingest
 from threatstream.canonical import InvalidIndicator
 from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.exceptions import FeedFormatError
-from threatstream.feeds.hook import FetchedPage
+from threatstream.feeds.pages import FetchedPage
 from threatstream.sources.threatfox import THREATFOX, parse_record, split_ip_port, split_records
 
 

@@ -14,33 +14,20 @@ the server drips; a run may not exceed ``max_pages`` pages and ``max_records`` r
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-import dataclasses
 import functools
-import io
-import math
 import socket
-import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, closing
-from dataclasses import dataclass
-from datetime import datetime
-from http.client import HTTPException
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
 import tenacity
-import urllib3
-import urllib3.connection
 from airflow.providers.http.hooks.http import HttpHook
 
 from threatstream.exceptions import (
     FeedAuthError,
-    FeedOptionError,
     FeedQuotaExhausted,
     FeedRedirectError,
     FeedRequestError,
@@ -48,307 +35,20 @@ from threatstream.exceptions import (
     FeedUnavailableError,
 )
 from threatstream.feeds.credentials import Credentials
-from threatstream.parsing import ByteStream, ChunkReader
-
-#: Status codes worth retrying inside a task try.
-TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-MIB = 1 << 20
-#: How much of an error body is read for its detail message.
-ERROR_BODY_BYTES = 64 * 1024
-_READ_BYTES = 1 << 16
-_T = TypeVar("_T")
-
-
-@dataclass(frozen=True)
-class FetchWindow:
-    """The time window a run asks the feed for (the DAG run's data interval)."""
-
-    start: datetime | None = None
-    end: datetime | None = None
-
-
-@dataclass(frozen=True)
-class FeedLimits:
-    """Bounds on what one feed may cost; see ``docs/feed-limits.md`` for each source's values.
-
-    :param max_body_bytes: largest response body, counted after gzip/deflate decoding.
-    :param max_request_seconds: longest wall-clock time of one request, redirects and body included.
-    :param max_pages: most pages one run may fetch.
-    :param max_records: most records one run may fetch.
-    :param max_redirects: most same-host redirects one request may follow.
-    """
-
-    max_body_bytes: int = 32 * MIB
-    max_request_seconds: float = 300.0
-    max_pages: int = 1000
-    max_records: int = 1_000_000
-    max_redirects: int = 3
-
-    def updated(self, overrides: Mapping[str, Any], where: str) -> FeedLimits:
-        """These limits with ``overrides`` applied; a bad value raises :class:`FeedOptionError`."""
-        changes: dict[str, Any] = {}
-        for name, value in overrides.items():
-            if value is None:
-                continue
-            integer = name != "max_request_seconds"
-            number = _positive_number(value, integer=integer)
-            if number is None:
-                kind = "a positive integer" if integer else "a positive number"
-                raise FeedOptionError(f"{where}: '{name}' must be {kind}, got {value!r}")
-            changes[name] = number
-        return dataclasses.replace(self, **changes)
-
-
-#: Names of the limits; a connection extra with one of these names sets it (and is not a header).
-LIMIT_NAMES = frozenset(field.name for field in dataclasses.fields(FeedLimits))
-
-
-def _positive_number(value: Any, *, integer: bool) -> float | int | None:
-    """``value`` as a positive finite number (an integer if ``integer``), or None."""
-    if isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    if not (number > 0 and math.isfinite(number)):
-        return None
-    if integer:
-        return int(number) if number.is_integer() else None
-    return number
-
-
-class TransientResponseError(Exception):
-    """A response with a retryable status; carries the server's ``Retry-After`` if any."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class RequestDeadlineExceeded(requests.Timeout):
-    """A request ran past ``max_request_seconds`` (transient: the try retries it)."""
-
-
-#: Failures worth another attempt: the network, the server's load, a body cut short.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+from threatstream.feeds.limits import LIMIT_NAMES, FeedLimits
+from threatstream.feeds.options import check_options
+from threatstream.feeds.pages import FetchedPage, FetchWindow
+from threatstream.feeds.retries import (
+    TRANSIENT_ERRORS,
+    TRANSIENT_STATUSES,
+    RequestDeadlineExceeded,
     TransientResponseError,
-    requests.ConnectionError,
-    requests.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-    requests.exceptions.ContentDecodingError,
+    parse_retry_after,
 )
+from threatstream.feeds.transport import ERROR_BODY_BYTES, FeedBody, same_origin
+from threatstream.feeds.watchdog import Watchdog, collecting_sockets, watch_session_sockets
 
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds form only); None when absent or odd."""
-    if value is None:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
-
-
-#: The sockets of the hook whose request is being sent (set around each send).
-_OPEN_SOCKETS: contextvars.ContextVar[weakref.WeakSet[socket.socket] | None] = contextvars.ContextVar(
-    "threatstream_feed_sockets", default=None
-)
-
-
-def _register(sock: socket.socket | None) -> None:
-    sockets = _OPEN_SOCKETS.get()
-    if sockets is not None and sock is not None:
-        sockets.add(sock)
-
-
-class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
-    def connect(self) -> None:
-        super().connect()
-        _register(self.sock)
-
-
-class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
-    def connect(self) -> None:
-        super().connect()
-        _register(self.sock)
-
-
-class _WatchedHTTPPool(urllib3.HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
-
-
-class _WatchedHTTPSPool(urllib3.HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
-
-
-class _Watchdog:
-    """Shuts the hook's sockets down when a request outlives its deadline.
-
-    Per-read timeouts cannot stop a server that drips headers or body a byte at a time;
-    this ends the blocked read however the time is being spent.
-    """
-
-    def __init__(self, sockets: weakref.WeakSet[socket.socket], seconds: float) -> None:
-        self.fired = False
-        self._sockets = sockets
-        self._timer = threading.Timer(max(seconds, 0.0), self._fire)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def _fire(self) -> None:
-        self.fired = True
-        for sock in list(self._sockets):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-    def cancel(self) -> None:
-        self._timer.cancel()
-
-
-class FeedBody(ChunkReader):
-    """A response body as a bounded binary stream.
-
-    Reads return what the socket has (never waiting for a full buffer), decoded from
-    gzip/deflate in bounded steps. Each read checks the request's deadline and the body's
-    size, so a slow drip, an endless body or a decompression bomb fails fast with bounded
-    memory. Network failures surface as ``requests`` exceptions (transient).
-    """
-
-    def __init__(
-        self,
-        response: requests.Response,
-        *,
-        max_bytes: int,
-        deadline: float,
-        read_timeout: float,
-        describe: str,
-        watchdog: _Watchdog | None = None,
-    ) -> None:
-        super().__init__()
-        self.response = response
-        self._watchdog = watchdog
-        self.bytes_read = 0
-        self._max_bytes = max_bytes
-        self._deadline = deadline
-        self._read_timeout = read_timeout
-        self._describe = describe
-        self._pending = b""
-
-    @property
-    def headers(self) -> Mapping[str, str]:
-        return self.response.headers
-
-    def read_chunk(self, size: int) -> bytes:
-        if self._pending:
-            data, self._pending = self._pending[:size], self._pending[size:]
-            return data
-        return self._read1(size)
-
-    def peek_head(self, size: int) -> bytes:
-        """Up to ``size`` first bytes of the body, which later reads still return."""
-        while len(self._pending) < size:
-            data = self._read1(size - len(self._pending))
-            if not data:
-                break
-            self._pending += data
-        return self._pending[:size]
-
-    def close(self) -> None:
-        self.response.close()
-        super().close()
-
-    def _read1(self, size: int) -> bytes:
-        remaining = self._deadline - time.monotonic()
-        if remaining <= 0 or self._expired():
-            raise self._late()
-        raw = self.response.raw
-        connection = getattr(raw, "connection", None)
-        sock = getattr(connection, "sock", None)
-        if sock is not None:
-            sock.settimeout(min(self._read_timeout, remaining))
-        try:
-            data: bytes = raw.read1(size, decode_content=True)
-        except (urllib3.exceptions.HTTPError, HTTPException, OSError) as err:
-            if self._expired():
-                raise self._late() from None
-            if isinstance(err, urllib3.exceptions.ReadTimeoutError):
-                raise requests.ReadTimeout(f"{self._describe}: {err}") from None
-            if isinstance(err, urllib3.exceptions.DecodeError):
-                raise requests.exceptions.ContentDecodingError(f"{self._describe}: {err}") from None
-            raise requests.exceptions.ChunkedEncodingError(
-                f"{self._describe}: connection broken mid-body ({type(err).__name__})"
-            ) from None
-        self.bytes_read += len(data)
-        if self.bytes_read > self._max_bytes or raw.tell() > self._max_bytes:
-            raise FeedTooLargeError(
-                f"{self._describe}: body exceeds max_body_bytes={self._max_bytes} (after decompression); "
-                "raise the source's limit (connection extra 'max_body_bytes') if the feed really grew."
-            )
-        return data
-
-    def _expired(self) -> bool:
-        return self._watchdog is not None and self._watchdog.fired
-
-    def _late(self) -> RequestDeadlineExceeded:
-        return RequestDeadlineExceeded(f"{self._describe}: body not complete within the request time limit")
-
-    def read_all(self) -> bytes:
-        """The rest of the body (bounded by ``max_bytes``)."""
-        parts = [self._pending]
-        self._pending = b""
-        while data := self._read1(_READ_BYTES):
-            parts.append(data)
-        return b"".join(parts)
-
-
-#: Re-issues the request of a streamed page, for another attempt after a body cut short.
-PageReopener = Callable[[], ByteStream]
-
-
-class FetchedPage:
-    """One raw response body plus what the parser needs to read it.
-
-    The body is ``bytes`` (small pages) or a readable binary stream: the open response of a
-    large single-body feed, streamed to storage without being held in memory, or a stored
-    page being validated. A streamed response page may carry ``reopen``, which requests it
-    again when an attempt to read it fails mid-body. Parsers read the body with
-    :meth:`open` (incrementally) or :attr:`body` (whole, bounded by ``max_body_bytes``).
-    """
-
-    def __init__(
-        self,
-        body: bytes | ByteStream = b"",
-        kind: str = "default",
-        context: Mapping[str, Any] | None = None,
-        *,
-        reopen: PageReopener | None = None,
-    ) -> None:
-        self._body = body
-        self.kind = kind
-        self.context: Mapping[str, Any] = context if context is not None else {}
-        self._reopen = reopen
-        self._opened = False
-
-    def open(self) -> AbstractContextManager[ByteStream]:
-        """The body as a binary stream, closed on exit; a streamed body is read once, then reopened."""
-        if isinstance(self._body, bytes):
-            return io.BytesIO(self._body)
-        if not self._opened:
-            self._opened = True
-            return closing(self._body)
-        if self._reopen is None:
-            raise RuntimeError("this page's body is a stream that has already been read")
-        return closing(self._reopen())
-
-    @property
-    def body(self) -> bytes:
-        """The whole body; a stream is read on first use."""
-        if not isinstance(self._body, bytes):
-            with self.open() as stream:
-                self._body = stream.read()
-        return self._body
+_T = TypeVar("_T")
 
 
 class FeedHook(HttpHook):
@@ -455,10 +155,7 @@ class FeedHook(HttpHook):
                 )
             self.credentials.add_session(session, self.base_url, self._api_key)
             self.merged_extra.setdefault("timeout", self.default_timeout)
-            for adapter in session.adapters.values():
-                pools = getattr(adapter, "poolmanager", None)
-                if pools is not None:  # let the request watchdog find this session's sockets
-                    pools.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+            watch_session_sockets(session)
             self._session = session
         return self._session
 
@@ -604,7 +301,7 @@ class FeedHook(HttpHook):
 
     def _send(
         self, method: str, endpoint: str, *, params: Any = None, json: Any = None, data: Any = None
-    ) -> tuple[requests.Response, float, _Watchdog]:
+    ) -> tuple[requests.Response, float, Watchdog]:
         """Send a request, following redirects only on the connection's own origin.
 
         Returns the final response (body not yet read), the request's deadline and the
@@ -613,7 +310,7 @@ class FeedHook(HttpHook):
         session = self.session
         limits = self.limits
         deadline = time.monotonic() + limits.max_request_seconds
-        watchdog = _Watchdog(self._sockets, limits.max_request_seconds)
+        watchdog = Watchdog(self._sockets, limits.max_request_seconds)
         connect_timeout, read_timeout = self._timeouts()
         prepared = session.prepare_request(
             requests.Request(method, self.url_from_endpoint(endpoint), params=params, json=json, data=data)
@@ -622,44 +319,42 @@ class FeedHook(HttpHook):
             f"{self.hook_name}: {method} {endpoint} not answered within "
             f"max_request_seconds={limits.max_request_seconds:g}"
         )
-        token = _OPEN_SOCKETS.set(self._sockets)
         try:
-            for _ in range(limits.max_redirects + 1):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or watchdog.fired:
-                    raise late
-                self.log.info("%s %s", prepared.method, prepared.url)
-                self.request_count += 1
-                settings = session.merge_environment_settings(
-                    prepared.url,
-                    proxies=session.proxies,
-                    stream=True,
-                    verify=session.verify,
-                    cert=session.cert,
-                )
-                try:
-                    response = session.send(
-                        prepared,
+            with collecting_sockets(self._sockets):
+                for _ in range(limits.max_redirects + 1):
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0 or watchdog.fired:
+                        raise late
+                    self.log.info("%s %s", prepared.method, prepared.url)
+                    self.request_count += 1
+                    settings = session.merge_environment_settings(
+                        prepared.url,
+                        proxies=session.proxies,
                         stream=True,
-                        allow_redirects=False,
-                        timeout=(min(connect_timeout, remaining), min(read_timeout, remaining)),
-                        verify=settings["verify"],
-                        proxies=settings["proxies"],
-                        cert=settings["cert"],
+                        verify=session.verify,
+                        cert=session.cert,
                     )
-                except requests.RequestException:
-                    if watchdog.fired:
-                        raise late from None
-                    raise
-                if not response.is_redirect:
-                    return response, deadline, watchdog
-                response.close()
-                prepared = self._redirect_target(prepared, response)
+                    try:
+                        response = session.send(
+                            prepared,
+                            stream=True,
+                            allow_redirects=False,
+                            timeout=(min(connect_timeout, remaining), min(read_timeout, remaining)),
+                            verify=settings["verify"],
+                            proxies=settings["proxies"],
+                            cert=settings["cert"],
+                        )
+                    except requests.RequestException:
+                        if watchdog.fired:
+                            raise late from None
+                        raise
+                    if not response.is_redirect:
+                        return response, deadline, watchdog
+                    response.close()
+                    prepared = self._redirect_target(prepared, response)
         except BaseException:
             watchdog.cancel()
             raise
-        finally:
-            _OPEN_SOCKETS.reset(token)
         watchdog.cancel()
         raise FeedRedirectError(
             f"{self.hook_name}: {method} {endpoint} via connection '{self.http_conn_id}' redirected more "
@@ -672,11 +367,7 @@ class FeedHook(HttpHook):
         """The request to send for a redirect; refuses any other scheme, host or port."""
         target = urljoin(prepared.url or "", response.headers["location"])
         here, there = urlsplit(self.base_url), urlsplit(target)
-        if (there.scheme, there.hostname, _port(there.scheme, there.port)) != (
-            here.scheme,
-            here.hostname,
-            _port(here.scheme, here.port),
-        ):
+        if not same_origin(here, there):
             raise FeedRedirectError(
                 self._redact(
                     f"{self.hook_name}: HTTP {response.status_code} from connection '{self.http_conn_id}' "
@@ -728,7 +419,7 @@ class FeedHook(HttpHook):
         return self._redact(text)[:300]  # redacted whole, then cut: no partial credential survives
 
     def _redact(self, text: str) -> str:
-        """``text`` without any form of the connection's credentials (see hooks.credentials)."""
+        """``text`` without any form of the connection's credentials (see ``feeds.credentials``)."""
         return self.credentials.redact(text)
 
     def rebase_link(self, link: str) -> str:
@@ -768,60 +459,3 @@ def _checking_options(iter_pages: _IterPages) -> _IterPages:
         return iter_pages(self, window, **check_options(self.option_schema, options, self.hook_name))
 
     return checked
-
-
-def _port(scheme: str, port: int | None) -> int | None:
-    return port if port is not None else {"http": 80, "https": 443}.get(scheme)
-
-
-_JSON_TYPES: dict[str, tuple[type, ...]] = {
-    "integer": (int,),
-    "number": (int, float),
-    "string": (str,),
-    "boolean": (bool,),
-}
-
-
-def check_options(
-    schema: Mapping[str, Mapping[str, Any]], options: Mapping[str, Any], what: str
-) -> dict[str, Any]:
-    """``options`` checked against a per-option JSON-schema fragment, integers from strings coerced.
-
-    Supports ``type`` (``integer``, ``number``, ``string``, ``boolean``, ``null`` or a list of
-    them), ``minimum``, ``maximum`` and ``enum``. Options the schema does not name are refused
-    when a schema is given. Raises :class:`FeedOptionError` naming the option.
-    """
-    checked: dict[str, Any] = {}
-    for name, value in options.items():
-        rules = schema.get(name)
-        if rules is None:
-            if schema:
-                raise FeedOptionError(f"{what}: unknown fetch option '{name}'; known: {sorted(schema)}")
-            checked[name] = value
-            continue
-        checked[name] = _check_option(name, value, rules, what)
-    return checked
-
-
-def _check_option(name: str, value: Any, rules: Mapping[str, Any], what: str) -> Any:
-    types = rules.get("type", [])
-    allowed = [types] if isinstance(types, str) else list(types)
-    if value is None:
-        if allowed and "null" not in allowed:
-            raise FeedOptionError(f"{what}: fetch option '{name}' may not be null")
-        return None
-    if "integer" in allowed and isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        value = int(value)
-    if "integer" in allowed and isinstance(value, float) and value.is_integer():
-        value = int(value)
-    matches = [t for t in allowed if t != "null" and isinstance(value, _JSON_TYPES[t])]
-    if allowed and (not matches or (isinstance(value, bool) and "boolean" not in allowed)):
-        raise FeedOptionError(f"{what}: fetch option '{name}' must be {' or '.join(allowed)}, got {value!r}")
-    minimum, maximum = rules.get("minimum"), rules.get("maximum")
-    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        raise FeedOptionError(
-            f"{what}: fetch option '{name}' must be between {minimum} and {maximum}, got {value!r}"
-        )
-    if "enum" in rules and value not in rules["enum"]:
-        raise FeedOptionError(f"{what}: fetch option '{name}' must be one of {rules['enum']}, got {value!r}")
-    return value

@@ -18,7 +18,7 @@ from airflow.sdk import BaseOperator, Context, ObjectStoragePath
 from threatstream.batches.storage import batch_prefix, default_storage_conn_id
 from threatstream.compat import AirflowSkipException
 from threatstream.exceptions import FeedLimitExceeded
-from threatstream.feeds.hook import FetchedPage, FetchWindow
+from threatstream.feeds.pages import FetchedPage, FetchWindow
 from threatstream.monitoring import quality
 from threatstream.parsing import ByteStream, ChunkReader
 from threatstream.records.models import FetchResult, StoredPage

@@ -16,7 +16,7 @@ from threatstream.batches.encoding import encode_document, encode_entry
 from threatstream.batches.storage import JsonLinesWriter, open_path
 from threatstream.canonical import InvalidIndicator
 from threatstream.exceptions import BatchIntegrityError, RejectRatioExceeded
-from threatstream.feeds.hook import FetchedPage
+from threatstream.feeds.pages import FetchedPage
 from threatstream.monitoring import quality
 from threatstream.parsing import ChunkReader
 from threatstream.records.models import DocumentBuilder, FetchResult, StoredPage, ValidateResult

@@ -15,7 +15,8 @@ from typing import Any
 import requests
 
 from threatstream.exceptions import FeedAuthError, FeedFormatError, FeedRequestError
-from threatstream.feeds.hook import FeedHook, FetchedPage
+from threatstream.feeds.hook import FeedHook
+from threatstream.feeds.pages import FetchedPage
 from threatstream.parsing import load_json_page
 
 AUTH_FAILURE_STATUSES = frozenset({"unknown_auth_key", "auth_key_required"})

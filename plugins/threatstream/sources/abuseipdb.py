@@ -16,7 +16,10 @@ import requests
 
 from threatstream.canonical import InvalidIndicator
 from threatstream.canonical.vocabulary import IndicatorType
-from threatstream.feeds.hook import MIB, FeedBody, FeedHook, FeedLimits, FetchedPage, FetchWindow
+from threatstream.feeds.hook import FeedHook
+from threatstream.feeds.limits import MIB, FeedLimits
+from threatstream.feeds.pages import FetchedPage, FetchWindow
+from threatstream.feeds.transport import FeedBody
 from threatstream.parsing import first_json_value, iter_json_array, parse_timestamp
 from threatstream.records.models import Observation, new_observation
 from threatstream.sources.base import SourceSpec

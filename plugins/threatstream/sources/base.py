@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from threatstream.feeds.hook import FeedHook, FetchedPage
+from threatstream.feeds.pages import FetchedPage
 from threatstream.records.models import Observation
+
+if TYPE_CHECKING:
+    from threatstream.feeds.hook import FeedHook
 
 #: Splits one raw page into the records that are validated (and quarantined) one by one.
 #: The page's body may be a stream: read it with ``page.open()`` (incrementally) or

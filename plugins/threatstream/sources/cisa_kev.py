@@ -24,7 +24,8 @@ from typing import Any
 from threatstream.canonical import InvalidIndicator
 from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.exceptions import FeedFormatError
-from threatstream.feeds.hook import FeedHook, FetchedPage, FetchWindow
+from threatstream.feeds.hook import FeedHook
+from threatstream.feeds.pages import FetchedPage, FetchWindow
 from threatstream.parsing import load_json_page, parse_timestamp, string_list
 from threatstream.records.models import Observation, new_observation
 from threatstream.sources.base import SourceSpec

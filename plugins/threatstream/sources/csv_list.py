@@ -54,7 +54,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from threatstream.canonical import InvalidIndicator, ip_indicator_type
 from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.exceptions import FeedFormatError
-from threatstream.feeds.hook import MIB, FeedHook, FeedLimits, FetchedPage, FetchWindow
+from threatstream.feeds.hook import FeedHook
+from threatstream.feeds.limits import MIB, FeedLimits
+from threatstream.feeds.pages import FetchedPage, FetchWindow
 from threatstream.parsing import ByteStream, parse_timestamp
 from threatstream.records.models import Observation, new_observation
 from threatstream.sources.base import SourceSpec

@@ -22,7 +22,7 @@ from typing import Any
 from threatstream.canonical import InvalidIndicator, ip_indicator_type
 from threatstream.canonical.vocabulary import TLP
 from threatstream.exceptions import FeedFormatError
-from threatstream.feeds.hook import FetchedPage, FetchWindow
+from threatstream.feeds.pages import FetchedPage, FetchWindow
 from threatstream.parsing import load_json_page, parse_timestamp, string_list
 from threatstream.records.models import Observation, new_observation
 from threatstream.sources.abusech import AbuseChHook

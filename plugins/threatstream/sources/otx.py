@@ -22,7 +22,9 @@ import requests
 from threatstream.canonical import InvalidIndicator
 from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.exceptions import FeedFormatError, FeedLimitExceeded, FeedOptionError
-from threatstream.feeds.hook import MIB, FeedHook, FeedLimits, FetchedPage, FetchWindow
+from threatstream.feeds.hook import FeedHook
+from threatstream.feeds.limits import MIB, FeedLimits
+from threatstream.feeds.pages import FetchedPage, FetchWindow
 from threatstream.parsing import ByteStream, iter_json_array, json_value, parse_timestamp, string_list
 from threatstream.records.models import Observation, new_observation
 from threatstream.sources.base import SourceSpec

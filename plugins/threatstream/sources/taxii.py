@@ -65,7 +65,9 @@ import requests
 from threatstream.canonical import InvalidIndicator
 from threatstream.canonical.vocabulary import IndicatorType
 from threatstream.exceptions import FeedFormatError, FeedRequestError
-from threatstream.feeds.hook import MIB, FeedHook, FetchedPage, FetchWindow
+from threatstream.feeds.hook import FeedHook
+from threatstream.feeds.limits import MIB
+from threatstream.feeds.pages import FetchedPage, FetchWindow
 from threatstream.parsing import (
     iter_json_array,
     json_value,

@@ -33,7 +33,7 @@ from typing import Any
 
 from threatstream.canonical import InvalidIndicator, ip_indicator_type
 from threatstream.canonical.vocabulary import TLP, IndicatorType
-from threatstream.feeds.hook import FetchedPage, FetchWindow
+from threatstream.feeds.pages import FetchedPage, FetchWindow
 from threatstream.parsing import parse_timestamp, string_list
 from threatstream.records.models import Observation, new_observation
 from threatstream.sources.abusech import AbuseChHook, data_records

@@ -16,7 +16,9 @@ import requests
 from threatstream.canonical import InvalidIndicator
 from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.exceptions import FeedAuthError, FeedFormatError
-from threatstream.feeds.hook import MIB, FeedHook, FeedLimits, FetchedPage, FetchWindow
+from threatstream.feeds.hook import FeedHook
+from threatstream.feeds.limits import MIB, FeedLimits
+from threatstream.feeds.pages import FetchedPage, FetchWindow
 from threatstream.parsing import (
     first_json_value,
     iter_json_array,
