@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from threatstream.sources import SOURCES, all_sources
+from threatstream.sources import all_sources
 from threatstream_dev.runs import load_dagbag
 
 #: Also part of the compatibility run on older Airflow versions (make test-compat).
@@ -27,7 +27,6 @@ def test_no_import_errors_or_warnings(dagbag: Any) -> None:
 
 
 def test_one_dag_per_source(dagbag: Any) -> None:
-    assert {f"threatstream_{name}" for name in SOURCES} <= set(dagbag.dag_ids)
     assert {spec.dag_id for spec in all_sources()} <= set(dagbag.dag_ids)  # and per list spec
 
 

@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 from threatstream.canonical.vocabulary import TLP, IndicatorType
-from threatstream.merged.merge import format_time, merge, prepare_for_write
-from threatstream.records.models import Observation
-from threatstream.sources import SOURCES
-from threatstream.sources.assets import source_asset
+from threatstream.merged.merge import merge, prepare_for_write
+from threatstream.naming import source_asset
+from threatstream.parsing.timestamps import SORTABLE, format_utc
+from threatstream.records.indicators import Observation
+from threatstream.sources import source_names
 from threatstream.store.merged import MergedViewHook
 from threatstream_dev.runs import RunDag, RunOutcome, load_dagbag, run_outcome
 
@@ -83,10 +84,10 @@ def test_the_dag_is_scheduled_on_every_source_asset() -> None:
     assert {DAG_ID, "threatstream_stix_export"} <= set(dagbag.dag_ids)
     dag = dagbag.dags[DAG_ID]
     scheduled = {asset.uri for asset in dag.timetable.asset_condition.objects}
-    assert scheduled == {source_asset(name).uri for name in SOURCES}
+    assert scheduled == {source_asset(name).uri for name in source_names()}
     assert [task.task_id for task in dag.tasks] == ["merge"]
     assert {outlet.name for outlet in dag.tasks[0].outlets} == {"threatstream_merged_indicators"}
-    for source in SOURCES:
+    for source in source_names():
         upsert = dagbag.dags[f"threatstream_{source}"].get_task("upsert")
         assert [outlet.uri for outlet in upsert.outlets] == [source_asset(source).uri]
 
@@ -119,14 +120,14 @@ def test_three_sources_yield_one_document(run_merge: RunMerge, tmp_path: Path) -
     assert [entry["source"] for entry in merged["sources"]] == ["abuseipdb", "feodo", "otx"]
     assert merged["tags"] == ["botnet", "c2", "mirai"]
     assert merged["tlp"] == "amber"
-    assert merged["first_seen"] == format_time(NOW - timedelta(days=20))
-    assert merged["last_seen"] == format_time(NOW)
+    assert merged["first_seen"] == format_utc(NOW - timedelta(days=20), SORTABLE)
+    assert merged["last_seen"] == format_utc(NOW, SORTABLE)
     # The documented function, as of the latest report (docs/merged-view.md):
     #   abuseipdb 0.8 * 1.0 * 1 = 0.8; otx 0.6 * 0.6 * 0.5 (one IPv4 half-life) = 0.18;
     #   feodo 0.95 * 0.9 * 0.25 (two half-lives) = 0.21375
     assert merged["score"] == round(100 * (1 - 0.2 * 0.82 * (1 - 0.21375)), 1) == 87.1
     assert merged["ttl"] > 0
-    assert merged["expires_at"] > format_time(datetime.now(UTC))
+    assert merged["expires_at"] > format_utc(datetime.now(UTC), SORTABLE)
     by_source = {entry["source"]: entry for entry in merged["sources"]}
     assert by_source["otx"]["batch_uri"].endswith("/otx/valid.jsonl")
     assert by_source["abuseipdb"]["confidence"] == 100

@@ -16,8 +16,9 @@ import pytest
 from airflow.sdk.definitions.param import ParamsDict
 
 from threatstream.monitoring.notify import ThreatStreamNotifier
-from threatstream.pipelines.sources import build_source_dag, deadline_interval, schedule_period
-from threatstream.sources import SOURCES, all_sources, get_source
+from threatstream.pipelines.defaults import schedule_period
+from threatstream.pipelines.sources import build_source_dag, source_deadline
+from threatstream.sources import all_sources, get_source, source_names
 from threatstream_dev.feed_replay import FeedReplayServer
 from threatstream_dev.runs import RunDag, StoredDocuments, load_dagbag
 
@@ -53,13 +54,13 @@ def test_deadline_configurable_per_source_and_globally(monkeypatch: pytest.Monke
     otx, urlhaus = get_source("otx"), get_source("urlhaus")
     monkeypatch.setenv("AIRFLOW__THREATSTREAM__DEADLINE_MINUTES", "90")
     monkeypatch.setenv("AIRFLOW__THREATSTREAM__OTX_DEADLINE_MINUTES", "0.5")
-    assert deadline_interval(otx, otx.schedule) == timedelta(seconds=30)
-    assert deadline_interval(urlhaus, urlhaus.schedule) == timedelta(minutes=90)
+    assert source_deadline(otx, otx.schedule) == timedelta(seconds=30)
+    assert source_deadline(urlhaus, urlhaus.schedule) == timedelta(minutes=90)
     monkeypatch.setenv("AIRFLOW__THREATSTREAM__OTX_DEADLINE_MINUTES", "0")
     assert build_source_dag("otx").deadline is None
     monkeypatch.setenv("AIRFLOW__THREATSTREAM__OTX_DEADLINE_MINUTES", "-1")
     with pytest.raises(ValueError, match="otx_deadline_minutes"):
-        deadline_interval(otx, otx.schedule)
+        source_deadline(otx, otx.schedule)
 
 
 def test_schedule_period() -> None:
@@ -68,7 +69,7 @@ def test_schedule_period() -> None:
 
 
 def test_failures_notify_through_the_package_notifier(dagbag: Any) -> None:
-    for name in SOURCES:
+    for name in source_names():
         callback = dagbag.dags[f"threatstream_{name}"].on_failure_callback
         assert isinstance(callback, ThreatStreamNotifier)
         assert (callback.event, callback.source) == ("run_failed", name)
@@ -113,7 +114,7 @@ def test_params_outside_their_schema_are_refused(
 
 
 def test_param_defaults_validate_and_otx_has_since(dagbag: Any) -> None:
-    for name in SOURCES:
+    for name in source_names():
         params = dagbag.dags[f"threatstream_{name}"].params
         params.validate()
         assert params["dry_run"] is False
@@ -123,7 +124,7 @@ def test_param_defaults_validate_and_otx_has_since(dagbag: Any) -> None:
 
 
 def test_backfill_and_quota_protection(dagbag: Any) -> None:
-    for name in SOURCES:
+    for name in source_names():
         dag = dagbag.dags[f"threatstream_{name}"]
         assert dag.max_active_runs == 1
         assert dag.task_dict["fetch"].max_active_tis_per_dag == 1  # one request stream per feed
@@ -148,9 +149,9 @@ def test_pools_are_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_upsert_declares_the_source_asset(dagbag: Any) -> None:
-    from threatstream.sources.assets import source_asset
+    from threatstream.naming import source_asset
 
-    for name in SOURCES:
+    for name in source_names():
         assert dagbag.dags[f"threatstream_{name}"].task_dict["upsert"].outlets == [source_asset(name)]
 
 
@@ -276,7 +277,7 @@ def test_without_deadline_support_the_dag_loads_and_says_so(
 ) -> None:
     """Airflow 3.0 has no Deadline Alerts: the DAG loads without one and one notice is logged."""
     from threatstream import compat
-    from threatstream.pipelines import sources as dag_factory
+    from threatstream.pipelines import defaults as dag_factory
 
     compat.notice_missing.cache_clear()
     monkeypatch.setattr(dag_factory, "HAS_DEADLINES", False)

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from threatstream.canonical.vocabulary import TLP, IndicatorType
-from threatstream.merged.stix import TLP2_MARKING_IDS, escape_pattern_string, pattern_for
-from threatstream.records.models import Observation
+from threatstream.canonical.vocabulary import TLP, TLP2_MARKING_IDS, IndicatorType
+from threatstream.merged.stix import escape_pattern_string, pattern_for
+from threatstream.records.indicators import Observation
 from threatstream.store.merged import MergedViewHook
 from threatstream_dev.runs import RunOutcome, load_dagbag, run_outcome
 

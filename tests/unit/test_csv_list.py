@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from source_batches import FEEDS, fixture_page, ingest
 
-from threatstream.canonical import InvalidIndicator
+from threatstream.canonical.errors import InvalidIndicator
 from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.exceptions import FeedFormatError
 from threatstream.feeds.pages import FetchedPage
@@ -126,14 +126,11 @@ def test_bad_specs_fail_with_the_file_and_the_reason(
     assert str(path) in str(caught.value)
 
 
-def test_spec_names_must_match_the_file_and_not_shadow_built_in_sources(tmp_path: Path) -> None:
+def test_spec_names_must_match_the_file(tmp_path: Path) -> None:
     (tmp_path / "other.json").write_text(json.dumps(MINIMAL))
     with pytest.raises(ListSpecError, match="file name"):
         list_sources(tmp_path)
     (tmp_path / "other.json").unlink()
-    (tmp_path / "urlhaus.json").write_text(json.dumps({**MINIMAL, "name": "urlhaus"}))
-    with pytest.raises(ListSpecError, match="built-in"):
-        list_sources(tmp_path)
     (tmp_path / "urlhaus.json").write_text("{not json")
     with pytest.raises(ListSpecError, match="cannot read"):
         list_sources(tmp_path)

@@ -1,11 +1,12 @@
 """Retention of batch files: which run prefixes are past their age, and deleting them.
 
-A batch lives under ``<storage_base>/<source>/<run id>/`` (raw pages, ``valid.jsonl``,
-``quarantine*.jsonl``). A batch's age is the time since its newest file was written, so a
+A batch lives under ``<storage_base>/<folder>/<run id>/``: a source's raw pages,
+``valid.jsonl`` and ``quarantine*.jsonl``, or a STIX export's ``bundle.json``. A batch's
+age is the time since its newest file was written, so a
 rerun of an old window starts its clock again. Past ``retention_days`` everything but the
 quarantine files is deleted; past ``quarantine_retention_days`` (at least as long) the
-whole prefix goes. Only the folders of registered sources are touched, so nothing else
-stored under the same base is ever deleted.
+whole prefix goes. Only the folders the caller names are touched (the registered sources'
+and the STIX export's), so nothing else stored under the same base is ever deleted.
 
 Listing and deletion go through ``ObjectStoragePath`` and its fsspec filesystem (one
 recursive listing per source), so the same code serves ``file://``, ``abfs://`` and ``s3://``.
@@ -140,10 +141,10 @@ def modified_time(info: Mapping[str, Any]) -> datetime | None:
     return None
 
 
-def list_batches(base: ObjectStoragePath, sources: Iterable[str]) -> Iterator[Batch]:
-    """Every run prefix under ``<base>/<source>/`` for the given sources, with its files."""
+def list_batches(base: ObjectStoragePath, folders: Iterable[str]) -> Iterator[Batch]:
+    """Every run prefix under ``<base>/<folder>/`` for the given folders, with its files."""
     fs = base.fs
-    for source in sources:
+    for source in folders:
         source_dir = base / source
         if not source_dir.exists():
             continue
@@ -165,7 +166,7 @@ def list_batches(base: ObjectStoragePath, sources: Iterable[str]) -> Iterator[Ba
 
 def apply_retention(
     base: ObjectStoragePath,
-    sources: Iterable[str],
+    folders: Iterable[str],
     policy: RetentionPolicy,
     *,
     now: datetime | None = None,
@@ -174,7 +175,7 @@ def apply_retention(
     """Delete what ``policy`` no longer keeps under ``base``; return what was done."""
     now = now or datetime.now(UTC)
     report = RetentionReport(dry_run=dry_run)
-    batches = list(list_batches(base, sources))
+    batches = list(list_batches(base, folders))
     report.batches_seen = len(batches)
     fs = base.fs
     for deletion in plan_deletions(batches, policy, now):

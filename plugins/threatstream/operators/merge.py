@@ -14,8 +14,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from threatstream.batches.storage import open_path, read_json_lines
 from threatstream.compat import AirflowFailException
 from threatstream.exceptions import BatchFormatError, StoragePathError, StoreWriteError
-from threatstream.operators.upsert import COSMOS_CONN_ID
-from threatstream.sources.assets import MERGED_ASSET
+from threatstream.naming import COSMOS_CONN_ID, MERGED_ASSET
 
 log = logging.getLogger(__name__)
 
@@ -65,21 +64,21 @@ class MergeViewOperator(BaseOperator):
     file that is not a batch, is refused before it is read and fails the task without retry.
 
     :param batches: extra batches, each ``{"valid_uri": ..., "storage_conn_id": ...}``.
-    :param cosmos_conn_id: the store connection.
+    :param azure_cosmos_conn_id: the store connection (templated).
     :param container_name: the merged container (default ``[threatstream] merged_container``).
     :param scoring: overrides of the scoring policy (on top of ``[threatstream] scoring``; see
         :class:`~threatstream.merged.scoring.ScoringPolicy`).
     :param max_concurrency: documents merged at once.
     """
 
-    template_fields: Sequence[str] = ("batches", "cosmos_conn_id", "container_name")
+    template_fields: Sequence[str] = ("batches", "azure_cosmos_conn_id", "container_name")
     ui_color = "#eaf2fb"
 
     def __init__(
         self,
         *,
         batches: Sequence[Mapping[str, Any]] | str = (),
-        cosmos_conn_id: str = COSMOS_CONN_ID,
+        azure_cosmos_conn_id: str = COSMOS_CONN_ID,
         container_name: str | None = None,
         scoring: Mapping[str, Any] | None = None,
         max_concurrency: int = 8,
@@ -87,7 +86,7 @@ class MergeViewOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.batches = batches
-        self.cosmos_conn_id = cosmos_conn_id
+        self.azure_cosmos_conn_id = azure_cosmos_conn_id
         self.container_name = container_name
         self.scoring = dict(scoring or {})
         self.max_concurrency = max_concurrency
@@ -117,7 +116,7 @@ class MergeViewOperator(BaseOperator):
             raise AirflowFailException(f"Invalid scoring settings: {err}") from None
         batches = self._requested_batches(context)
         hook = MergedViewHook(
-            self.cosmos_conn_id,
+            self.azure_cosmos_conn_id,
             container_name=self.container_name,
             max_concurrency=self.max_concurrency,
             policy=policy,

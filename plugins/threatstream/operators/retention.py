@@ -11,7 +11,9 @@ from airflow.sdk import BaseOperator, Context, ObjectStoragePath
 from threatstream.batches.retention import RetentionPolicy, apply_retention
 from threatstream.batches.storage import default_storage_base, default_storage_conn_id
 from threatstream.compat import AirflowFailException
-from threatstream.sources import SOURCES
+from threatstream.naming import STIX_EXPORT_FOLDER
+from threatstream.operators.rendering import rendered_flag
+from threatstream.sources import all_sources
 
 
 def configured_policy() -> RetentionPolicy:
@@ -22,13 +24,22 @@ def configured_policy() -> RetentionPolicy:
     )
 
 
+def retained_folders() -> list[str]:
+    """Every folder the package writes under the storage base: each source's, and the STIX bundles'."""
+    return sorted({*(spec.storage_folder for spec in all_sources()), STIX_EXPORT_FOLDER})
+
+
 class ApplyRetentionOperator(BaseOperator):
-    """Delete batch prefixes older than the retention policy; quarantine files are kept longer.
+    """Delete run prefixes older than the retention policy; quarantine files are kept longer.
+
+    Covers everything the package writes under the storage base: the batches of every
+    registered source (list feeds included) and the STIX export's bundles.
 
     :param storage_base: object-storage base URI (templated); defaults to ``[threatstream] storage_base``.
-    :param storage_conn_id: connection for the storage base; defaults to ``[threatstream] storage_conn_id``.
-    :param report_only: report what would be deleted without deleting (templated; the
-        DAG's ``dry_run`` param).
+    :param storage_conn_id: connection for the storage base (templated); defaults to
+        ``[threatstream] storage_conn_id``.
+    :param report_only: report what would be deleted without deleting (templated; the DAG's
+        ``dry_run`` param).
     """
 
     template_fields: Sequence[str] = ("storage_base", "storage_conn_id", "report_only")
@@ -56,8 +67,8 @@ class ApplyRetentionOperator(BaseOperator):
             self.storage_base or default_storage_base(),
             conn_id=self.storage_conn_id or default_storage_conn_id(),
         )
-        dry_run = self.report_only is True or str(self.report_only).lower() == "true"
-        report = apply_retention(base, sorted(SOURCES), policy, dry_run=dry_run)
+        dry_run = rendered_flag(self.report_only, "report_only")
+        report = apply_retention(base, retained_folders(), policy, dry_run=dry_run)
         self.log.info(
             "Retention (%s days, quarantine %s days)%s: %d batches seen, %d deleted, %d trimmed "
             "(quarantine kept), %d files / %d bytes deleted",

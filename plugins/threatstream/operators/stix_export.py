@@ -25,9 +25,9 @@ from airflow.sdk import BaseOperator, Context, ObjectStoragePath
 
 from threatstream.batches.storage import batch_prefix
 from threatstream.compat import AirflowFailException
-from threatstream.merged.merge import format_time, parse_time
 from threatstream.merged.stix import STIX_NAMESPACE, identity, tlp_marking, to_stix
-from threatstream.operators.upsert import COSMOS_CONN_ID
+from threatstream.naming import COSMOS_CONN_ID, STIX_EXPORT_FOLDER
+from threatstream.parsing.timestamps import SORTABLE, format_utc, parse_timestamp
 
 #: At most this many unmappable documents are reported by id and reason (all are counted).
 MAX_REPORTED_UNMAPPABLE = 20
@@ -128,7 +128,7 @@ def _reason(error: Exception) -> str:
 
 def _as_time(value: str | datetime, name: str) -> datetime:
     try:
-        parsed = parse_time(value) if isinstance(value, str) else parse_time(value.isoformat())
+        parsed = parse_timestamp(value) if isinstance(value, str) else parse_timestamp(value.isoformat())
     except ValueError:
         parsed = None
     if parsed is None:
@@ -152,12 +152,21 @@ class StixExportOperator(BaseOperator):
 
     :param since: start of the window (ISO 8601, templated).
     :param until: end of the window, exclusive (ISO 8601, templated).
-    :param cosmos_conn_id: the store connection.
+    :param azure_cosmos_conn_id: the store connection (templated).
     :param container_name: the merged container (default ``[threatstream] merged_container``).
-    :param storage_base: where bundles are written (default ``[threatstream] storage_base``).
+    :param storage_base: where bundles are written (templated; default ``[threatstream] storage_base``).
+    :param storage_conn_id: connection for the storage base (templated; default
+        ``[threatstream] storage_conn_id``).
     """
 
-    template_fields: Sequence[str] = ("since", "until", "cosmos_conn_id", "container_name", "storage_base")
+    template_fields: Sequence[str] = (
+        "since",
+        "until",
+        "azure_cosmos_conn_id",
+        "container_name",
+        "storage_base",
+        "storage_conn_id",
+    )
     ui_color = "#f3eafb"
 
     def __init__(
@@ -165,7 +174,7 @@ class StixExportOperator(BaseOperator):
         *,
         since: str | datetime,
         until: str | datetime,
-        cosmos_conn_id: str = COSMOS_CONN_ID,
+        azure_cosmos_conn_id: str = COSMOS_CONN_ID,
         container_name: str | None = None,
         storage_base: str | None = None,
         storage_conn_id: str | None = None,
@@ -174,7 +183,7 @@ class StixExportOperator(BaseOperator):
         super().__init__(**kwargs)
         self.since = since
         self.until = until
-        self.cosmos_conn_id = cosmos_conn_id
+        self.azure_cosmos_conn_id = azure_cosmos_conn_id
         self.container_name = container_name
         self.storage_base = storage_base
         self.storage_conn_id = storage_conn_id
@@ -185,14 +194,15 @@ class StixExportOperator(BaseOperator):
             raise AirflowFailException(f"since ({since}) must be before until ({until})")
         from threatstream.store.merged import MergedViewHook
 
-        hook = MergedViewHook(self.cosmos_conn_id, container_name=self.container_name)
-        path = batch_prefix("stix_export", context["run_id"], self.storage_base, self.storage_conn_id)
+        hook = MergedViewHook(self.azure_cosmos_conn_id, container_name=self.container_name)
+        path = batch_prefix(STIX_EXPORT_FOLDER, context["run_id"], self.storage_base, self.storage_conn_id)
         path = path / "bundle.json"
         started = time.monotonic()
         counts: Counter[str] = Counter()
         markings: set[str] = set()
         unmappable: list[dict[str, Any]] = []
-        bundle_id = f"bundle--{uuid.uuid5(STIX_NAMESPACE, f'{format_time(since)}/{format_time(until)}')}"
+        window = f"{format_utc(since, SORTABLE)}/{format_utc(until, SORTABLE)}"
+        bundle_id = f"bundle--{uuid.uuid5(STIX_NAMESPACE, window)}"
         with BundleWriter(path) as out:
             out.write(f'{{"type": "bundle", "id": "{bundle_id}", "objects": [\n')
             out.write(json.dumps(identity()))
@@ -218,8 +228,8 @@ class StixExportOperator(BaseOperator):
             out.write("\n]}\n")
         result = {
             "uri": str(path),
-            "since": format_time(since),
-            "until": format_time(until),
+            "since": format_utc(since, SORTABLE),
+            "until": format_utc(until, SORTABLE),
             "documents": counts.pop("documents", 0),
             "indicators": counts.pop("indicator", 0),
             "vulnerabilities": counts.pop("vulnerability", 0),

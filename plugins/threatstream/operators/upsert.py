@@ -14,14 +14,12 @@ from threatstream.batches.storage import JsonLinesWriter, open_path, read_lines
 from threatstream.compat import AirflowSkipException
 from threatstream.exceptions import StoreRefusedError, StoreWriteError
 from threatstream.monitoring.summary import RunSummary, log_summary
-from threatstream.records.models import FetchResult, UpsertResult, ValidateResult
-from threatstream.sources.assets import source_asset
+from threatstream.naming import COSMOS_CONN_ID, source_asset
+from threatstream.operators.rendering import rendered_flag
+from threatstream.records.results import FetchResult, UpsertResult, ValidateResult
 
 if TYPE_CHECKING:
     from threatstream.store.indicators import WriteStats
-
-#: The store connection (``IndicatorStoreHook.default_conn_name``, without importing the Azure SDK).
-COSMOS_CONN_ID = "threatstream_cosmos"
 
 
 class UpsertIndicatorsOperator(BaseOperator):
@@ -40,18 +38,19 @@ class UpsertIndicatorsOperator(BaseOperator):
 
     :param source: registered source name.
     :param validate_task_id: task whose XCom holds the :class:`ValidateResult`.
-    :param cosmos_conn_id: store connection (conn type ``azure_cosmos``).
+    :param azure_cosmos_conn_id: store connection, conn type ``azure_cosmos`` (templated).
     :param max_concurrency: most transactional batches in flight at once (adaptive below it).
     :param max_refused_ratio: 0-1, share of refused documents that still counts as success.
-    :param skip_write: templated (the DAG passes its ``dry_run`` param); when true nothing
-        is written and the task is skipped after logging the run summary.
+    :param report_only: when true nothing is written and the task is skipped after logging
+        the run summary (templated; the DAG passes its ``dry_run`` param, a name operators
+        cannot take: ``BaseOperator.dry_run`` is Airflow's own method).
     :param fetch_task_id: task whose XCom holds the :class:`FetchResult` (for the run summary).
 
-    The task declares the source's Asset (:func:`threatstream.sources.assets.source_asset`) as an
+    The task declares the source's Asset (:func:`threatstream.naming.source_asset`) as an
     outlet and sets the event's ``extra`` to the batch's facts and counts.
     """
 
-    template_fields: Sequence[str] = ("cosmos_conn_id", "skip_write")
+    template_fields: Sequence[str] = ("azure_cosmos_conn_id", "report_only")
     ui_color = "#e9f7ef"
 
     def __init__(
@@ -59,20 +58,20 @@ class UpsertIndicatorsOperator(BaseOperator):
         *,
         source: str,
         validate_task_id: str = "validate",
-        cosmos_conn_id: str = COSMOS_CONN_ID,
+        azure_cosmos_conn_id: str = COSMOS_CONN_ID,
         max_concurrency: int = 8,
         max_refused_ratio: float = 0.2,
-        skip_write: bool | str = False,
+        report_only: bool | str = False,
         fetch_task_id: str = "fetch",
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("outlets", [source_asset(source)])
         super().__init__(**kwargs)
-        self.skip_write = skip_write
+        self.report_only = report_only
         self.fetch_task_id = fetch_task_id
         self.source = source
         self.validate_task_id = validate_task_id
-        self.cosmos_conn_id = cosmos_conn_id
+        self.azure_cosmos_conn_id = azure_cosmos_conn_id
         self.max_concurrency = max_concurrency
         self.max_refused_ratio = max_refused_ratio
 
@@ -82,10 +81,10 @@ class UpsertIndicatorsOperator(BaseOperator):
         ti = context["ti"]
         validated = ValidateResult.model_validate(ti.xcom_pull(task_ids=self.validate_task_id))
         fetched = FetchResult.model_validate(ti.xcom_pull(task_ids=self.fetch_task_id))
-        if _truthy(self.skip_write):
+        if rendered_flag(self.report_only, "report_only"):
             log_summary(RunSummary.of(fetched, validated, None, dry_run=True), self.log)
             raise AirflowSkipException("dry_run: fetched and validated, nothing written to Cosmos DB.")
-        hook = IndicatorStoreHook(self.cosmos_conn_id, max_concurrency=self.max_concurrency)
+        hook = IndicatorStoreHook(self.azure_cosmos_conn_id, max_concurrency=self.max_concurrency)
         started = time.monotonic()
         valid_path = open_path(validated.valid_uri, validated.storage_conn_id)
         stats = hook.upsert_json_lines(read_lines(valid_path))
@@ -145,11 +144,6 @@ class UpsertIndicatorsOperator(BaseOperator):
             "summary": summary.counts(),
         }
         return result.model_dump(mode="json")
-
-
-def _truthy(value: Any) -> bool:
-    """A templated boolean: rendered natively (True/False) or as text ("True", "false")."""
-    return value is True or str(value).strip().lower() in ("true", "1", "yes")
 
 
 def _iso(value: datetime | None) -> str | None:

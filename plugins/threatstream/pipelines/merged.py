@@ -10,46 +10,33 @@ Nothing here does I/O at import time.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import DAG, AssetAny, Param
 
 from threatstream.compat import CronDataIntervalTimetable
+from threatstream.naming import MERGED_ASSET, MERGED_VIEW_DAG_ID, STIX_EXPORT_DAG_ID
 from threatstream.operators.merge import MergeViewOperator
 from threatstream.operators.stix_export import StixExportOperator
-from threatstream.pipelines.sources import DEFAULT_START_DATE, default_args
-from threatstream.sources import SOURCES
-from threatstream.sources.assets import MERGED_ASSET, source_asset
+from threatstream.pipelines.defaults import schedule_period, threatstream_dag
+from threatstream.sources import all_sources
 
-MERGED_VIEW_DAG_ID = "threatstream_merged_view"
-STIX_EXPORT_DAG_ID = "threatstream_stix_export"
-
-
-def _dag(dag_id: str, description: str, schedule: Any, params: dict[str, Param], **dag_kwargs: Any) -> DAG:
-    """A DAG with the project's conventions (no catchup, one run at a time, retries)."""
-    return DAG(
-        dag_id=dag_id,
-        description=description,
-        schedule=schedule,
-        start_date=DEFAULT_START_DATE,
-        catchup=False,
-        max_active_runs=1,
-        default_args=default_args(),
-        params=params,
-        render_template_as_native_obj=True,
-        doc_md=__doc__,
-        **dag_kwargs,
-    )
+#: How long a merge may take from being queued: it touches only the triggering batches.
+MERGED_VIEW_DEADLINE = timedelta(minutes=30)
 
 
 def build_merged_view_dag(**dag_kwargs: Any) -> DAG:
     """The merged-view DAG, scheduled on every registered source's Asset."""
     dag_kwargs.setdefault("tags", ["threatstream", "threat-intel", "merged-view"])
-    with _dag(
+    with threatstream_dag(
         MERGED_VIEW_DAG_ID,
-        "Merge each source's freshly upserted indicators into one record per value",
-        AssetAny(*(source_asset(name) for name in sorted(SOURCES))),
-        {
+        deadline_name="merged_view",
+        deadline=MERGED_VIEW_DEADLINE,
+        description="Merge each source's freshly upserted indicators into one record per value",
+        schedule=AssetAny(*(spec.asset for spec in sorted(all_sources(), key=lambda s: s.name))),
+        doc_md=__doc__,
+        params={
             "batches": Param(
                 [],
                 type="array",
@@ -67,11 +54,14 @@ def build_merged_view_dag(**dag_kwargs: Any) -> DAG:
 def build_stix_export_dag(schedule: str = "0 * * * *", **dag_kwargs: Any) -> DAG:
     """The STIX 2.1 export DAG: one bundle per data interval of merged-view changes."""
     dag_kwargs.setdefault("tags", ["threatstream", "threat-intel", "merged-view", "stix"])
-    with _dag(
+    with threatstream_dag(
         STIX_EXPORT_DAG_ID,
-        "Export merged indicators changed in the interval as a STIX 2.1 bundle",
-        CronDataIntervalTimetable(schedule, timezone="UTC"),
-        {
+        deadline_name="stix_export",
+        deadline=schedule_period(schedule),
+        description="Export merged indicators changed in the interval as a STIX 2.1 bundle",
+        schedule=CronDataIntervalTimetable(schedule, timezone="UTC"),
+        doc_md=__doc__,
+        params={
             "since": Param(
                 None,
                 type=["null", "string"],

@@ -19,8 +19,11 @@ import sys
 
 from airflow.configuration import conf
 
+from threatstream.naming import airflow_name
+from threatstream.sources import SourceSpec, all_sources
+
 #: The pool every ``upsert`` shares (Cosmos DB writes).
-COSMOS_POOL = "threatstream_cosmos"
+COSMOS_POOL = airflow_name("cosmos")
 #: Slots per pool: one request stream per feed, two writers into Cosmos DB.
 FEED_POOL_SLOTS = 1
 COSMOS_POOL_SLOTS = 2
@@ -30,9 +33,9 @@ def pools_enabled() -> bool:
     return conf.getboolean("threatstream", "use_pools", fallback=False)
 
 
-def feed_pool(source: str) -> str:
-    """The pool of ``source``'s fetch task (Airflow's ``default_pool`` unless pools are enabled)."""
-    return f"threatstream_{source}" if pools_enabled() else "default_pool"
+def feed_pool(spec: SourceSpec) -> str:
+    """The pool of the source's fetch task (Airflow's ``default_pool`` unless pools are enabled)."""
+    return spec.pool if pools_enabled() else "default_pool"
 
 
 def cosmos_pool() -> str:
@@ -42,10 +45,8 @@ def cosmos_pool() -> str:
 
 def pool_definitions() -> dict[str, dict[str, object]]:
     """Every ThreatStream pool, in ``airflow pools import`` format."""
-    from threatstream.sources import all_sources
-
     pools: dict[str, dict[str, object]] = {
-        f"threatstream_{spec.name}": {
+        spec.pool: {
             "slots": FEED_POOL_SLOTS,
             "description": f"ThreatStream: concurrent requests to {spec.title}",
             "include_deferred": False,

@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from airflow.sdk import Asset
+
 from threatstream.feeds.pages import FetchedPage
-from threatstream.records.models import Observation
+from threatstream.naming import airflow_name, source_asset
+from threatstream.records.indicators import Observation
 
 if TYPE_CHECKING:
     from threatstream.feeds.hook import FeedHook
@@ -39,6 +43,11 @@ class SourceSpec:
         cover real data intervals and backfill is meaningful; snapshot feeds cannot.
     :param max_reject_ratio: share of rejected records above which validation fails the run.
     :param description: one paragraph for the DAG docs.
+    :param weight: trust in the source's reports as such, 0-1 (the merged score's ``w_s``;
+        curated, verified lists weigh more than community ones).
+    :param default_confidence: confidence (0-100) assumed for a report that carries none.
+    :param spec_file: the list spec file a declarative list feed was made from (None for a
+        built-in feed with a module of its own).
     """
 
     name: str
@@ -53,10 +62,42 @@ class SourceSpec:
     interval_based: bool = False
     max_reject_ratio: float = 0.2
     description: str = ""
+    weight: float = 0.5
+    default_confidence: int = 50
+    spec_file: Path | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.weight <= 1.0:
+            raise ValueError(f"source {self.name}: weight must be within 0-1, got {self.weight}")
+        if not 0 <= self.default_confidence <= 100:
+            raise ValueError(
+                f"source {self.name}: default_confidence must be within 0-100, got {self.default_confidence}"
+            )
 
     @property
     def dag_id(self) -> str:
-        return f"threatstream_{self.name}"
+        """The source's ingestion DAG."""
+        return airflow_name(self.name)
+
+    @property
+    def conn_id(self) -> str:
+        """The feed's default connection (the hook's ``default_conn_name``)."""
+        return self.hook_class.default_conn_name
+
+    @property
+    def pool(self) -> str:
+        """The pool of the source's fetch task, when ``[threatstream] use_pools`` is on."""
+        return airflow_name(self.name)
+
+    @property
+    def asset(self) -> Asset:
+        """The Asset each successful upsert of the source updates."""
+        return source_asset(self.name)
+
+    @property
+    def storage_folder(self) -> str:
+        """The folder of the source's batches under the storage base."""
+        return self.name
 
     @property
     def fetch_option_schema(self) -> Mapping[str, Mapping[str, Any]]:

@@ -51,14 +51,16 @@ from typing import Any, Literal, cast
 import re2
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from threatstream.canonical import InvalidIndicator, ip_indicator_type
+from threatstream.canonical.addresses import ip_indicator_type
+from threatstream.canonical.errors import InvalidIndicator
 from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.exceptions import FeedFormatError
 from threatstream.feeds.hook import FeedHook
 from threatstream.feeds.limits import MIB, FeedLimits
 from threatstream.feeds.pages import FetchedPage, FetchWindow
-from threatstream.parsing import ByteStream, parse_timestamp
-from threatstream.records.models import Observation, new_observation
+from threatstream.parsing.streams import ByteStream
+from threatstream.parsing.timestamps import parse_timestamp
+from threatstream.records.indicators import Observation, new_observation
 from threatstream.sources.base import SourceSpec
 
 #: Where specs live unless ``THREATSTREAM_LIST_SPECS`` names another directory.
@@ -566,7 +568,7 @@ class ListFeedHook(FeedHook):
         yield FetchedPage(body, reopen=lambda: self.open_once("GET", self.endpoint))
 
 
-def to_source(spec: ListSpec) -> SourceSpec:
+def to_source(spec: ListSpec, spec_file: Path | None = None) -> SourceSpec:
     """The :class:`SourceSpec` of a list spec: a hook subclass plus the spec-bound parsers."""
     hook_class = type(
         f"{spec.name.title().replace('_', '')}ListHook",
@@ -600,6 +602,7 @@ def to_source(spec: ListSpec) -> SourceSpec:
             f"{spec.description}\n\nA declarative {spec.format} list from `{spec.base_url.rstrip('/')}/"
             f"{spec.endpoint.lstrip('/')}` (spec `{spec.name}.json`)."
         ),
+        spec_file=spec_file,
     )
 
 
@@ -630,14 +633,9 @@ def load_spec(path: Path) -> ListSpec:
 
 
 def list_sources(directory: Path | None = None) -> list[SourceSpec]:
-    """The source spec of every ``*.json`` list spec, sorted by name.
+    """The source spec of every ``*.json`` list spec, sorted by name (the registry, which
+    lists them with the built-in sources, refuses a name taken twice).
 
-    :raises ListSpecError: a spec is invalid or reuses the name of a built-in source.
+    :raises ListSpecError: a spec is invalid.
     """
-    from threatstream.sources import SOURCES
-
-    sources = [to_source(load_spec(path)) for path in sorted((directory or specs_dir()).glob("*.json"))]
-    taken = sorted({s.name for s in sources} & set(SOURCES))
-    if taken:
-        raise ListSpecError(f"list specs {taken} reuse the name of a built-in source")
-    return sources
+    return [to_source(load_spec(path), path) for path in sorted((directory or specs_dir()).glob("*.json"))]

@@ -1,0 +1,105 @@
+"""The one registry of sources: the built-in feeds and the declarative list feeds, alike.
+
+Everything derived from a source (its DAG, connection, pool, Asset, storage folder, scoring
+weight, default confidence and deadline) comes from its :class:`SourceSpec`, and every
+consumer (the DAG factory, the merged view's schedule, retention, pools, the STIX export,
+scoring, the docs) iterates :func:`all_sources`. A list spec added to the specs folder
+(``THREATSTREAM_LIST_SPECS``, default ``include/feeds/lists``) is picked up everywhere with
+no code change.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from threatstream.naming import RESERVED_SOURCE_NAMES
+from threatstream.sources.abuseipdb import ABUSEIPDB
+from threatstream.sources.base import SourceSpec
+from threatstream.sources.cisa_kev import CISA_KEV
+from threatstream.sources.csv_list import list_sources, specs_dir
+from threatstream.sources.feodo import FEODO
+from threatstream.sources.malwarebazaar import MALWAREBAZAAR
+from threatstream.sources.otx import OTX
+from threatstream.sources.taxii import TAXII
+from threatstream.sources.threatfox import THREATFOX
+from threatstream.sources.urlhaus import URLHAUS
+
+#: The feeds with a module of their own, in the order the docs list them.
+BUILT_IN_SOURCES: tuple[SourceSpec, ...] = (
+    URLHAUS,
+    OTX,
+    ABUSEIPDB,
+    FEODO,
+    CISA_KEV,
+    THREATFOX,
+    MALWAREBAZAAR,
+    TAXII,
+)
+
+
+class RegistryError(ValueError):
+    """Two sources share a name, or a list spec cannot be loaded."""
+
+
+def all_sources() -> tuple[SourceSpec, ...]:
+    """Every registered source: the built-in feeds, then the list specs sorted by name.
+
+    List specs are read again only when the specs folder or one of its files changed.
+
+    :raises RegistryError: two sources share a name.
+    :raises ListSpecError: a list spec is invalid.
+    """
+    folder = specs_dir()
+    try:
+        stamp = tuple(sorted((p.name, p.stat().st_mtime_ns) for p in folder.glob("*.json")))
+    except OSError:
+        stamp = ()
+    return _registry(folder, stamp)
+
+
+@functools.lru_cache(maxsize=8)
+def _registry(folder: Path, stamp: tuple[tuple[str, int], ...]) -> tuple[SourceSpec, ...]:
+    sources = (*BUILT_IN_SOURCES, *list_sources(folder))
+    seen: dict[str, SourceSpec] = {}
+    for spec in sources:
+        if spec.name in RESERVED_SOURCE_NAMES:
+            raise RegistryError(
+                f"a source may not be named {spec.name!r}: its DAG, connection or storage folder "
+                f"would be the package's own (reserved: {sorted(RESERVED_SOURCE_NAMES)})"
+            )
+        if spec.name in seen:
+            raise RegistryError(
+                f"two sources are named {spec.name!r} ({seen[spec.name].title} and {spec.title}); "
+                "rename the list spec"
+            )
+        seen[spec.name] = spec
+    return sources
+
+
+def source_names() -> list[str]:
+    """The names of every registered source, sorted."""
+    return sorted(spec.name for spec in all_sources())
+
+
+def get_source(name: str) -> SourceSpec:
+    """The spec of source ``name``.
+
+    :raises KeyError: no source has that name.
+    """
+    known = all_sources()
+    for spec in known:
+        if spec.name == name:
+            return spec
+    raise KeyError(f"Unknown ThreatStream source {name!r}; known: {sorted(s.name for s in known)}")
+
+
+def scoring_defaults() -> dict[str, Mapping[str, Any]]:
+    """Each source's scoring weight and default confidence, in ``ScoringPolicy.from_mapping`` form."""
+    sources = all_sources()
+    return {
+        "source_weights": {spec.name: spec.weight for spec in sources},
+        "default_confidence": {spec.name: spec.default_confidence for spec in sources},
+    }
