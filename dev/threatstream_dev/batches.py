@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from threatstream.records.models import FetchResult, StoredPage, ValidateResult
+from threatstream.records.results import FetchResult, StoredPage, ValidateResult
 from threatstream.sources.base import SourceSpec
 
 

@@ -23,9 +23,10 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from threatstream.canonical import InvalidIndicator, canonicalize
+from threatstream.canonical.dispatch import canonicalize
+from threatstream.canonical.errors import InvalidIndicator
 from threatstream.canonical.vocabulary import IndicatorType
-from threatstream.records.models import Observation
+from threatstream.records.indicators import Observation
 
 INGESTED = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 TTL = timedelta(days=30)

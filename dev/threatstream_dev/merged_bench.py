@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         database = f"bench-{uuid.uuid4().hex[:8]}"
         os.environ["AIRFLOW_CONN_THREATSTREAM_COSMOS"] = emulator.connection_json(database_name=database)
         from threatstream.canonical.vocabulary import IndicatorType
-        from threatstream.records.models import Observation
+        from threatstream.records.indicators import Observation
         from threatstream.store.merged import MergedViewHook
 
         now = datetime.now(UTC)

@@ -40,7 +40,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from threatstream.canonical import InvalidIndicator, canonical_indicator, refang
+from threatstream.canonical.dispatch import canonical_indicator
+from threatstream.canonical.errors import InvalidIndicator
+from threatstream.canonical.refang import refang
 from threatstream.canonical.vocabulary import IndicatorType
 
 if TYPE_CHECKING:

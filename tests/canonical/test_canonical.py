@@ -13,23 +13,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from threatstream.canonical import (
-    REASONS,
-    InvalidIndicator,
-    canonical_cidr,
-    canonical_cve,
-    canonical_email,
-    canonical_hash,
-    canonical_hostname,
-    canonical_indicator,
-    canonical_ip,
-    canonical_url,
-    canonicalize,
-    indicator_id,
-    indicator_keys,
-    ip_indicator_type,
-    partition_key,
-)
+from threatstream.canonical.addresses import canonical_cidr, canonical_ip, ip_indicator_type
+from threatstream.canonical.dispatch import canonical_indicator, canonicalize
+from threatstream.canonical.errors import REASONS, InvalidIndicator
+from threatstream.canonical.hashes import canonical_hash
+from threatstream.canonical.hostnames import canonical_hostname
+from threatstream.canonical.identifiers import canonical_cve, canonical_email
+from threatstream.canonical.identity import indicator_keys, merged_keys
+from threatstream.canonical.urls import canonical_url
 from threatstream.canonical.vocabulary import IndicatorType as T
 
 PROPERTY_SETTINGS = settings(max_examples=200, deadline=None)
@@ -531,46 +522,47 @@ def test_url_too_long_after_idna_conversion() -> None:
     assert excinfo.value.reason == "too_long"
 
 
-def test_indicator_id_golden() -> None:
+def test_document_id_golden() -> None:
     value = "http://example.com/"
     expected = f"otx:URL:{_sha256(value)}"
-    assert indicator_id("otx", T.URL, value) == expected
-    assert indicator_id("otx", "URL", value) == expected
-    assert indicator_id("urlhaus", T.URL, value) != expected
-    assert indicator_id("otx", T.URI, value) != expected
-    assert indicator_id("abuse_ipdb.v2-x", T.IPV4, "8.8.8.8") == f"abuse_ipdb.v2-x:IPv4:{_sha256('8.8.8.8')}"
+    assert indicator_keys("otx", T.URL, value)[0] == expected
+    assert indicator_keys("otx", "URL", value)[0] == expected
+    assert indicator_keys("urlhaus", T.URL, value)[0] != expected
+    assert indicator_keys("otx", T.URI, value)[0] != expected
+    assert (
+        indicator_keys("abuse_ipdb.v2-x", T.IPV4, "8.8.8.8")[0]
+        == f"abuse_ipdb.v2-x:IPv4:{_sha256('8.8.8.8')}"
+    )
 
 
 @pytest.mark.parametrize("source", ["", "OTX", "otx/x", "otx:x", "ötx", "otx ", "a" * 65])
-def test_indicator_id_rejects_bad_source(source: str) -> None:
+def test_document_id_rejects_bad_source(source: str) -> None:
     with pytest.raises(ValueError, match="source"):
-        indicator_id(source, T.URL, "http://example.com/")
+        indicator_keys(source, T.URL, "http://example.com/")[0]
 
 
-def test_indicator_id_rejects_unknown_type() -> None:
+def test_document_id_rejects_unknown_type() -> None:
     with pytest.raises(ValueError, match="unknown indicator type"):
-        indicator_id("otx", "bogus", "x")
+        indicator_keys("otx", "bogus", "x")[0]
 
 
-def test_indicator_id_longest_possible_fits() -> None:
+def test_document_id_longest_possible_fits() -> None:
     longest_type = max((t.value for t in T), key=len)
-    ident = indicator_id("s" * 64, longest_type, "x")
+    ident = indicator_keys("s" * 64, longest_type, "x")[0]
     assert len(ident) <= 255
     assert re.fullmatch(r"[A-Za-z0-9_.:-]{1,255}", ident)
 
 
 @PROPERTY_SETTINGS
 @given(st.sampled_from(["otx", "urlhaus", "abuseipdb"]), st.sampled_from(list(T)), st.text())
-def test_indicator_keys_are_id_and_partition_key(source: str, kind: T, value: str) -> None:
-    assert indicator_keys(source, kind, value) == (
-        indicator_id(source, kind, value),
-        partition_key(kind, value),
-    )
+def test_source_and_merged_documents_share_the_partition_key(source: str, kind: T, value: str) -> None:
+    merged_id, partition_key = merged_keys(kind, value)
+    assert indicator_keys(source, kind, value) == (f"{source}:{merged_id}", partition_key)
 
 
 def test_partition_key_golden() -> None:
-    assert partition_key(T.IPV4, "8.8.8.8") == f"IPv4_{_sha256('8.8.8.8')[:2]}"
-    assert partition_key("FileHash-SHA256", SHA256) == f"FileHash-SHA256_{_sha256(SHA256)[:2]}"
+    assert merged_keys(T.IPV4, "8.8.8.8")[1] == f"IPv4_{_sha256('8.8.8.8')[:2]}"
+    assert merged_keys("FileHash-SHA256", SHA256)[1] == f"FileHash-SHA256_{_sha256(SHA256)[:2]}"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -773,18 +765,18 @@ def test_any_text_is_rejected_cleanly_or_idempotent(kind: T, raw: str) -> None:
 
 @PROPERTY_SETTINGS
 @given(st.sampled_from(["otx", "urlhaus", "abuseipdb"]), st.sampled_from(list(T)), st.text())
-def test_indicator_id_format(source: str, kind: T, value: str) -> None:
-    ident = indicator_id(source, kind, value)
+def test_document_id_format(source: str, kind: T, value: str) -> None:
+    ident = indicator_keys(source, kind, value)[0]
     assert re.fullmatch(r"[A-Za-z0-9_.:-]{1,255}", ident)
-    assert ident == indicator_id(source, kind.value, value)
+    assert ident == indicator_keys(source, kind.value, value)[0]
     assert ident.endswith(_sha256(value))
 
 
 @PROPERTY_SETTINGS
 @given(st.text(min_size=1), st.text())
-def test_indicator_id_never_contains_raw_value_with_slash(prefix: str, suffix: str) -> None:
+def test_document_id_never_contains_raw_value_with_slash(prefix: str, suffix: str) -> None:
     value = f"{prefix}/{suffix}"
-    ident = indicator_id("otx", T.URL, value)
+    ident = indicator_keys("otx", T.URL, value)[0]
     assert value not in ident
     assert "/" not in ident
 
@@ -792,7 +784,7 @@ def test_indicator_id_never_contains_raw_value_with_slash(prefix: str, suffix: s
 @PROPERTY_SETTINGS
 @given(st.sampled_from(list(T)), st.text())
 def test_partition_key_format(kind: T, value: str) -> None:
-    key = partition_key(kind, value)
+    key = merged_keys(kind, value)[1]
     assert key == f"{kind.value}_{_sha256(value)[:2]}"
     assert re.fullmatch(rf"{re.escape(kind.value)}_[0-9a-f]{{2}}", key)
-    assert partition_key(kind.value, value) == key
+    assert merged_keys(kind.value, value)[1] == key

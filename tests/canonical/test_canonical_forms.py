@@ -18,16 +18,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from threatstream import canonical
-from threatstream.canonical import (
-    REASONS,
-    InvalidIndicator,
-    canonical_indicator,
-    canonicalize,
-    refang,
-)
+from threatstream.canonical import addresses, dispatch, urls
+from threatstream.canonical.dispatch import canonical_indicator, canonicalize
+from threatstream.canonical.errors import REASONS, InvalidIndicator
+from threatstream.canonical.refang import refang
+from threatstream.canonical.text import CanonicalIndicator
 from threatstream.canonical.vocabulary import IndicatorType as T
-from threatstream.records.models import Observation
+from threatstream.records.indicators import Observation
 
 PROPERTY_SETTINGS = settings(max_examples=200, deadline=None)
 INGESTED = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
@@ -355,29 +352,29 @@ def test_docs_explain_every_reason_code() -> None:
 def _reference_kind(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
     """The check as it was: each listed range in turn, then ``ipaddress``'s own flags."""
     if isinstance(address, ipaddress.IPv4Address):
-        for net4, kind in canonical._V4_NON_GLOBAL:
+        for net4, kind in addresses._V4_NON_GLOBAL:
             if address in net4:
                 return kind
     else:
-        for net6, kind in canonical._V6_NON_GLOBAL:
+        for net6, kind in addresses._V6_NON_GLOBAL:
             if address in net6:
                 return kind
-        if address not in canonical._V6_GLOBAL_UNICAST:
+        if address not in addresses._V6_GLOBAL_UNICAST:
             return "reserved (outside 2000::/3)"
-    return canonical._address_flags_kind(address)
+    return addresses._address_flags_kind(address)
 
 
 def _table_kind(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    table = canonical._V4_TABLE if address.version == 4 else canonical._V6_TABLE
+    table = addresses._V4_TABLE if address.version == 4 else addresses._V6_TABLE
     return table.kind(address.packed)
 
 
 def _boundaries() -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
     """Every edge (and its neighbours) of our ranges and of ``ipaddress``'s special ranges."""
     networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = [
-        *(net for net, _ in canonical._V4_NON_GLOBAL),
-        *(net for net, _ in canonical._V6_NON_GLOBAL),
-        canonical._V6_GLOBAL_UNICAST,
+        *(net for net, _ in addresses._V4_NON_GLOBAL),
+        *(net for net, _ in addresses._V6_NON_GLOBAL),
+        addresses._V6_GLOBAL_UNICAST,
     ]
     for constants in (ipaddress._IPv4Constants, ipaddress._IPv6Constants):  # type: ignore[attr-defined]
         for value in vars(constants).values():
@@ -467,7 +464,7 @@ def url_like(draw: st.DrawFn) -> str:
     return f"{scheme}://{host}{port}{tail}"
 
 
-def _outcome(function: Callable[[str], canonical.CanonicalIndicator], text: str) -> object:
+def _outcome(function: Callable[[str], CanonicalIndicator], text: str) -> object:
     try:
         return function(text)
     except InvalidIndicator as refused:
@@ -477,7 +474,7 @@ def _outcome(function: Callable[[str], canonical.CanonicalIndicator], text: str)
 @settings(max_examples=1000, deadline=None)
 @given(url_like())
 def test_simple_urls_take_a_shortcut_to_the_same_canonical_form(text: str) -> None:
-    assert _outcome(canonical._url, text) == _outcome(canonical._parsed_url, text)
+    assert _outcome(urls.url_indicator, text) == _outcome(urls._parsed_url, text)
 
 
 _TEXT_NOISE = st.sampled_from(
@@ -534,5 +531,5 @@ def test_shortcuts_of_canonical_indicator_give_what_the_full_path_gives(
         )
         for text in (clean, clean.upper(), clean.title(), f"{clean}.", *noisy):
             shortcut = _outcome(lambda t: canonical_indicator(kind, t), text)
-            in_full = _outcome(lambda t: canonical._canonical_in_full(kind, t), text)
+            in_full = _outcome(lambda t: dispatch._canonical_in_full(kind, t), text)
             assert shortcut == in_full

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from threatstream.canonical import REASONS, InvalidIndicator, canonical_indicator
+from threatstream.canonical.dispatch import canonical_indicator
+from threatstream.canonical.errors import REASONS, InvalidIndicator
 from threatstream.canonical.vocabulary import TLP
 from threatstream.canonical.vocabulary import IndicatorType as T
 

@@ -43,7 +43,6 @@ def test_dag_conventions(dagbag: Any, dag_id: str) -> None:
         assert task.retry_exponential_backoff
         assert task.execution_timeout is not None
         assert task.owner == "threatstream"
-        assert getattr(task, "sla", None) is None
 
 
 def test_dag_files_are_thin() -> None:
@@ -80,3 +79,16 @@ def test_schedules_respect_feed_rules(dagbag: Any) -> None:
         timetable = dagbag.dags[snapshot].timetable
         assert isinstance(timetable, CronTriggerTimetable), snapshot
         assert _cron(timetable) == cron  # URLhaus: >= 5 min apart; AbuseIPDB: <= 5 calls a day
+
+
+def test_every_dag_is_watched(dagbag: Any) -> None:
+    """Each DAG in the folder alerts on failure; the merged view and the export also on staleness."""
+    from threatstream.compat import HAS_DEADLINES
+    from threatstream.monitoring.notify import ThreatStreamNotifier
+
+    assert len(dagbag.dag_ids) >= len(all_sources()) + 3
+    for dag_id, dag in dagbag.dags.items():
+        assert isinstance(dag.on_failure_callback, ThreatStreamNotifier), dag_id
+        assert dag.on_failure_callback.event == "run_failed"
+        if HAS_DEADLINES and dag_id != "threatstream_maintenance":
+            assert dag.deadline, f"{dag_id} has no freshness deadline"

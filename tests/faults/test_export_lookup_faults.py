@@ -30,7 +30,7 @@ import pytest
 from fsspec.implementations.memory import MemoryFile, MemoryFileSystem
 
 from threatstream.canonical.vocabulary import IndicatorType
-from threatstream.records.models import Observation
+from threatstream.records.indicators import Observation
 from threatstream.store.merged import MergedViewHook
 from threatstream_dev.cosmos_emulator import CosmosEmulator
 from threatstream_dev.runs import RunOutcome, load_dagbag, run_outcome

@@ -21,7 +21,7 @@ from threatstream.batches.storage import open_path
 from threatstream.exceptions import FeedFormatError, FeedTooLargeError
 from threatstream.feeds.pages import FetchWindow
 from threatstream.operators.fetch import _store_page
-from threatstream.records.models import StoredPage, ValidateResult
+from threatstream.records.results import StoredPage, ValidateResult
 from threatstream.sources import get_source
 from threatstream.sources.base import SourceSpec
 from threatstream.sources.csv_list import ListSpec, to_source

@@ -24,7 +24,7 @@ import pytest
 from threatstream.batches.encoding import MAX_DOCUMENT_BYTES, TRIMMED_KEY, encode_line
 from threatstream.batches.storage import open_path, read_json_lines
 from threatstream.canonical.vocabulary import IndicatorType
-from threatstream.records.models import Observation
+from threatstream.records.indicators import Observation
 from threatstream.store.indicators import IndicatorStoreHook
 from threatstream_dev.cosmos_emulator import CosmosEmulator
 from threatstream_dev.cosmos_fault_proxy import CosmosFaultProxy, Fault

@@ -19,7 +19,7 @@ from threatstream.batches.storage import open_path
 from threatstream.exceptions import FeedFormatError
 from threatstream.feeds.pages import FetchWindow
 from threatstream.operators.fetch import _store_page
-from threatstream.records.models import StoredPage, ValidateResult
+from threatstream.records.results import StoredPage, ValidateResult
 from threatstream.sources.taxii import TAXII, TAXII_MEDIA_TYPE, TaxiiHook, parse_record, split_records
 from threatstream_dev.batches import validate_stored
 from threatstream_dev.hostile_feed import Behaviour, HostileFeedServer, json_body, raw_body
@@ -338,7 +338,7 @@ def test_nothing_added_in_the_window_is_a_clean_run_that_says_so(
 def test_stix_patterns_map_one_observable_and_quarantine_the_rest(
     case: str, pattern: str, expected: str, fault_case: FaultCase
 ) -> None:
-    from threatstream.canonical import InvalidIndicator
+    from threatstream.canonical.errors import InvalidIndicator
 
     try:
         observation = parse_record({"indicator": {**INDICATOR, "pattern": pattern}, "tlp_labels": []}, {})

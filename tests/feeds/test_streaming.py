@@ -14,7 +14,7 @@ from airflow.sdk import ObjectStoragePath
 from threatstream.feeds.pages import FetchedPage, FetchWindow
 from threatstream.operators.fetch import _store_page
 from threatstream.operators.validate import _read_page
-from threatstream.records.models import StoredPage
+from threatstream.records.results import StoredPage
 from threatstream.sources import get_source
 from threatstream.sources.abuseipdb import AbuseIPDBHook
 from threatstream_dev.hostile_feed import HostileFeedServer, file_body

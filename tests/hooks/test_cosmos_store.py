@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from threatstream.canonical.vocabulary import IndicatorType
-from threatstream.records.models import Observation
+from threatstream.records.indicators import Observation
 from threatstream.store.indicators import IndicatorStoreHook
 
 pytestmark = pytest.mark.emulator

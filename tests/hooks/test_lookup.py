@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from threatstream.canonical import InvalidIndicator
+from threatstream.canonical.errors import InvalidIndicator
 from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.cli import candidate_types, find, lookup, main
-from threatstream.records.models import Observation
+from threatstream.records.indicators import Observation
 from threatstream.store.merged import MergedViewHook
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,15 +9,15 @@ from typing import Any
 import pytest
 
 from threatstream.canonical.vocabulary import IndicatorType
-from threatstream.merged.merge import format_time
-from threatstream.records.models import Observation
+from threatstream.parsing.timestamps import SORTABLE, format_utc
+from threatstream.records.indicators import Observation
 from threatstream.store.merged import SOC_QUERIES, MergedViewHook, merged_container_settings
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 PARAMETERS: dict[str, dict[str, Any]] = {
     "by_value": {"@value": "94.156.8.244"},
     "by_type_and_score": {"@type": "IPv4", "@min_score": 50},
-    "recently_changed": {"@since": format_time(NOW - timedelta(minutes=10))},
+    "recently_changed": {"@since": format_utc(NOW - timedelta(minutes=10), SORTABLE)},
     "corroborated": {"@min_sources": 2, "@min_score": 0},
     "by_source": {"@source": "otx", "@min_score": 0},
 }

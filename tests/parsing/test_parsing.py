@@ -14,14 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from threatstream.exceptions import FeedFormatError
-from threatstream.parsing import (
-    JsonDepthGuard,
-    first_json_value,
-    iter_json_array,
-    load_json_page,
-    parse_timestamp,
-    string_list,
-)
+from threatstream.parsing.json_stream import JsonDepthGuard, first_json_value, iter_json_array, load_json_page
+from threatstream.parsing.string_lists import string_list
+from threatstream.parsing.timestamps import parse_timestamp
 
 
 @pytest.mark.parametrize(
@@ -210,7 +205,7 @@ def _both_ways(body: bytes, monkeypatch: pytest.MonkeyPatch) -> tuple[object, ob
 
     whole = outcome()
     with monkeypatch.context() as patch:
-        patch.setattr("threatstream.parsing.WHOLE_DOCUMENT_BYTES", 1)
+        patch.setattr("threatstream.parsing.json_stream.WHOLE_DOCUMENT_BYTES", 1)
         streamed = outcome()
     return whole, streamed
 
@@ -274,11 +269,11 @@ def test_digit_runs_inside_strings_keep_the_whole_document_decoder(monkeypatch: 
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("the streaming parser was used")
 
-    monkeypatch.setattr("threatstream.parsing.ijson.items", refuse)
+    monkeypatch.setattr("threatstream.parsing.json_stream.ijson.items", refuse)
     assert list(iter_json_array(io.BytesIO(body), "data", "page")) == rows
     with monkeypatch.context() as patch:
-        patch.setattr("threatstream.parsing.WHOLE_DOCUMENT_BYTES", 64)
-        patch.setattr("threatstream.parsing.SLICE_BYTES", 512)
+        patch.setattr("threatstream.parsing.json_stream.WHOLE_DOCUMENT_BYTES", 64)
+        patch.setattr("threatstream.parsing.json_stream.SLICE_BYTES", 512)
         assert list(iter_json_array(io.BytesIO(body), "data", "page")) == rows
 
 
@@ -294,8 +289,8 @@ def test_digit_runs_are_judged_in_linear_time() -> None:
 def _outcome(body: bytes, whole_bytes: int, slice_bytes: int) -> object:
     """iter_json_array's items for ``body`` (or its error) with the given thresholds."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("threatstream.parsing.WHOLE_DOCUMENT_BYTES", whole_bytes)
-        patch.setattr("threatstream.parsing.SLICE_BYTES", slice_bytes)
+        patch.setattr("threatstream.parsing.json_stream.WHOLE_DOCUMENT_BYTES", whole_bytes)
+        patch.setattr("threatstream.parsing.json_stream.SLICE_BYTES", slice_bytes)
         try:
             return list(iter_json_array(io.BytesIO(body), "data", "page"))
         except FeedFormatError as error:
@@ -318,19 +313,19 @@ def test_large_documents_decoded_in_slices_read_as_streamed(
 
 
 def test_a_large_list_of_objects_is_decoded_in_slices(monkeypatch: pytest.MonkeyPatch) -> None:
-    from threatstream import parsing
+    from threatstream.parsing import json_stream
 
     rows = [{"ipAddress": f"45.0.{i // 256}.{i % 256}", "score": i} for i in range(2000)]
     body = json.dumps({"meta": {"n": 2000}, "data": rows}).encode()
     sliced: list[int] = []
-    whole_items = parsing._whole_items
+    whole_items = json_stream._whole_items
 
     def counted(inside: bytes, start: int, end: int) -> tuple[list[Any] | None, int]:
         items, rest = whole_items(inside, start, end)
         sliced.append(len(items or []))
         return items, rest
 
-    monkeypatch.setattr(parsing, "_whole_items", counted)
+    monkeypatch.setattr(json_stream, "_whole_items", counted)
     assert _outcome(body, 1024, 4096) == rows
     assert len(sliced) > 10
     assert sum(sliced) > 1900  # all but the tail's few rows came in slices

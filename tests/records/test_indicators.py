@@ -12,9 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from threatstream.batches.encoding import decode_line, encode_document
-from threatstream.canonical import InvalidIndicator
+from threatstream.canonical.errors import InvalidIndicator
 from threatstream.canonical.vocabulary import TLP, IndicatorType
-from threatstream.records.models import DocumentBuilder, Indicator, Observation, format_utc
+from threatstream.parsing.timestamps import format_utc
+from threatstream.records.indicators import DocumentBuilder, Indicator, Observation
 
 INGESTED = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 NINETY_DAYS = timedelta(days=90)

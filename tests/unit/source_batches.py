@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from threatstream.canonical import InvalidIndicator
+from threatstream.canonical.errors import InvalidIndicator
 from threatstream.feeds.pages import FetchedPage
-from threatstream.records.models import Indicator, StoredPage, ValidateResult
+from threatstream.records.indicators import Indicator
+from threatstream.records.results import StoredPage, ValidateResult
 from threatstream.sources.base import SourceSpec
 
 FEEDS = Path(__file__).resolve().parents[2] / "include" / "feeds"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from threatstream.canonical import InvalidIndicator
+from threatstream.canonical.errors import InvalidIndicator
 from threatstream.canonical.vocabulary import IndicatorType
 from threatstream.feeds.pages import FetchedPage
 from threatstream.sources.abuseipdb import parse_record, split_records

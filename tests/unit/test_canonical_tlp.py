@@ -12,7 +12,7 @@ from source_batches import validate_page
 
 from threatstream.batches.storage import open_path, read_json_lines
 from threatstream.canonical.vocabulary import TLP, IndicatorType
-from threatstream.records.models import Observation
+from threatstream.records.indicators import Observation
 from threatstream.sources import get_source
 from threatstream.sources.otx import parse_record
 

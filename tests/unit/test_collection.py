@@ -13,7 +13,7 @@ import pytest
 from source_batches import validate_page
 
 from threatstream.batches.collection import fewer_collections
-from threatstream.records.models import Observation
+from threatstream.records.indicators import Observation
 from threatstream.sources import get_source
 
 

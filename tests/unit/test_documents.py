@@ -15,7 +15,7 @@ from threatstream.batches.encoding import (
     encode_document,
     encode_entry,
 )
-from threatstream.canonical import InvalidIndicator
+from threatstream.canonical.errors import InvalidIndicator
 
 
 def _document(**overrides: Any) -> dict[str, Any]:

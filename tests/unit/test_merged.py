@@ -9,17 +9,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from threatstream.canonical import partition_key
+from threatstream.canonical.identity import merged_keys
 from threatstream.merged.merge import (
     content_of,
-    format_time,
     merge,
-    merged_id,
     prepare_for_write,
     provenance,
     score_at,
 )
 from threatstream.merged.scoring import ScoringPolicy, SourceEvidence, score
+from threatstream.parsing.timestamps import SORTABLE, format_utc
 
 PROPERTY_SETTINGS = settings(max_examples=200, deadline=None)
 T0 = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
@@ -48,7 +47,7 @@ def source_doc(
 
     return {
         "id": f"{source}:{kind}:x",
-        "partition_key": partition_key(kind, value),
+        "partition_key": merged_keys(kind, value)[1],
         "source": source,
         "indicator_type": kind,
         "indicator_value": value,
@@ -69,11 +68,11 @@ def source_doc(
 
 def test_merged_id_depends_on_type_and_value_only() -> None:
     merged = merge(None, source_doc("otx"))
-    assert merged["id"] == merged_id("IPv4", IP) == merge(None, source_doc("abuseipdb"))["id"]
+    assert merged["id"] == merged_keys("IPv4", IP)[0] == merge(None, source_doc("abuseipdb"))["id"]
     assert merged["id"].startswith("IPv4:")
     assert len(merged["id"]) == 5 + 64
-    assert merged["partition_key"] == partition_key("IPv4", IP)
-    assert merged_id("domain", "evil.example") != merged_id("hostname", "evil.example")
+    assert merged["partition_key"] == merged_keys("IPv4", IP)[1]
+    assert merged_keys("domain", "evil.example")[0] != merged_keys("hostname", "evil.example")[0]
 
 
 def test_provenance_entry() -> None:
@@ -102,8 +101,8 @@ def test_provenance_entry() -> None:
         "batch_uri": "file:///b/valid.jsonl",
     }
     # Without valid_until the report lives ttl seconds from the write.
-    assert provenance(source_doc("abuseipdb"), written_at=T0)["expires_at"] == format_time(
-        T0 + timedelta(days=7)
+    assert provenance(source_doc("abuseipdb"), written_at=T0)["expires_at"] == format_utc(
+        T0 + timedelta(days=7), SORTABLE
     )
 
 
@@ -134,15 +133,15 @@ def test_three_sources_make_one_document() -> None:
     assert [entry["source"] for entry in merged["sources"]] == ["abuseipdb", "feodo", "otx"]
     assert merged["tags"] == ["botnet", "c2", "mirai"]
     assert merged["tlp"] == "amber"
-    assert merged["first_seen"] == format_time(T0 - timedelta(days=14))
-    assert merged["last_seen"] == format_time(T0)
+    assert merged["first_seen"] == format_utc(T0 - timedelta(days=14), SORTABLE)
+    assert merged["last_seen"] == format_utc(T0, SORTABLE)
     # docs/merged-view.md, worked example: as of T0
     #   abuseipdb 0.8 * 1.00 * 1   = 0.80
     #   otx       0.6 * 0.60 * 1   = 0.36   (OTX gives no confidence: default 60)
     #   feodo     0.95 * 0.90 * 0.25 = 0.21375 (two IPv4 half-lives of 7 days)
     #   100 * (1 - 0.2 * 0.64 * 0.78625) = 89.936
     assert merged["score"] == 89.9
-    assert merged["score_as_of"] == format_time(T0)
+    assert merged["score_as_of"] == format_utc(T0, SORTABLE)
     # A week later nothing new: each report has decayed one more half-life.
     assert score_at(merged, T0 + timedelta(days=7)) == round(
         100 * (1 - (1 - 0.4) * (1 - 0.18) * (1 - 0.95 * 0.9 * 0.125)), 1
@@ -161,8 +160,8 @@ def test_a_later_report_of_one_source_keeps_the_first_and_moves_the_last() -> No
     late = source_doc("abuseipdb", confidence=100, ingested_at=T0 + timedelta(hours=6))
     for first, second in ((early, late), (late, early)):
         entry = merge(merge(None, first), second)["sources"][0]
-        assert entry["first_reported"] == format_time(T0)
-        assert entry["last_reported"] == format_time(T0 + timedelta(hours=6))
+        assert entry["first_reported"] == format_utc(T0, SORTABLE)
+        assert entry["last_reported"] == format_utc(T0 + timedelta(hours=6), SORTABLE)
         assert entry["confidence"] == 100  # the newer report's attributes
 
 
@@ -177,11 +176,11 @@ def test_expired_sources_are_dropped_and_the_ttl_follows_the_latest_living_sourc
     written = prepare_for_write(merged, now)
     assert written is not None
     assert written["ttl"] == 10 * 86_400 - 3600
-    assert written["updated_at"] == format_time(now)
+    assert written["updated_at"] == format_utc(now, SORTABLE)
     later = prepare_for_write(merged, T0 + timedelta(days=2))
     assert later is not None
     assert later["source_names"] == ["otx"]
-    assert later["expires_at"] == format_time(T0 + timedelta(days=10))
+    assert later["expires_at"] == format_utc(T0 + timedelta(days=10), SORTABLE)
     # Expired at every source: nothing to write (and an existing document is deleted).
     assert prepare_for_write(merged, T0 + timedelta(days=10)) is None
 

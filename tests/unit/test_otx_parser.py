@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from threatstream.canonical import InvalidIndicator
+from threatstream.canonical.errors import InvalidIndicator
 from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.exceptions import FeedFormatError
 from threatstream.feeds.pages import FetchedPage
-from threatstream.records.models import Observation
+from threatstream.records.indicators import Observation
 from threatstream.sources.otx import parse_record, pulse_context, split_records
 
 FIXTURES = Path(__file__).resolve().parents[2] / "include" / "feeds" / "otx"

@@ -9,7 +9,7 @@ import pytest
 
 from threatstream.monitoring.quality import quota_alert, reject_ratio_alert, zero_records_alert
 from threatstream.monitoring.summary import RunSummary
-from threatstream.records.models import FetchResult, UpsertResult, ValidateResult
+from threatstream.records.results import FetchResult, UpsertResult, ValidateResult
 
 FETCHED_AT = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 

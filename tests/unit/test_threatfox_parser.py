@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from source_batches import fixture_page, ingest
 
-from threatstream.canonical import InvalidIndicator
+from threatstream.canonical.errors import InvalidIndicator
 from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.exceptions import FeedFormatError
 from threatstream.feeds.pages import FetchedPage

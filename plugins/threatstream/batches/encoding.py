@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from threatstream.canonical import InvalidIndicator
+from threatstream.canonical.errors import InvalidIndicator
 
 #: Upper bound of one stored document (Cosmos DB allows 2 MB per item and per request).
 MAX_DOCUMENT_BYTES = 256 * 1024
@@ -32,7 +32,7 @@ MAX_ENTRY_DEPTH = 32
 #: Key in ``raw_metadata`` listing the fields dropped to fit :data:`MAX_DOCUMENT_BYTES`.
 TRIMMED_KEY = "_trimmed"
 
-#: Datetimes are written as :func:`~threatstream.records.models.format_utc` writes them: UTC, ``Z``.
+#: Datetimes are written as :func:`~threatstream.parsing.timestamps.format_utc` writes them: UTC, ``Z``.
 _OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
 #: The same for a document whose keys are all strings, as the builder writes them.
 _DOCUMENT_OPTIONS = _OPTIONS & ~orjson.OPT_NON_STR_KEYS

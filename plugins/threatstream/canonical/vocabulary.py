@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from enum import StrEnum
 
 
@@ -56,8 +57,8 @@ class TLP(StrEnum):
         label = value.strip().lower()
         if not label:
             return None
-        if label.startswith(_STIX_MARKING_PREFIX):
-            tlp = _STIX_TLP_MARKINGS.get(label.removeprefix(_STIX_MARKING_PREFIX))
+        if label.startswith("marking-definition--"):
+            tlp = TLP_OF_MARKING.get(label)
         else:
             match = _TLP_LABEL_RE.fullmatch(label)
             tlp = _TLP_NAMES.get((match.group(1), match.group(2) is not None)) if match else None
@@ -83,17 +84,22 @@ _TLP_NAMES: dict[tuple[str, bool], TLP] = {
     ("amber", True): TLP.AMBER_STRICT,
     ("red", False): TLP.RED,
 }
-#: The fixed ids of the STIX 2.1 TLP marking definitions (TLP 1.0 from the STIX 2.1
-#: specification, TLP 2.0 from the OASIS TLP 2.0 extension), as TAXII feeds reference them.
-_STIX_MARKING_PREFIX = "marking-definition--"
-_STIX_TLP_MARKINGS: dict[str, TLP] = {
-    "613f2e26-407d-48c7-9eca-b8e91df99dc9": TLP.CLEAR,  # TLP:WHITE
-    "34098fce-860f-48ae-8e50-ebd3cc5e41da": TLP.GREEN,
-    "f88d31f6-486f-44da-b317-01333bde0b82": TLP.AMBER,
-    "5e57c739-391a-4eb3-b6be-7d15ca92d5ed": TLP.RED,
-    "94868c89-83c2-464b-929b-a1a8aa3c8487": TLP.CLEAR,
-    "bab4a63c-aed9-4cf5-a766-dfca5abac2bb": TLP.GREEN,
-    "55d920b0-5e8b-4f79-9ee9-91f868d9b421": TLP.AMBER,
-    "939a9414-2ddd-4d32-a0cd-375ea402b003": TLP.AMBER_STRICT,
-    "e828b379-4e03-4974-9ac4-e53a884c97c1": TLP.RED,
+#: The STIX 2.1 TLP 1.0 marking definitions (from the STIX 2.1 specification), by label.
+TLP1_MARKING_IDS: Mapping[TLP, str] = {
+    TLP.CLEAR: "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9",  # TLP:WHITE
+    TLP.GREEN: "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da",
+    TLP.AMBER: "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82",
+    TLP.RED: "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed",
+}
+#: The TLP 2.0 marking definitions published with the OASIS TLP 2.0 STIX extension, by label.
+TLP2_MARKING_IDS: Mapping[TLP, str] = {
+    TLP.CLEAR: "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
+    TLP.GREEN: "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
+    TLP.AMBER: "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421",
+    TLP.AMBER_STRICT: "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
+    TLP.RED: "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
+}
+#: The label of each fixed TLP marking definition id (TLP 1.0 and 2.0), as TAXII feeds reference them.
+TLP_OF_MARKING: Mapping[str, TLP] = {
+    marking_id: tlp for ids in (TLP1_MARKING_IDS, TLP2_MARKING_IDS) for tlp, marking_id in ids.items()
 }

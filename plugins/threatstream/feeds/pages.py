@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from threatstream.parsing import ByteStream
+from threatstream.parsing.streams import ByteStream
 
 
 @dataclass(frozen=True)

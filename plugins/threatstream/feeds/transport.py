@@ -13,7 +13,7 @@ import urllib3
 from threatstream.exceptions import FeedTooLargeError
 from threatstream.feeds.retries import RequestDeadlineExceeded
 from threatstream.feeds.watchdog import Watchdog
-from threatstream.parsing import ChunkReader
+from threatstream.parsing.streams import ChunkReader
 
 #: How much of an error body is read for its detail message.
 ERROR_BODY_BYTES = 64 * 1024

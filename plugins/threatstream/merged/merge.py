@@ -1,7 +1,7 @@
 """The merged view: one document per canonical indicator value across every source.
 
 A merged document's id and partition key depend on the indicator type and canonical value
-only (:func:`merged_id`, :func:`~threatstream.canonical.partition_key`), so a lookup is a
+only (:func:`~threatstream.canonical.identity.merged_keys`), so a lookup is a
 point read. It holds one provenance entry per reporting source and aggregates derived from
 them: the union of tags, the strictest TLP, first/last seen across sources, the number of
 sources, the latest expiry and the score (:func:`threatstream.merged.scoring.score`).
@@ -17,25 +17,23 @@ Pure functions only: no I/O, no Airflow.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from threatstream.canonical import partition_key
+from threatstream.canonical.identity import merged_keys
 from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.merged.scoring import DEFAULT_POLICY, ScoringPolicy, SourceEvidence, score
+from threatstream.parsing.timestamps import SORTABLE, format_utc, parse_timestamp
 
 __all__ = [
     "DOC_TYPE",
     "content_of",
     "merge",
     "merge_entry",
-    "merged_id",
     "new_merged",
-    "parse_time",
     "prepare_for_write",
     "provenance",
     "recompute",
@@ -60,32 +58,11 @@ _REFERENCE_TEMPLATES: Mapping[str, tuple[str, str]] = {
 }
 
 
-def format_time(value: datetime) -> str:
-    """Fixed-width UTC ISO 8601 (microseconds, ``Z``), so strings sort like the times."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_time(value: str | None) -> datetime | None:
-    """An ISO 8601 timestamp (``Z`` or offset; naive = UTC) as an aware datetime; None stays None."""
-    if value is None:
-        return None
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
 def _require_time(value: str | None, what: str) -> datetime:
-    parsed = parse_time(value)
+    parsed = parse_timestamp(value)
     if parsed is None:
         raise ValueError(f"{what} is missing")
     return parsed
-
-
-def merged_id(indicator_type: IndicatorType | str, canonical_value: str) -> str:
-    """Deterministic id ``<type>:<sha256 of the canonical value>`` of the merged document."""
-    kind = IndicatorType(indicator_type)
-    return f"{kind.value}:{hashlib.sha256(canonical_value.encode('utf-8')).hexdigest()}"
 
 
 def _reference(source: str, metadata: Mapping[str, Any]) -> str | None:
@@ -113,9 +90,9 @@ def provenance(
     :param batch_uri: the batch file the document came from (pointer to the raw data).
     """
     ingested_at = _require_time(document.get("ingested_at"), "ingested_at")
-    first_seen = parse_time(document.get("first_seen"))
-    last_seen = parse_time(document.get("last_seen"))
-    valid_until = parse_time(document.get("valid_until"))
+    first_seen = parse_timestamp(document.get("first_seen"))
+    last_seen = parse_timestamp(document.get("last_seen"))
+    valid_until = parse_timestamp(document.get("valid_until"))
     reported = [t for t in (first_seen, last_seen, ingested_at) if t is not None]
     expires_at = (written_at or ingested_at) + timedelta(seconds=int(document["ttl"]))
     if valid_until is not None:
@@ -124,14 +101,14 @@ def provenance(
     return {
         "source": str(document["source"]),
         "document_id": str(document["id"]),
-        "first_reported": format_time(min(reported)),
-        "last_reported": format_time(max(t for t in (last_seen, ingested_at) if t is not None)),
+        "first_reported": format_utc(min(reported), SORTABLE),
+        "last_reported": format_utc(max(t for t in (last_seen, ingested_at) if t is not None), SORTABLE),
         "confidence": document.get("confidence"),
         "tags": sorted(set(document.get("tags") or [])),
         "tlp": tlp.value if tlp else None,
-        "valid_until": format_time(valid_until) if valid_until else None,
-        "expires_at": format_time(expires_at),
-        "ingested_at": format_time(ingested_at),
+        "valid_until": format_utc(valid_until, SORTABLE) if valid_until else None,
+        "expires_at": format_utc(expires_at, SORTABLE),
+        "ingested_at": format_utc(ingested_at, SORTABLE),
         "reference": _reference(str(document["source"]), document.get("raw_metadata") or {}),
         "batch_uri": batch_uri,
     }
@@ -161,9 +138,10 @@ def merge_entry(current: Mapping[str, Any], incoming: Mapping[str, Any]) -> dict
 
 def new_merged(indicator_type: str, indicator_value: str) -> dict[str, Any]:
     """An empty merged document for one canonical value (no sources yet)."""
+    document_id, partition_key = merged_keys(indicator_type, indicator_value)
     return {
-        "id": merged_id(indicator_type, indicator_value),
-        "partition_key": partition_key(indicator_type, indicator_value),
+        "id": document_id,
+        "partition_key": partition_key,
         "doc_type": DOC_TYPE,
         "indicator_type": IndicatorType(indicator_type).value,
         "indicator_value": indicator_value,
@@ -273,7 +251,7 @@ def prepare_for_write(
     Returns None when no source is left: the indicator has expired everywhere. The ``ttl``
     (seconds, counted by Cosmos DB from the write) ends when the latest-living source expires.
     """
-    stamp = format_time(now)
+    stamp = format_utc(now, SORTABLE)
     live = [entry for entry in document.get("sources", []) if entry["expires_at"] > stamp]
     if not live:
         return None

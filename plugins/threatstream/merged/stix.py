@@ -19,20 +19,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from threatstream.merged.merge import parse_time, score_at
+from threatstream.canonical.vocabulary import TLP, TLP2_MARKING_IDS
+from threatstream.merged.merge import score_at
+from threatstream.parsing.timestamps import format_utc, parse_timestamp
 
 #: Namespace of ThreatStream's deterministic STIX ids.
 STIX_NAMESPACE = uuid.UUID("9b0f6a8e-3f5d-5c4e-8a47-1f2e3d4c5b6a")
 IDENTITY_ID = f"identity--{uuid.uuid5(STIX_NAMESPACE, 'threatstream')}"
 TLP2_EXTENSION_ID = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
-#: The TLP 2.0 marking definitions published with the OASIS TLP 2.0 STIX extension.
-TLP2_MARKING_IDS: Mapping[str, str] = {
-    "clear": "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
-    "green": "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
-    "amber": "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421",
-    "amber+strict": "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
-    "red": "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
-}
 
 #: Indicator type -> STIX pattern object path (the value goes on the right-hand side).
 PATTERN_PATHS: Mapping[str, str] = {
@@ -50,11 +44,6 @@ PATTERN_PATHS: Mapping[str, str] = {
 }
 #: Types with no faithful STIX 2.1 observable; left out of the export (and counted).
 UNSUPPORTED = frozenset({"URI", "FilePath", "FileHash-PEHASH", "JA3", "osquery", "BitcoinAddress"})
-
-
-def stix_time(value: datetime) -> str:
-    """STIX timestamp: UTC, millisecond precision, ``Z``."""
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
 def escape_pattern_string(value: str) -> str:
@@ -96,7 +85,7 @@ def tlp_marking(label: str) -> dict[str, Any]:
     return {
         "type": "marking-definition",
         "spec_version": "2.1",
-        "id": TLP2_MARKING_IDS[label],
+        "id": TLP2_MARKING_IDS[TLP(label)],
         "created": "2022-10-01T00:00:00.000Z",
         "name": f"TLP:{label.upper()}",
         "extensions": {TLP2_EXTENSION_ID: {"extension_type": "property-extension", "tlp_2_0": label}},
@@ -122,7 +111,7 @@ def _sources(document: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _required_time(document: Mapping[str, Any], key: str) -> datetime:
-    value = parse_time(document.get(key))
+    value = parse_timestamp(document.get(key))
     if value is None:
         raise ValueError(f"merged document {document.get('id')} has no {key}")
     return value
@@ -138,8 +127,8 @@ def to_stix(document: Mapping[str, Any], at: datetime) -> dict[str, Any] | None:
     created = min(first_seen, updated)
     common: dict[str, Any] = {
         "spec_version": "2.1",
-        "created": stix_time(created),
-        "modified": stix_time(updated),
+        "created": format_utc(created, "milliseconds"),
+        "modified": format_utc(updated, "milliseconds"),
         "created_by_ref": IDENTITY_ID,
         "confidence": round(current),
         "external_references": _external_references(document),
@@ -171,11 +160,11 @@ def to_stix(document: Mapping[str, Any], at: datetime) -> dict[str, Any] | None:
         "indicator_types": ["malicious-activity"],
         "pattern": pattern[0],
         "pattern_type": pattern[1],
-        "valid_from": stix_time(first_seen),
+        "valid_from": format_utc(first_seen, "milliseconds"),
         **common,
     }
     if pattern[1] == "stix":
         indicator["pattern_version"] = "2.1"
     if expires_at > first_seen:
-        indicator["valid_until"] = stix_time(expires_at)
+        indicator["valid_until"] = format_utc(expires_at, "milliseconds")
     return indicator

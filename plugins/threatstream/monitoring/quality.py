@@ -24,7 +24,7 @@ from typing import Any
 from airflow.configuration import conf
 
 from threatstream.monitoring.notify import Alert
-from threatstream.records.models import FetchResult, ValidateResult
+from threatstream.records.results import FetchResult, ValidateResult
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from threatstream.records.models import FetchResult, UpsertResult, ValidateResult
+from threatstream.records.results import FetchResult, UpsertResult, ValidateResult
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from threatstream.compat import AirflowSkipException
 from threatstream.exceptions import FeedLimitExceeded
 from threatstream.feeds.pages import FetchedPage, FetchWindow
 from threatstream.monitoring import quality
-from threatstream.parsing import ByteStream, ChunkReader
-from threatstream.records.models import FetchResult, StoredPage
+from threatstream.parsing.streams import ByteStream, ChunkReader
+from threatstream.records.results import FetchResult, StoredPage
 from threatstream.sources import SourceSpec, get_source
 
 

@@ -14,12 +14,13 @@ from airflow.sdk import BaseOperator, Context, ObjectStoragePath
 from threatstream.batches.collection import fewer_collections
 from threatstream.batches.encoding import encode_document, encode_entry
 from threatstream.batches.storage import JsonLinesWriter, open_path
-from threatstream.canonical import InvalidIndicator
+from threatstream.canonical.errors import InvalidIndicator
 from threatstream.exceptions import BatchIntegrityError, RejectRatioExceeded
 from threatstream.feeds.pages import FetchedPage
 from threatstream.monitoring import quality
-from threatstream.parsing import ChunkReader
-from threatstream.records.models import DocumentBuilder, FetchResult, StoredPage, ValidateResult
+from threatstream.parsing.streams import ChunkReader
+from threatstream.records.indicators import DocumentBuilder
+from threatstream.records.results import FetchResult, StoredPage, ValidateResult
 from threatstream.sources import SourceSpec, get_source
 
 _T = TypeVar("_T")

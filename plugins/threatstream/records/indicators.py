@@ -1,58 +1,30 @@
-"""Data models: what parsers emit, what the store holds, and what travels through XCom.
-
-Three kinds of object live here:
+"""Indicator models: what parsers emit and what the store holds.
 
 * :class:`Observation` - one indicator as a source reported it, before canonicalisation.
 * :class:`Indicator` - the canonical document stored in Cosmos DB.
-* ``*Result`` models - batch *metadata* returned by the operators through XCom. Indicators
-  themselves never travel through XCom; they live in object storage.
+* :class:`DocumentBuilder` - the stored documents of one batch, built without the model.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Required, TypedDict
+from datetime import datetime, timedelta
+from typing import Any, Required, TypedDict
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    InstanceOf,
-    PlainSerializer,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, InstanceOf, model_validator
 
-from threatstream.canonical import canonical_indicator, check_source, indicator_keys
+from threatstream.canonical.dispatch import canonical_indicator
+from threatstream.canonical.identity import check_source, indicator_keys
 from threatstream.canonical.vocabulary import TLP, IndicatorType
-from threatstream.parsing import as_utc
-
-
-def format_utc(value: datetime) -> str:
-    """ISO 8601 in UTC with a ``Z`` suffix (naive datetimes are taken as UTC)."""
-    if value.tzinfo is not UTC:
-        value = ensure_utc(value)
-    return value.isoformat().removesuffix("+00:00") + "Z"
-
-
-def ensure_utc(value: datetime) -> datetime:
-    """Attach UTC to a naive datetime; convert an aware one to UTC."""
-    if value.tzinfo is UTC:
-        return value
-    return as_utc(value) if value.tzinfo is None else value.astimezone(UTC)
-
-
-UtcDatetime = Annotated[datetime, PlainSerializer(format_utc, return_type=str, when_used="json")]
-#: A datetime as parsers give it, naive ones taken as UTC; made UTC when validated.
-UtcInput = Annotated[datetime, AfterValidator(ensure_utc)]
+from threatstream.parsing.timestamps import ensure_utc, format_utc
+from threatstream.records.fields import UtcDatetime, UtcInput
 
 
 class Observation(BaseModel):
     """One indicator as reported by a source, before canonicalisation.
 
     Parsers build these from raw records; :meth:`to_indicator` turns one into a stored
-    :class:`Indicator` or raises :class:`~threatstream.canonical.InvalidIndicator`.
+    :class:`Indicator` or raises :class:`~threatstream.canonical.errors.InvalidIndicator`.
 
     ``tlp`` takes a :class:`TLP` or the label exactly as the feed writes it (``TLP:AMBER``,
     ``white``...), mapped by :meth:`TLP.from_label`. An unknown label does not reject the
@@ -251,7 +223,11 @@ class DocumentBuilder:
 
 #: Distinct tag sets whose stored form one :class:`DocumentBuilder` keeps.
 KEPT_TAG_LISTS = 4096
-_OBSERVED_TIMES = ("first_seen", "last_seen", "valid_until")
+#: The times an observation reports (its optional datetimes); a document holds them under the
+#: same names, as ``datetime`` from :meth:`DocumentBuilder.fields`, as text from ``document``.
+_OBSERVED_TIMES = tuple(
+    name for name, field in Observation.model_fields.items() if field.annotation == UtcInput | None
+)
 
 
 class Indicator(BaseModel):
@@ -277,71 +253,3 @@ class Indicator(BaseModel):
     def to_document(self) -> dict[str, Any]:
         """The JSON-ready document written to Cosmos DB."""
         return self.model_dump(mode="json")
-
-
-class StoredPage(BaseModel):
-    """One raw response page written to object storage by ``fetch``."""
-
-    model_config = ConfigDict(frozen=True)
-
-    uri: str
-    kind: str = "default"
-    context: dict[str, Any] = Field(default_factory=dict)
-    bytes: int
-    records: int
-    sha256: str
-
-
-class FetchResult(BaseModel):
-    """Batch metadata returned by ``fetch`` (XCom)."""
-
-    source: str
-    run_id: str
-    data_interval_start: UtcDatetime | None
-    data_interval_end: UtcDatetime | None
-    prefix: str
-    storage_conn_id: str | None = None
-    pages: list[StoredPage]
-    bytes: int
-    records: int
-    sha256: str = Field(description="SHA-256 over the page digests, in page order.")
-    fetched_at: UtcDatetime
-    requests: int
-    duration_seconds: float
-    source_metadata: dict[str, Any] = Field(default_factory=dict)
-
-
-class ValidateResult(BaseModel):
-    """Batch metadata returned by ``validate`` (XCom)."""
-
-    source: str
-    run_id: str
-    valid_uri: str
-    quarantine_uri: str
-    storage_conn_id: str | None = None
-    ingested_at: UtcDatetime
-    records: int
-    valid: int
-    rejected: int
-    expired: int
-    duplicates: int
-    trimmed: int = Field(default=0, description="Valid documents whose raw metadata was cut to fit.")
-    unknown_tlp: int = Field(default=0, description="Valid documents whose TLP label was not recognised.")
-    reject_ratio: float
-    reasons: dict[str, int]
-
-
-class UpsertResult(BaseModel):
-    """Batch metadata returned by ``upsert`` (XCom)."""
-
-    source: str
-    run_id: str
-    attempted: int = 0
-    written: int = 0
-    failed: int = Field(default=0, description="Documents not written, including the refused ones.")
-    refused: int = Field(default=0, description="Documents the store refused for their content (400/413).")
-    store_quarantine_uri: str | None = None
-    throttled: int = Field(default=0, description="Requests the store answered 429 (retried in the task).")
-    batches: int = 0
-    request_charge: float = 0.0
-    duration_seconds: float = 0.0

@@ -17,7 +17,7 @@ import requests
 from threatstream.exceptions import FeedAuthError, FeedFormatError, FeedRequestError
 from threatstream.feeds.hook import FeedHook
 from threatstream.feeds.pages import FetchedPage
-from threatstream.parsing import load_json_page
+from threatstream.parsing.json_stream import load_json_page
 
 AUTH_FAILURE_STATUSES = frozenset({"unknown_auth_key", "auth_key_required"})
 NO_RESULT_STATUSES = frozenset({"no_result", "no_results"})

@@ -14,14 +14,15 @@ from typing import Any
 
 import requests
 
-from threatstream.canonical import InvalidIndicator
+from threatstream.canonical.errors import InvalidIndicator
 from threatstream.canonical.vocabulary import IndicatorType
 from threatstream.feeds.hook import FeedHook
 from threatstream.feeds.limits import MIB, FeedLimits
 from threatstream.feeds.pages import FetchedPage, FetchWindow
 from threatstream.feeds.transport import FeedBody
-from threatstream.parsing import first_json_value, iter_json_array, parse_timestamp
-from threatstream.records.models import Observation, new_observation
+from threatstream.parsing.json_stream import first_json_value, iter_json_array
+from threatstream.parsing.timestamps import parse_timestamp
+from threatstream.records.indicators import Observation, new_observation
 from threatstream.sources.base import SourceSpec
 
 BLACKLIST = "api/v2/blacklist"

@@ -19,14 +19,17 @@ from typing import Any, NamedTuple
 import orjson
 import requests
 
-from threatstream.canonical import InvalidIndicator
+from threatstream.canonical.errors import InvalidIndicator
 from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.exceptions import FeedFormatError, FeedLimitExceeded, FeedOptionError
 from threatstream.feeds.hook import FeedHook
 from threatstream.feeds.limits import MIB, FeedLimits
 from threatstream.feeds.pages import FetchedPage, FetchWindow
-from threatstream.parsing import ByteStream, iter_json_array, json_value, parse_timestamp, string_list
-from threatstream.records.models import Observation, new_observation
+from threatstream.parsing.json_stream import iter_json_array, json_value
+from threatstream.parsing.streams import ByteStream
+from threatstream.parsing.string_lists import string_list
+from threatstream.parsing.timestamps import parse_timestamp
+from threatstream.records.indicators import Observation, new_observation
 from threatstream.sources.base import SourceSpec
 
 SUBSCRIBED = "api/v1/pulses/subscribed"

@@ -62,39 +62,22 @@ from typing import Any, NamedTuple
 import orjson
 import requests
 
-from threatstream.canonical import InvalidIndicator
-from threatstream.canonical.vocabulary import IndicatorType
+from threatstream.canonical.errors import InvalidIndicator
+from threatstream.canonical.vocabulary import TLP_OF_MARKING, IndicatorType
 from threatstream.exceptions import FeedFormatError, FeedRequestError
 from threatstream.feeds.hook import FeedHook
 from threatstream.feeds.limits import MIB
 from threatstream.feeds.pages import FetchedPage, FetchWindow
-from threatstream.parsing import (
-    iter_json_array,
-    json_value,
-    load_json_page,
-    parse_timestamp,
-    read_head,
-    string_list,
-)
-from threatstream.records.models import Observation, new_observation
+from threatstream.parsing.json_stream import iter_json_array, json_value, load_json_page
+from threatstream.parsing.streams import read_head
+from threatstream.parsing.string_lists import string_list
+from threatstream.parsing.timestamps import SORTABLE, format_utc, parse_timestamp
+from threatstream.records.indicators import Observation, new_observation
 from threatstream.sources.base import SourceSpec
 
 log = logging.getLogger(__name__)
 
 TAXII_MEDIA_TYPE = "application/taxii+json;version=2.1"
-#: The TLP marking definitions every STIX 2.1 producer shares (TLP 1.0 in STIX 2.1 itself,
-#: TLP 2.0 from the OASIS common objects).
-TLP_MARKINGS: dict[str, str] = {
-    "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9": "white",
-    "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da": "green",
-    "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82": "amber",
-    "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed": "red",
-    "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487": "clear",
-    "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb": "green",
-    "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421": "amber",
-    "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003": "amber+strict",
-    "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1": "red",
-}
 #: Largest single STIX object a page may hold (an indicator is a few kB).
 MAX_OBJECT_BYTES = 4 * MIB
 #: How far in the future of this worker's clock a TAXII date header may be (clock skew).
@@ -130,11 +113,6 @@ _VALUE_TYPES: dict[str, IndicatorType] = {
 #: What a ``network-traffic`` endpoint (``dst_ref`` / ``src_ref``) may be.
 _ENDPOINT_TYPES = ("ipv4-addr", "ipv6-addr", "domain-name")
 KEPT_FIELDS = ("id", "name", "indicator_types", "pattern", "created", "modified", "created_by_ref")
-
-
-def format_added_after(moment: datetime) -> str:
-    """RFC 3339 in UTC with 6 fraction digits, as TAXII servers compare it."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class TaxiiHook(FeedHook):
@@ -232,7 +210,7 @@ class TaxiiHook(FeedHook):
         collection_id = self.collection(root, collection)
         endpoint = f"{root}collections/{collection_id}/objects/"
         query = {
-            "added_after": format_added_after(window.start),
+            "added_after": format_utc(window.start, SORTABLE),
             "limit": int(limit),
             "match[type]": "indicator",
         }
@@ -333,7 +311,7 @@ class TaxiiHook(FeedHook):
         """The next request without ``next``: ``added_after`` = ``X-TAXII-Date-Added-Last``."""
         if last is None:
             raise FeedFormatError(f"{what}: 'more' is true but there is no 'next' and no {DATE_ADDED_LAST}")
-        added_after = format_added_after(last)
+        added_after = format_utc(last, SORTABLE)
         if added_after <= str(params["added_after"]):
             raise FeedFormatError(f"{what}: {DATE_ADDED_LAST} {added_after} does not advance the paging")
         return {**query, "added_after": added_after}
@@ -375,7 +353,7 @@ def split_records(page: FetchedPage) -> Iterator[Mapping[str, Any]]:
     shared TLP ids, or definitions earlier on the page); one marked by an id not seen yet waits
     (in memory up to :data:`DEFERRED_IN_MEMORY_BYTES`, then on disk) until the page has been read.
     """
-    tlp: dict[str, str | None] = dict(TLP_MARKINGS)
+    tlp: dict[str, str | None] = dict(TLP_OF_MARKING)
     with page.open() as stream, tempfile.SpooledTemporaryFile(DEFERRED_IN_MEMORY_BYTES) as deferred:
         waiting = 0
         for obj in _objects(stream):

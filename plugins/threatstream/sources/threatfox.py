@@ -31,11 +31,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from threatstream.canonical import InvalidIndicator, ip_indicator_type
+from threatstream.canonical.addresses import ip_indicator_type
+from threatstream.canonical.errors import InvalidIndicator
 from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.feeds.pages import FetchedPage, FetchWindow
-from threatstream.parsing import parse_timestamp, string_list
-from threatstream.records.models import Observation, new_observation
+from threatstream.parsing.string_lists import string_list
+from threatstream.parsing.timestamps import parse_timestamp
+from threatstream.records.indicators import Observation, new_observation
 from threatstream.sources.abusech import AbuseChHook, data_records
 from threatstream.sources.base import SourceSpec
 

@@ -13,21 +13,17 @@ from typing import Any
 
 import requests
 
-from threatstream.canonical import InvalidIndicator
+from threatstream.canonical.errors import InvalidIndicator
 from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.exceptions import FeedAuthError, FeedFormatError
 from threatstream.feeds.hook import FeedHook
 from threatstream.feeds.limits import MIB, FeedLimits
 from threatstream.feeds.pages import FetchedPage, FetchWindow
-from threatstream.parsing import (
-    first_json_value,
-    iter_json_array,
-    json_value,
-    parse_timestamp,
-    read_head,
-    string_list,
-)
-from threatstream.records.models import Observation, new_observation
+from threatstream.parsing.json_stream import first_json_value, iter_json_array, json_value
+from threatstream.parsing.streams import read_head
+from threatstream.parsing.string_lists import string_list
+from threatstream.parsing.timestamps import parse_timestamp
+from threatstream.records.indicators import Observation, new_observation
 from threatstream.sources.base import SourceSpec
 
 AUTH_FAILURE_STATUSES = frozenset({"unknown_auth_key", "auth_key_required"})

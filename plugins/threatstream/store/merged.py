@@ -29,8 +29,8 @@ from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 from azure.cosmos import ContainerProxy
 from azure.cosmos.exceptions import CosmosHttpResponseError
 
-from threatstream.canonical import partition_key
-from threatstream.merged.merge import content_of, merge, merged_id, prepare_for_write
+from threatstream.canonical.identity import merged_keys
+from threatstream.merged.merge import content_of, merge, prepare_for_write
 from threatstream.merged.scoring import ScoringPolicy
 from threatstream.store.indicators import IndicatorStoreHook, _container_settings_path, _request_charge
 
@@ -180,11 +180,12 @@ class MergedViewHook(IndicatorStoreHook):
     def read_merged(self, indicator_type: str, canonical_value: str) -> tuple[dict[str, Any] | None, float]:
         """Point read of one value's merged document (None when absent) and its RU charge."""
         charge = _Charge()
+        document_id, partition_key = merged_keys(indicator_type, canonical_value)
         try:
             item: dict[str, Any] = self._retrying()(
                 self.get_container().read_item,
-                merged_id(indicator_type, canonical_value),
-                partition_key=partition_key(indicator_type, canonical_value),
+                document_id,
+                partition_key=partition_key,
                 response_hook=charge,
             )
         except CosmosHttpResponseError as err:
@@ -202,13 +203,13 @@ class MergedViewHook(IndicatorStoreHook):
 
         Streams the query page by page (``page_size`` documents per request).
         """
-        from threatstream.merged.merge import format_time
+        from threatstream.parsing.timestamps import SORTABLE, format_utc
 
         items = self.get_container().query_items(
             "SELECT * FROM c WHERE c.updated_at >= @since AND c.updated_at < @until ORDER BY c.updated_at",
             parameters=[
-                {"name": "@since", "value": format_time(since)},
-                {"name": "@until", "value": format_time(until)},
+                {"name": "@since", "value": format_utc(since, SORTABLE)},
+                {"name": "@until", "value": format_utc(until, SORTABLE)},
             ],
             enable_cross_partition_query=True,
             max_item_count=page_size,
