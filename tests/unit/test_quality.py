@@ -14,7 +14,7 @@ from threatstream.records.results import FetchResult, UpsertResult, ValidateResu
 FETCHED_AT = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 
 
-def _validated(records: int, rejected: int) -> ValidateResult:
+def _validated(records: int, rejected: int, unknown_tlp: int = 0) -> ValidateResult:
     return ValidateResult(
         source="urlhaus",
         run_id="r1",
@@ -28,6 +28,7 @@ def _validated(records: int, rejected: int) -> ValidateResult:
         duplicates=0,
         reject_ratio=rejected / records if records else 0.0,
         reasons={"invalid_url": rejected} if rejected else {},
+        unknown_tlp=unknown_tlp,
     )
 
 
@@ -81,7 +82,10 @@ def test_quota_alert_when_few_requests_are_left() -> None:
 def test_run_summary_counts_every_stage() -> None:
     upserted = UpsertResult(source="urlhaus", run_id="r1", attempted=8, written=8, request_charge=8.0)
     summary = RunSummary.of(
-        _fetched(records=10), _validated(10, 1), upserted, now=FETCHED_AT + timedelta(seconds=12)
+        _fetched(records=10),
+        _validated(10, 1, unknown_tlp=2),
+        upserted,
+        now=FETCHED_AT + timedelta(seconds=12),
     )
     assert summary.counts() == {
         "fetched": 10,
@@ -89,6 +93,7 @@ def test_run_summary_counts_every_stage() -> None:
         "quarantined": 1,
         "expired": 1,
         "duplicates": 0,
+        "unknown_tlp": 2,
         "written": 8,
         "failed": 0,
         "request_units": 8.0,
@@ -96,6 +101,17 @@ def test_run_summary_counts_every_stage() -> None:
         "dry_run": False,
     }
     assert summary.line().startswith("urlhaus: fetched 10, valid 8, quarantined 1")
+
+
+def test_unknown_tlp_labels_reach_an_alert() -> None:
+    from threatstream.monitoring.quality import unknown_tlp_alert
+
+    assert unknown_tlp_alert(_validated(10, 1)) is None
+    alert = unknown_tlp_alert(_validated(10, 1, unknown_tlp=3))
+    assert alert is not None
+    assert alert.event == "unknown_tlp"
+    assert alert.details == {"unknown_tlp": 3, "valid": 8}
+    assert "3 of 8 valid records" in alert.message
 
 
 def test_record_history_outside_a_task_does_not_fail_the_batch(caplog: pytest.LogCaptureFixture) -> None:

@@ -140,7 +140,6 @@ class JsonLinesWriter:
     def __init__(self, path: ObjectStoragePath) -> None:
         self.path = path
         self.count = 0
-        self.bytes = 0
         self._buffer: IO[bytes] | None = None
         self._partial: Path | None = None  # the file being written beside a local target
 
@@ -167,7 +166,6 @@ class JsonLinesWriter:
         assert self._buffer is not None, "use JsonLinesWriter as a context manager"
         self._buffer.write(line)
         self.count += 1
-        self.bytes += len(line)
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

@@ -23,10 +23,12 @@ from typing import Any
 from airflow.configuration import conf
 from airflow.sdk import BaseNotifier
 
+from threatstream.naming import NAME_PREFIX, airflow_name
+
 log = logging.getLogger("threatstream.alerts")
 
 #: The HTTP connection alerts are POSTed to, when it exists.
-ALERTS_CONN_ID = "threatstream_alerts"
+ALERTS_CONN_ID = airflow_name("alerts")
 
 #: What each alert event means (also the title of the chat message).
 EVENTS: dict[str, str] = {
@@ -35,6 +37,7 @@ EVENTS: dict[str, str] = {
     "reject_ratio_high": "many records rejected",
     "zero_records": "feed returned no records",
     "quota_low": "feed quota nearly exhausted",
+    "unknown_tlp": "records with an unknown TLP label",
 }
 
 _SEVERITY_ICONS = {"info": "ℹ️", "warning": "⚠️", "error": "🔴"}  # noqa: RUF001
@@ -54,7 +57,7 @@ class Alert:
     at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     def title(self) -> str:
-        subject = self.dag_id or (f"threatstream_{self.source}" if self.source else "threatstream")
+        subject = self.dag_id or (airflow_name(self.source) if self.source else NAME_PREFIX)
         return f"{subject}: {EVENTS.get(self.event, self.event)}"
 
     def text(self) -> str:

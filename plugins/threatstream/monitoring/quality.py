@@ -24,6 +24,7 @@ from typing import Any
 from airflow.configuration import conf
 
 from threatstream.monitoring.notify import Alert
+from threatstream.naming import airflow_name
 from threatstream.records.results import FetchResult, ValidateResult
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,27 @@ def zero_records_alert(
     )
 
 
+def unknown_tlp_alert(result: ValidateResult) -> Alert | None:
+    """An alert when valid records carried a TLP label the vocabulary does not know.
+
+    Such records are kept (their indicators matter) with the source's default TLP, which may
+    share them wider than the feed meant: someone should map the new label.
+    """
+    if result.unknown_tlp == 0:
+        return None
+    return Alert(
+        event="unknown_tlp",
+        severity="warning",
+        source=result.source,
+        run_id=result.run_id,
+        message=(
+            f"{result.unknown_tlp} of {result.valid} valid records carried a TLP label that is not "
+            "TLP 1.0 or 2.0; they were stored with the default TLP. Check the feed's marking scheme."
+        ),
+        details={"unknown_tlp": result.unknown_tlp, "valid": result.valid},
+    )
+
+
 def quota_alert(result: FetchResult, warn_fraction: float | None = None) -> Alert | None:
     """An alert when the feed's remaining request quota is nearly used up."""
     metadata: Mapping[str, Any] = result.source_metadata
@@ -115,7 +137,8 @@ def _as_int(value: Any) -> int | None:
 
 
 def history_key(source: str) -> str:
-    return f"threatstream_{source}_record_counts"
+    """The Airflow Variable that keeps ``source``'s recent record counts."""
+    return airflow_name(source, "record_counts")
 
 
 def record_history(source: str, records: int) -> list[int]:
@@ -146,6 +169,7 @@ def report_validated(result: ValidateResult, max_ratio: float) -> list[Alert]:
         [
             reject_ratio_alert(result, max_ratio),
             zero_records_alert(result.source, result.run_id, result.records, history),
+            unknown_tlp_alert(result),
         ]
     )
 

@@ -27,6 +27,7 @@ class RunSummary:
     quarantined: int
     expired: int
     duplicates: int
+    unknown_tlp: int
     written: int
     failed: int
     request_units: float
@@ -53,6 +54,7 @@ class RunSummary:
             quarantined=validated.rejected,
             expired=validated.expired,
             duplicates=validated.duplicates,
+            unknown_tlp=validated.unknown_tlp,
             written=upserted.written if upserted else 0,
             failed=upserted.failed if upserted else 0,
             request_units=upserted.request_charge if upserted else 0.0,
@@ -68,7 +70,8 @@ class RunSummary:
         """A one-line human summary."""
         return (
             f"{self.source}: fetched {self.fetched}, valid {self.valid}, quarantined {self.quarantined}, "
-            f"expired {self.expired}, duplicates {self.duplicates}, written {self.written}, "
+            f"expired {self.expired}, duplicates {self.duplicates}, unknown TLP {self.unknown_tlp}, "
+            f"written {self.written}, "
             f"failed {self.failed}, {self.request_units:.1f} RU, {self.duration_seconds:.1f}s"
             + (" (dry run: nothing written)" if self.dry_run else "")
         )
