@@ -32,26 +32,22 @@ def check_source(source: str) -> None:
 
 
 def indicator_keys(source: str, indicator_type: IndicatorType | str, canonical_value: str) -> tuple[str, str]:
-    """``(id, partition key)`` of ``source``'s document: ``source:type:sha256``, ``type_xx``.
+    """``(id, partition key)`` of ``source``'s document: the merged document's, the id
+    prefixed with ``source:``.
 
     :raises ValueError: a source name that cannot be part of an id, an unknown type.
     """
     if source not in _CHECKED_SOURCES:
         check_source(source)
-    kind, digest, partition_key = _type_digest_partition(indicator_type, canonical_value)
-    return f"{source}:{kind}:{digest}", partition_key
+    merged_id, partition_key = merged_keys(indicator_type, canonical_value)
+    return f"{source}:{merged_id}", partition_key
 
 
 def merged_keys(indicator_type: IndicatorType | str, canonical_value: str) -> tuple[str, str]:
     """``(id, partition key)`` of the merged view's document: ``type:sha256``, ``type_xx``."""
-    kind, digest, partition_key = _type_digest_partition(indicator_type, canonical_value)
-    return f"{kind}:{digest}", partition_key
-
-
-def _type_digest_partition(indicator_type: IndicatorType | str, canonical_value: str) -> tuple[str, str, str]:
     # ``_value_`` is what the StrEnum formats as, without the call.
     kind: str = (
         indicator_type if isinstance(indicator_type, IndicatorType) else coerce_type(indicator_type)
     )._value_
     digest = hashlib.sha256(canonical_value.encode("utf-8")).hexdigest()
-    return kind, digest, f"{kind}_{digest[:2]}"
+    return f"{kind}:{digest}", f"{kind}_{digest[:2]}"
