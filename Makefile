@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 EMULATOR := dev/cosmos-emulator
 AZURITE := dev/azurite
 
-.PHONY: setup demo airflow test test-compat audit lint format lock lock-compat mwaa-bundle mwaa-constraints clean reliability bench
+.PHONY: setup demo airflow test test-fast test-compat audit lint format lock lock-compat mwaa-bundle mwaa-constraints clean reliability bench
 
 setup: $(VENV)/.synced $(EMULATOR)/node_modules/.installed $(AZURITE)/node_modules/.installed
 
@@ -33,6 +33,13 @@ airflow: setup
 
 test: setup
 	$(PY) -m pytest
+
+# The edit loop: unit tests of the pure layers, parsers and DAG integrity; no local servers,
+# no DAG runs (under a minute). `make test` runs everything CI runs.
+FAST_SKIP := tests/faults tests/deploy tests/integration tests/emulator tests/replay tests/bench tests/provider
+test-fast: setup
+	$(PY) -m pytest -q -m "not dagrun and not emulator and not replay and not integration and not bench" \
+	  $(foreach dir,$(FAST_SKIP),--ignore=$(dir))
 
 # The package on every Airflow version the platforms run (dev/compat/requirements-compat-*.txt):
 # one virtualenv per version (Python 3.12, as on MWAA and Astro Runtime), the `compat` tests.
