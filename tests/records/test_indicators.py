@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from threatstream.batches.encoding import decode_line, encode_document
 from threatstream.canonical.errors import InvalidIndicator
 from threatstream.canonical.vocabulary import TLP, IndicatorType
-from threatstream.parsing.timestamps import format_utc
 from threatstream.records.indicators import DocumentBuilder, Indicator, Observation
 
 INGESTED = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
@@ -84,12 +83,6 @@ def test_invalid_value_raises_with_reason() -> None:
 def test_confidence_bounds() -> None:
     with pytest.raises(ValueError, match="confidence"):
         Observation(indicator_type=IndicatorType.IPV4, value="1.1.1.1", confidence=101)
-
-
-def test_format_utc_converts_offsets() -> None:
-    assert (
-        format_utc(datetime(2026, 1, 1, 1, 0, tzinfo=timezone(timedelta(hours=1)))) == "2026-01-01T00:00:00Z"
-    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -229,3 +222,31 @@ def test_a_builder_gives_each_document_its_own_tag_list() -> None:
 def test_raw_metadata_must_be_a_dict() -> None:
     with pytest.raises(ValueError, match="raw_metadata"):
         Observation(indicator_type=IndicatorType.IPV4, value="8.8.8.8", raw_metadata=[("a", 1)])  # type: ignore[arg-type]
+
+
+# -- TLP labels as written -----------------------------------------------------------------
+
+
+def test_observation_maps_the_label_as_written() -> None:
+    observation = Observation(indicator_type=IndicatorType.IPV4, value="8.8.8.8", tlp="TLP:AMBER+STRICT")
+    assert observation.tlp is TLP.AMBER_STRICT
+    assert not observation.has_unknown_tlp
+    assert "tlp_label" not in observation.raw_metadata
+
+
+def test_unknown_label_does_not_reject_the_indicator() -> None:
+    observation = Observation(
+        indicator_type=IndicatorType.IPV4, value="8.8.8.8", tlp="Purple", raw_metadata={"pulse_id": "p"}
+    )
+    assert observation.tlp is None
+    assert observation.has_unknown_tlp
+    assert observation.raw_metadata == {"pulse_id": "p", "tlp_label": "Purple"}
+    document = observation.to_document("otx", ingested_at=INGESTED, default_ttl=timedelta(0))
+    assert document["tlp"] is None
+    assert document["raw_metadata"]["tlp_label"] == "Purple"
+
+
+def test_absent_label_is_not_unknown() -> None:
+    observation = Observation(indicator_type=IndicatorType.IPV4, value="8.8.8.8", tlp="")
+    assert observation.tlp is None
+    assert not observation.has_unknown_tlp

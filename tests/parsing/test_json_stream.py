@@ -1,11 +1,10 @@
-"""Shared parsing helpers."""
+"""JSON pages: decoded whole or streamed, bounded in depth and record size, read alike both ways."""
 
 from __future__ import annotations
 
 import io
 import json
 import time
-from datetime import UTC, datetime
 from itertools import accumulate
 from typing import Any
 
@@ -15,59 +14,6 @@ from hypothesis import strategies as st
 
 from threatstream.exceptions import FeedFormatError
 from threatstream.parsing.json_stream import JsonDepthGuard, first_json_value, iter_json_array, load_json_page
-from threatstream.parsing.string_lists import string_list
-from threatstream.parsing.timestamps import parse_timestamp
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("2021-10-05 13:54:10 UTC", datetime(2021, 10, 5, 13, 54, 10, tzinfo=UTC)),
-        ("2023-08-22T09:43:18.855000", datetime(2023, 8, 22, 9, 43, 18, 855000, tzinfo=UTC)),
-        ("2015-09-02T09:21:53.093", datetime(2015, 9, 2, 9, 21, 53, 93000, tzinfo=UTC)),
-        ("2023-08-09T05:05:15", datetime(2023, 8, 9, 5, 5, 15, tzinfo=UTC)),
-        ("2026-05-30T08:14:00+00:00", datetime(2026, 5, 30, 8, 14, tzinfo=UTC)),
-        ("2026-05-30T10:14:00+02:00", datetime(2026, 5, 30, 8, 14, tzinfo=UTC)),
-        ("2026-05-30T08:14:00Z", datetime(2026, 5, 30, 8, 14, tzinfo=UTC)),
-        (None, None),
-        ("", None),
-    ],
-)
-def test_parse_timestamp(text: str | None, expected: datetime | None) -> None:
-    assert parse_timestamp(text) == expected
-
-
-@pytest.mark.parametrize("bad", ["yesterday", "2026-13-01", 12345])
-def test_parse_timestamp_rejects_garbage(bad: object) -> None:
-    with pytest.raises(ValueError, match=r"timestamp|Invalid isoformat|month must be"):
-        parse_timestamp(bad)
-
-
-@given(
-    st.lists(
-        st.one_of(
-            st.text(" \tab"),
-            st.none(),
-            st.integers(),
-            st.dictionaries(st.sampled_from(["id", "name"]), st.text("ab ")),
-        )
-    )
-)
-def test_string_list_gives_each_named_non_blank_item_stripped(items: list[Any]) -> None:
-    def name(item: Any) -> str:
-        named = (item.get("name") or item.get("id")) if isinstance(item, dict) else item
-        return "" if named is None else str(named).strip()
-
-    assert string_list(items) == tuple(filter(None, map(name, items)))
-
-
-def test_string_list_accepts_null_strings_and_objects() -> None:
-    assert string_list(None) == ()
-    assert string_list(["a", " b ", "", None]) == ("a", "b")
-    assert string_list([{"id": "x", "name": "Emotet", "display_name": "Emotet (bot)"}, {"id": "T1059"}]) == (
-        "Emotet (bot)",
-        "T1059",
-    )
 
 
 def test_load_json_page_names_what_failed() -> None:
