@@ -24,7 +24,7 @@ from threatstream.operators.fetch import _store_page
 from threatstream.records.results import StoredPage, ValidateResult
 from threatstream.sources import get_source
 from threatstream.sources.base import SourceSpec
-from threatstream.sources.csv_list import ListSpec, to_source
+from threatstream.sources.lists import ListSpec, to_source
 from threatstream.sources.threatfox import THREATFOX
 from threatstream_dev.batches import validate_stored
 from threatstream_dev.feed_replay import TEST_KEYS
@@ -146,7 +146,7 @@ def test_a_backtracking_spec_regex_matches_in_linear_time(
 def test_a_spec_regex_re2_cannot_run_is_refused_at_load_time(
     regex: str, problem: str, tmp_path: Path, fault_case: FaultCase
 ) -> None:
-    from threatstream.sources.csv_list import ListSpecError, list_sources
+    from threatstream.sources.lists import ListSpecError, list_sources
 
     path = tmp_path / "hostile_list.json"
     path.write_text(json.dumps({**LIST, "value": {"regex": regex}}), encoding="utf-8")

@@ -18,15 +18,10 @@ from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.exceptions import FeedFormatError
 from threatstream.feeds.pages import FetchedPage
 from threatstream.sources import get_source
-from threatstream.sources.csv_list import (
-    ListSpec,
-    ListSpecError,
-    list_sources,
-    load_spec,
-    parse_list_record,
-    split_list,
-    to_source,
-)
+from threatstream.sources.lists import ListSpec, ListSpecError, list_sources, to_source
+from threatstream.sources.lists.parse import parse_list_record
+from threatstream.sources.lists.reader import split_list
+from threatstream.sources.lists.spec import load_spec
 
 EXAMPLE = FEEDS / "lists" / "threatfox_csv.json"
 MINIMAL: dict[str, Any] = {

@@ -19,8 +19,8 @@ from threatstream.naming import RESERVED_SOURCE_NAMES
 from threatstream.sources.abuseipdb import ABUSEIPDB
 from threatstream.sources.base import SourceSpec
 from threatstream.sources.cisa_kev import CISA_KEV
-from threatstream.sources.csv_list import list_sources, specs_dir
 from threatstream.sources.feodo import FEODO
+from threatstream.sources.lists import list_sources, specs_dir
 from threatstream.sources.malwarebazaar import MALWAREBAZAAR
 from threatstream.sources.otx import OTX
 from threatstream.sources.taxii import TAXII
