@@ -21,8 +21,7 @@ class CanonicalIndicator(NamedTuple):
 Canonicaliser: TypeAlias = Callable[[str], CanonicalIndicator]
 
 
-# --------------------------------------------------------------------------------------------
-# Limits (measured in UTF-8 bytes of the stripped value)
+# Limits, in UTF-8 bytes of the stripped value (host names and labels: in characters).
 
 URL_MAX_BYTES = 8192
 TEXT_MAX_BYTES = 2048
