@@ -7,8 +7,9 @@ Layout of the output folder (default ``build/mwaa``), copied 1:1 to the environm
 
     dags/threatstream_*.py            the DAG files
     dags/constraints-<version>.txt    constraints for requirements.txt (read from the DAG folder)
-    plugins.zip                       threatstream/ (the package), .airflowignore, include/cosmos/,
-                                      include/feeds/lists/ (the list feed specs)
+    plugins.zip                       threatstream/ (the package, with its Cosmos container
+                                      settings), .airflowignore, include/feeds/lists/ (the list
+                                      feed specs)
     requirements.txt                  --constraint line, requirements.txt, amazon[s3fs]
     startup.sh                        environment of every Airflow component
 
@@ -38,13 +39,14 @@ def _zip_file(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
     archive.writestr(info, data)
 
 
-#: What the package reads from ``include/`` at run time: both containers' settings and the list
-#: feed specs (MWAA has no ``include/`` folder, so they travel in plugins.zip).
-INCLUDED = ("cosmos/container.json", "cosmos/merged_container.json", "feeds/lists/*.json")
+#: What the package reads from ``include/`` at run time: the list feed specs (MWAA has no
+#: ``include/`` folder, so they travel in plugins.zip). The Cosmos container settings are
+#: package data (``threatstream/store/containers/``), zipped with the package.
+INCLUDED = ("feeds/lists/*.json",)
 
 
 def build_plugins_zip(target: Path) -> list[str]:
-    """The package, its ``.airflowignore``, the Cosmos container settings and the list specs."""
+    """The package (with its data files), its ``.airflowignore`` and the list specs."""
     entries: dict[str, bytes] = {".airflowignore": (REPO / "plugins" / ".airflowignore").read_bytes()}
     for pattern in INCLUDED:
         for path in sorted((REPO / "include").glob(pattern)):
@@ -79,7 +81,6 @@ def startup_script(storage_base: str, storage_conn_id: str) -> str:
     lines = [
         "#!/bin/sh",
         "# MWAA startup script: runs before every Airflow component starts (generated).",
-        f"export THREATSTREAM_CONTAINER_SETTINGS={include}/cosmos/container.json",
         f"export THREATSTREAM_LIST_SPECS={include}/feeds/lists",
         f"export AIRFLOW__THREATSTREAM__STORAGE_BASE={storage_base}",
     ]

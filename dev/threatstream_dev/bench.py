@@ -598,13 +598,16 @@ def _upsert_ceiling(database: Database, path: Path, log: Callable[[str], None]) 
     from concurrent.futures import ThreadPoolExecutor
 
     from threatstream.batches.storage import open_path, read_json_lines
-    from threatstream.store.indicators import Batch, plan_batches
+    from threatstream.store.planning import Batch, document_entries, plan_batches
 
     with database() as hook:
         container = hook.get_container()
-        batches = plan_batches(
-            list(read_json_lines(open_path(path.resolve().as_uri(), base=path.resolve().parent.as_uri())))
+        documents = list(
+            read_json_lines(open_path(path.resolve().as_uri(), base=path.resolve().parent.as_uri()))
         )
+        # No partial batch released early: batches as full as the documents allow.
+        planned = plan_batches(document_entries(documents, "partition_key"), max_buffered=len(documents))
+        batches = [batch.decoded() for batch in planned]
 
         def write(batch: Batch) -> int:
             operations = [("upsert", (dict(d),)) for d in batch.documents]

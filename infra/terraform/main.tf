@@ -4,17 +4,17 @@
 # feed keys, without any key.
 
 locals {
-  # One source of truth: the container settings the pipeline itself reads at run time, for the
-  # source container and for the merged view's container (the folder of container.json).
+  # One source of truth: the container settings the pipeline itself reads at run time (shipped
+  # in the package), for the source container and for the merged view's container.
   containers = {
     indicators = {
       name           = var.container_name
-      settings       = jsondecode(file("${path.module}/../../include/cosmos/container.json"))
+      settings       = jsondecode(file("${path.module}/../../plugins/threatstream/store/containers/container.json"))
       max_throughput = var.autoscale_max_throughput
     }
     merged = {
       name           = var.merged_container_name
-      settings       = jsondecode(file("${path.module}/../../include/cosmos/merged_container.json"))
+      settings       = jsondecode(file("${path.module}/../../plugins/threatstream/store/containers/merged_container.json"))
       max_throughput = var.merged_autoscale_max_throughput
     }
   }

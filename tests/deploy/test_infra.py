@@ -1,6 +1,7 @@
 """infra/terraform: parses, provisions what the pipeline needs, and takes each container's
-partition key, TTL and indexing policy from include/cosmos/*.json (one source of truth): the
-source container's container.json and the merged view's merged_container.json."""
+partition key, TTL and indexing policy from the settings the package ships in
+store/containers/*.json (one source of truth): the source container's container.json and the
+merged view's merged_container.json."""
 
 from __future__ import annotations
 
@@ -12,12 +13,11 @@ from typing import Any
 import hcl2
 import pytest
 
-from threatstream.store.indicators import DEFAULT_CONTAINER
-from threatstream.store.merged import DEFAULT_MERGED_CONTAINER
+from threatstream.store.containers import DEFAULT_CONTAINER, DEFAULT_MERGED_CONTAINER
 
 REPO = Path(__file__).resolve().parents[2]
 TERRAFORM = REPO / "infra" / "terraform"
-COSMOS_SETTINGS = REPO / "include" / "cosmos"
+COSMOS_SETTINGS = REPO / "plugins" / "threatstream" / "store" / "containers"
 #: Terraform's key in local.containers -> (settings file, the variable naming it, the code's default name).
 CONTAINERS = {
     "indicators": ("container.json", "container_name", DEFAULT_CONTAINER),
@@ -82,7 +82,7 @@ def test_every_settings_file_is_provisioned(terraform: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("key", sorted(CONTAINERS))
-def test_container_settings_come_from_include(terraform: dict[str, Any], key: str) -> None:
+def test_container_settings_come_from_the_package(terraform: dict[str, Any], key: str) -> None:
     file_name, name_variable, code_default = CONTAINERS[key]
     entry = terraform["locals"]["containers"][key]
     match = SETTINGS_FILE.search(entry["settings"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+CONTAINER_SETTINGS = REPO / "plugins" / "threatstream" / "store" / "containers"
 sys.path.insert(0, str(REPO / "deploy" / "mwaa"))
 
 import build_bundle  # noqa: E402
@@ -46,8 +46,7 @@ def test_plugins_zip_holds_the_package_and_its_airflowignore(bundle: Path) -> No
     with zipfile.ZipFile(bundle / "plugins.zip") as archive:
         names = set(archive.namelist())
         assert archive.read(".airflowignore").decode().split() == ["threatstream/"]
-        settings = json.loads(archive.read("include/cosmos/container.json"))
-        shipped = {name: archive.read(name) for name in names if name.startswith("include/")}
+        shipped = {name: archive.read(name) for name in names}
     package = {
         p.relative_to(REPO / "plugins").as_posix()
         for p in (REPO / "plugins" / "threatstream").rglob("*.py")
@@ -55,12 +54,14 @@ def test_plugins_zip_holds_the_package_and_its_airflowignore(bundle: Path) -> No
     }
     assert package <= names
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
-    assert settings == json.loads((REPO / "include" / "cosmos" / "container.json").read_text())
-    # Everything the package reads from include/: both containers' settings and the list specs.
-    read_at_run_time = [REPO / "include" / "cosmos" / "merged_container.json"]
-    read_at_run_time += sorted((REPO / "include" / "feeds" / "lists").glob("*.json"))
-    assert len(read_at_run_time) > 1
-    for path in read_at_run_time:
+    # Both containers' settings, as package data; the list specs, from include/.
+    settings = sorted(CONTAINER_SETTINGS.glob("*.json"))
+    assert [p.name for p in settings] == ["container.json", "merged_container.json"]
+    for path in settings:
+        assert shipped[path.relative_to(REPO / "plugins").as_posix()] == path.read_bytes(), path
+    list_specs = sorted((REPO / "include" / "feeds" / "lists").glob("*.json"))
+    assert list_specs
+    for path in list_specs:
         assert shipped[path.relative_to(REPO).as_posix()] == path.read_bytes(), path
 
 
@@ -92,31 +93,25 @@ def test_startup_script_points_at_what_the_bundle_ships(bundle: Path, tmp_path: 
     assert script.startswith("#!/bin/sh\n")
     env = dict(re.findall(r"^export (\w+)=(\S+)$", script, re.M))
     assert env["AIRFLOW__THREATSTREAM__STORAGE_BASE"] == "s3://threatstream-test-bucket/batches/"
-    settings = env["THREATSTREAM_CONTAINER_SETTINGS"]
+    assert "THREATSTREAM_CONTAINER_SETTINGS" not in env  # the package ships its container settings
     list_specs = env["THREATSTREAM_LIST_SPECS"]
-    assert settings.startswith("/usr/local/airflow/plugins/")
     assert list_specs.startswith("/usr/local/airflow/plugins/")
-    # Unpacked where MWAA unpacks it, the package imports and finds its container settings,
-    # the merged view's settings next to them, and the list feed specs.
+    # Unpacked where MWAA unpacks it, the package imports and finds both containers' settings
+    # and the list feed specs.
     plugins = tmp_path / "plugins"
     with zipfile.ZipFile(bundle / "plugins.zip") as archive:
         archive.extractall(plugins)
-    local_settings = plugins / settings.removeprefix("/usr/local/airflow/plugins/")
     local_list_specs = plugins / list_specs.removeprefix("/usr/local/airflow/plugins/")
     code = (
-        "from threatstream.store.indicators import load_container_settings as l\n"
-        "from threatstream.store.merged import merged_container_settings as m\n"
-        "from threatstream.sources.csv_list import list_sources\n"
-        "print(l()['partition_key_path'], m()['partition_key_path'], *(s.name for s in list_sources()))"
+        "from threatstream.store.containers import indicator_container_settings as i\n"
+        "from threatstream.store.containers import merged_container_settings as m\n"
+        "from threatstream.sources.lists import list_sources\n"
+        "print(i()['partition_key_path'], m()['partition_key_path'], *(s.name for s in list_sources()))"
     )
+    environment = {k: v for k, v in os.environ.items() if k != "THREATSTREAM_CONTAINER_SETTINGS"}
     result = subprocess.run(
         [sys.executable, "-c", code],
-        env={
-            **os.environ,
-            "PYTHONPATH": str(plugins),
-            "THREATSTREAM_CONTAINER_SETTINGS": str(local_settings),
-            "THREATSTREAM_LIST_SPECS": str(local_list_specs),
-        },
+        env={**environment, "PYTHONPATH": str(plugins), "THREATSTREAM_LIST_SPECS": str(local_list_specs)},
         capture_output=True,
         text=True,
         timeout=120,
@@ -124,6 +119,26 @@ def test_startup_script_points_at_what_the_bundle_ships(bundle: Path, tmp_path: 
     )
     list_names = sorted(p.stem for p in (REPO / "include" / "feeds" / "lists").glob("*.json"))
     assert result.stdout.split() == ["/partition_key", "/partition_key", *list_names]
+
+
+def test_container_settings_are_read_from_the_zip_itself(bundle: Path) -> None:
+    # importlib.resources reads package data through zipimport too: plugins.zip on sys.path.
+    code = (
+        "import threatstream.store.containers as c\n"
+        "assert '.zip' in c.__file__, c.__file__\n"
+        "print(c.indicator_container_settings()['partition_key_path'], "
+        "c.merged_container_settings()['partition_key_path'])"
+    )
+    environment = {k: v for k, v in os.environ.items() if k != "THREATSTREAM_CONTAINER_SETTINGS"}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**environment, "PYTHONPATH": str(bundle / "plugins.zip")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert result.stdout.split() == ["/partition_key", "/partition_key"]
 
 
 def test_refuses_a_non_s3_storage_base(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 The merged view lives in a container of its own (default ``indicators_merged``, in the
 database of the ``threatstream_cosmos`` connection), with the same partition key scheme as
-the source documents and its own indexing policy (``include/cosmos/merged_container.json``).
+the source documents and its own indexing policy (``store/containers/merged_container.json``).
 
 Every source document is merged by a point read of its merged document, the pure
 :func:`threatstream.merged.merge.merge`, and a write conditioned on the ETag that was read
@@ -20,7 +20,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from itertools import islice
-from pathlib import Path
 from typing import Any
 
 from airflow.configuration import conf
@@ -32,9 +31,9 @@ from azure.cosmos.exceptions import CosmosHttpResponseError
 from threatstream.canonical.identity import merged_keys
 from threatstream.merged.merge import content_of, merge, prepare_for_write
 from threatstream.merged.scoring import ScoringPolicy
-from threatstream.store.indicators import IndicatorStoreHook, _container_settings_path, _request_charge
+from threatstream.store.base import CosmosStoreHook, request_charge
+from threatstream.store.containers import DEFAULT_MERGED_CONTAINER, MERGED_SETTINGS
 
-DEFAULT_MERGED_CONTAINER = "indicators_merged"
 #: Statuses that mean "someone else wrote first": read, merge and write again.
 CONFLICT_STATUSES = frozenset({404, 409, 412})
 
@@ -63,18 +62,6 @@ SOC_QUERIES: Mapping[str, str] = {
         "WHERE ARRAY_CONTAINS(c.source_names, @source) AND c.score >= @min_score"
     ),
 }
-
-
-def merged_container_settings() -> dict[str, Any]:
-    """Settings of the merged container: ``merged_container.json`` next to ``container.json``."""
-    path = _container_settings_path().with_name("merged_container.json")
-    try:
-        settings: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FileNotFoundError(
-            f"Merged-view container settings not found at {path}; deploy include/cosmos/ with the DAGs."
-        ) from None
-    return settings
 
 
 def default_merged_container() -> str:
@@ -136,10 +123,10 @@ class _Charge:
         self.total = 0.0
 
     def __call__(self, headers: Mapping[str, Any], _body: Any) -> None:
-        self.total += _request_charge(headers)
+        self.total += request_charge(headers)
 
 
-class MergedViewHook(IndicatorStoreHook):
+class MergedViewHook(CosmosStoreHook):
     """The merged-view container of the ``threatstream_cosmos`` database.
 
     :param azure_cosmos_conn_id: the store connection (same account and database).
@@ -148,13 +135,15 @@ class MergedViewHook(IndicatorStoreHook):
     :param max_concurrency: source documents merged at once.
     :param max_conflicts: read-merge-write attempts per document when others write first.
     :param policy: the scoring policy.
+    :param kwargs: ``max_attempts`` and ``backoff_initial`` (see :class:`CosmosStoreHook`).
     """
 
     hook_name = "ThreatStream merged view"
+    settings_file = MERGED_SETTINGS
 
     def __init__(
         self,
-        azure_cosmos_conn_id: str = IndicatorStoreHook.default_conn_name,
+        azure_cosmos_conn_id: str = CosmosStoreHook.default_conn_name,
         *,
         container_name: str | None = None,
         max_concurrency: int = 8,
@@ -162,18 +151,15 @@ class MergedViewHook(IndicatorStoreHook):
         policy: ScoringPolicy | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(azure_cosmos_conn_id, max_concurrency=max_concurrency, **kwargs)
-        self._merged_container_name = container_name or default_merged_container()
+        super().__init__(azure_cosmos_conn_id, **kwargs)
+        self._container_name = container_name or default_merged_container()
+        self.max_concurrency = max_concurrency
         self.max_conflicts = max_conflicts
         self.policy = policy or configured_policy()
 
     @property
     def container_name(self) -> str:
-        return self._merged_container_name
-
-    def container_settings(self) -> dict[str, Any]:
-        """The merged container's settings (``include/cosmos/merged_container.json``)."""
-        return merged_container_settings()
+        return self._container_name
 
     # -- reads -------------------------------------------------------------------------
 

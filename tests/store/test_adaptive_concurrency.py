@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from threatstream.store.indicators import AdaptiveConcurrency
+from threatstream.store.concurrency import AdaptiveConcurrency
 
 
 def test_grows_by_one_per_window_of_clean_batches_up_to_the_maximum() -> None:

@@ -11,7 +11,8 @@ import pytest
 from threatstream.canonical.vocabulary import IndicatorType
 from threatstream.parsing.timestamps import SORTABLE, format_utc
 from threatstream.records.indicators import Observation
-from threatstream.store.merged import SOC_QUERIES, MergedViewHook, merged_container_settings
+from threatstream.store.containers import merged_container_settings
+from threatstream.store.merged import SOC_QUERIES, MergedViewHook
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 PARAMETERS: dict[str, dict[str, Any]] = {

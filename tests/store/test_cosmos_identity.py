@@ -1,4 +1,4 @@
-"""Cosmos DB without any key: Microsoft Entra ID data-plane auth in ``IndicatorStoreHook``.
+"""Cosmos DB without any key: Microsoft Entra ID data-plane auth in ``CosmosStoreHook``.
 
 No Entra ID tenant is reachable here, so the identity is a static ``TokenCredential`` standing
 in for ``DefaultAzureCredential``; the client, its bearer-token policy and every request are
@@ -16,7 +16,7 @@ import pytest
 from azure.core.credentials import AccessToken, TokenCredential
 
 from threatstream.exceptions import StoreAuthError
-from threatstream.store import indicators as cosmos_module
+from threatstream.store import base as store_base
 from threatstream.store.indicators import IndicatorStoreHook
 from threatstream_dev.cosmos_emulator import CosmosEmulator
 
@@ -51,7 +51,7 @@ def credentials(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         calls.append({**kwargs, "credential": StaticTokenCredential()})
         return calls[-1]["credential"]  # type: ignore[no-any-return]
 
-    monkeypatch.setattr(cosmos_module, "get_sync_default_azure_credential", factory)
+    monkeypatch.setattr(store_base, "get_sync_default_azure_credential", factory)
     return calls
 
 
@@ -111,7 +111,7 @@ def test_management_api_extras_keep_the_providers_route(
         seen.append("management API")
         raise RuntimeError("stop before the network")
 
-    monkeypatch.setattr(cosmos_module.AzureCosmosDBHook, "get_conn", providers_route)
+    monkeypatch.setattr(store_base.AzureCosmosDBHook, "get_conn", providers_route)
     with pytest.raises(RuntimeError, match="stop before the network"):
         IndicatorStoreHook().get_conn()
     assert seen == ["management API"]

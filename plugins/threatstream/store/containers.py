@@ -1,0 +1,60 @@
+"""The Cosmos containers: their default names and their settings (partition key path, default
+TTL, indexing policy), shipped with the package in ``store/containers/``.
+
+The settings are read with :mod:`importlib.resources`, so they are found wherever the package
+is: installed, on ``plugins/``, or imported straight from a zip such as MWAA's ``plugins.zip``.
+``THREATSTREAM_CONTAINER_SETTINGS`` overrides them with a ``container.json`` of one's own,
+next to which ``merged_container.json`` is read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DATABASE = "threatstream"
+#: The per-source indicator container.
+DEFAULT_CONTAINER = "indicators"
+#: The merged view's container.
+DEFAULT_MERGED_CONTAINER = "indicators_merged"
+
+#: Settings files of the two containers, in the package's ``store/containers/`` folder.
+INDICATOR_SETTINGS = "container.json"
+MERGED_SETTINGS = "merged_container.json"
+
+
+def container_settings(file_name: str) -> dict[str, Any]:
+    """The settings in ``file_name`` (:data:`INDICATOR_SETTINGS` or :data:`MERGED_SETTINGS`).
+
+    Read from the package, or from the folder of ``THREATSTREAM_CONTAINER_SETTINGS`` when set
+    (that file itself for :data:`INDICATOR_SETTINGS`).
+    """
+    override = os.environ.get("THREATSTREAM_CONTAINER_SETTINGS")
+    if not override:
+        text = files("threatstream.store").joinpath("containers", file_name)
+        settings: dict[str, Any] = json.loads(text.read_text(encoding="utf-8"))
+        return settings
+    path = Path(override)
+    if file_name != INDICATOR_SETTINGS:
+        path = path.with_name(file_name)
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"Cosmos container settings not found at {path} (THREATSTREAM_CONTAINER_SETTINGS={override}); "
+            "unset it to use the settings shipped with the package."
+        ) from None
+    return settings
+
+
+def indicator_container_settings() -> dict[str, Any]:
+    """Settings of the per-source indicator container."""
+    return container_settings(INDICATOR_SETTINGS)
+
+
+def merged_container_settings() -> dict[str, Any]:
+    """Settings of the merged view's container."""
+    return container_settings(MERGED_SETTINGS)
