@@ -27,6 +27,20 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
 
 
+def _run_python(code: str, python_path: Path, **env: str) -> str:
+    """What ``code`` prints, run with only ``python_path`` for the package (no settings override)."""
+    environment = {k: v for k, v in os.environ.items() if k != "THREATSTREAM_CONTAINER_SETTINGS"}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**environment, "PYTHONPATH": str(python_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return result.stdout
+
+
 def _requirements(path: Path) -> list[str]:
     return [line for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
 
@@ -108,17 +122,9 @@ def test_startup_script_points_at_what_the_bundle_ships(bundle: Path, tmp_path: 
         "from threatstream.sources.lists import list_sources\n"
         "print(i()['partition_key_path'], m()['partition_key_path'], *(s.name for s in list_sources()))"
     )
-    environment = {k: v for k, v in os.environ.items() if k != "THREATSTREAM_CONTAINER_SETTINGS"}
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        env={**environment, "PYTHONPATH": str(plugins), "THREATSTREAM_LIST_SPECS": str(local_list_specs)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    printed = _run_python(code, plugins, THREATSTREAM_LIST_SPECS=str(local_list_specs))
     list_names = sorted(p.stem for p in (REPO / "include" / "feeds" / "lists").glob("*.json"))
-    assert result.stdout.split() == ["/partition_key", "/partition_key", *list_names]
+    assert printed.split() == ["/partition_key", "/partition_key", *list_names]
 
 
 def test_container_settings_are_read_from_the_zip_itself(bundle: Path) -> None:
@@ -129,16 +135,7 @@ def test_container_settings_are_read_from_the_zip_itself(bundle: Path) -> None:
         "print(c.indicator_container_settings()['partition_key_path'], "
         "c.merged_container_settings()['partition_key_path'])"
     )
-    environment = {k: v for k, v in os.environ.items() if k != "THREATSTREAM_CONTAINER_SETTINGS"}
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        env={**environment, "PYTHONPATH": str(bundle / "plugins.zip")},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    assert result.stdout.split() == ["/partition_key", "/partition_key"]
+    assert _run_python(code, bundle / "plugins.zip").split() == ["/partition_key", "/partition_key"]
 
 
 def test_refuses_a_non_s3_storage_base(tmp_path: Path) -> None:
