@@ -20,7 +20,10 @@ from threatstream.exceptions import FeedFormatError
 from threatstream.feeds.pages import FetchWindow
 from threatstream.operators.fetch import _store_page
 from threatstream.records.results import StoredPage, ValidateResult
-from threatstream.sources.taxii import TAXII, TAXII_MEDIA_TYPE, TaxiiHook, parse_record, split_records
+from threatstream.sources.taxii import TAXII
+from threatstream.sources.taxii.envelope import split_records
+from threatstream.sources.taxii.hook import TAXII_MEDIA_TYPE, TaxiiHook
+from threatstream.sources.taxii.parse import parse_record
 from threatstream_dev.batches import validate_stored
 from threatstream_dev.hostile_feed import Behaviour, HostileFeedServer, json_body, raw_body
 from threatstream_dev.memory import python_peak

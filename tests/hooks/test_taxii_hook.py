@@ -15,7 +15,8 @@ from threatstream.exceptions import (
     FeedRequestError,
 )
 from threatstream.feeds.pages import FetchWindow
-from threatstream.sources.taxii import TAXII_MEDIA_TYPE, TaxiiHook, split_records
+from threatstream.sources.taxii.envelope import split_records
+from threatstream.sources.taxii.hook import TAXII_MEDIA_TYPE, TaxiiHook
 from threatstream_dev.feed_replay import FeedReplayServer
 
 pytestmark = pytest.mark.replay

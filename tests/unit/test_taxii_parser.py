@@ -12,13 +12,10 @@ from threatstream.canonical.errors import InvalidIndicator
 from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.exceptions import FeedFormatError
 from threatstream.feeds.pages import FetchedPage
-from threatstream.sources.taxii import (
-    TAXII,
-    parse_record,
-    pattern_indicator,
-    pattern_observable,
-    split_records,
-)
+from threatstream.sources.taxii import TAXII
+from threatstream.sources.taxii.envelope import split_records
+from threatstream.sources.taxii.parse import parse_record
+from threatstream.sources.taxii.patterns import pattern_indicator, pattern_observable
 
 AT = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 TLP_GREEN = "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"
