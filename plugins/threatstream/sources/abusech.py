@@ -1,7 +1,7 @@
-"""What the abuse.ch APIs (ThreatFox, MalwareBazaar, Feodo Tracker downloads) have in common.
+"""What the abuse.ch APIs (ThreatFox, MalwareBazaar, URLhaus, Feodo Tracker downloads) have in common.
 
 Every ``*-api.abuse.ch`` API needs the free ``Auth-Key`` header (https://auth.abuse.ch) and
-wraps its answer in ``{"query_status": ..., "data": ...}``: ``ok`` with a ``data`` list,
+wraps its answer in ``{"query_status": ..., "data": ...}`` (URLhaus: ``urls``): ``ok`` with a list,
 ``no_result``/``no_results`` when nothing matched (``data`` is then a message string), and
 ``unknown_auth_key``/``auth_key_required`` (HTTP 401/403) when the key is wrong or missing.
 The bulk download files (Feodo Tracker) need no key, but one is sent when configured.
@@ -42,6 +42,14 @@ class AbuseChHook(FeedHook):
         except ValueError:
             return False
 
+    def check_auth_status(self, status: object) -> None:
+        """:raises FeedAuthError: ``status`` (a ``query_status``) says the key was refused."""
+        if isinstance(status, str) and status in AUTH_FAILURE_STATUSES:
+            raise FeedAuthError(
+                f"{self.hook_name}: query_status '{status}' from connection '{self.http_conn_id}'. "
+                f"Check the Auth-Key in the connection's password field."
+            )
+
     def query(self, what: str, *, json: Any = None, data: Mapping[str, Any] | None = None) -> FetchedPage:
         """POST one query to the API root (``api/v1/``) and check its ``query_status``.
 
@@ -51,11 +59,7 @@ class AbuseChHook(FeedHook):
         """
         response = self.post("api/v1/", json=json, data=data)
         status = query_status(load_json_page(response.content, what))
-        if status in AUTH_FAILURE_STATUSES:
-            raise FeedAuthError(
-                f"{self.hook_name}: query_status '{status}' from connection '{self.http_conn_id}'. "
-                f"Check the Auth-Key in the connection's password field."
-            )
+        self.check_auth_status(status)
         if status != "ok" and status not in NO_RESULT_STATUSES:
             raise FeedRequestError(f"{self.hook_name}: {what} answered query_status {status!r}")
         return FetchedPage(body=response.content)

@@ -11,12 +11,9 @@ from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from typing import Any
 
-import requests
-
 from threatstream.canonical.errors import InvalidIndicator
 from threatstream.canonical.vocabulary import TLP, IndicatorType
-from threatstream.exceptions import FeedAuthError, FeedFormatError
-from threatstream.feeds.hook import FeedHook
+from threatstream.exceptions import FeedFormatError
 from threatstream.feeds.limits import MIB, FeedLimits
 from threatstream.feeds.pages import FetchedPage, FetchWindow
 from threatstream.parsing.json_stream import first_json_value, iter_json_array, json_value
@@ -24,9 +21,9 @@ from threatstream.parsing.streams import read_head
 from threatstream.parsing.string_lists import string_list
 from threatstream.parsing.timestamps import parse_timestamp
 from threatstream.records.indicators import Observation, new_observation
+from threatstream.sources.abusech import AbuseChHook
 from threatstream.sources.base import SourceSpec
 
-AUTH_FAILURE_STATUSES = frozenset({"unknown_auth_key", "auth_key_required"})
 #: Record fields kept in ``raw_metadata``.
 KEPT_FIELDS = ("id", "url_status", "threat", "urlhaus_reference", "reporter", "date_added", "host", "larted")
 MAX_LIMIT = 1000
@@ -36,11 +33,7 @@ MAX_LIMIT = 1000
 MAX_RECORD = 4 * 1024 * 1024
 
 
-def _query_status(body: Any) -> str | None:
-    return body.get("query_status") if isinstance(body, dict) else None
-
-
-class URLhausHook(FeedHook):
+class URLhausHook(AbuseChHook):
     """URLhaus API client; the abuse.ch Auth-Key is the connection's password.
 
     :param http_conn_id: connection with schema/host/port = ``https://urlhaus-api.abuse.ch``.
@@ -48,7 +41,6 @@ class URLhausHook(FeedHook):
 
     default_conn_name = "threatstream_urlhaus"
     hook_name = "URLhaus"
-    auth_header = "Auth-Key"
     #: One page of at most 1000 URLs (about 0.5 kB each, so about 0.5 MB).
     default_limits = FeedLimits(
         max_body_bytes=8 * MIB, max_request_seconds=120, max_pages=1, max_records=5000
@@ -62,24 +54,11 @@ class URLhausHook(FeedHook):
         }
     }
 
-    def is_auth_failure(self, response: requests.Response) -> bool:
-        if response.status_code in (401, 403):
-            return True
-        try:
-            return _query_status(response.json()) in AUTH_FAILURE_STATUSES
-        except ValueError:
-            return False
-
     def iter_pages(self, window: FetchWindow, *, limit: int | None = None, **_: Any) -> Iterator[FetchedPage]:
         """Yield the single page of recent URLs (``limit`` of them, 1-1000, if given)."""
         endpoint = f"v1/urls/recent/limit/{int(limit)}/" if limit else "v1/urls/recent/"
         response = self.get(endpoint)
-        status = json_value(response.content, "query_status", "URLhaus urls/recent")
-        if status in AUTH_FAILURE_STATUSES:
-            raise FeedAuthError(
-                f"URLhaus: query_status '{status}' from connection '{self.http_conn_id}'. "
-                "Check the Auth-Key in the connection's password field."
-            )
+        self.check_auth_status(json_value(response.content, "query_status", "URLhaus urls/recent"))
         yield FetchedPage(body=response.content)
 
 
