@@ -17,6 +17,7 @@ from urllib.parse import SplitResult, urlsplit
 import pytest
 import yaml
 
+from threatstream.settings import options
 from threatstream.sources import all_sources
 from threatstream.store.indicators import IndicatorStoreHook
 from threatstream_dev.feed_replay import TEST_KEYS, FeedReplayServer
@@ -166,12 +167,12 @@ def _base_url(conn: dict[str, Any]) -> SplitResult:
 
 
 def test_settings_in_the_compose_stack_are_ones_the_code_reads(compose: dict[str, Any]) -> None:
-    options = _code_reads(r'conf\.get\w*\(\s*"threatstream",\s*"(\w+)"')
-    assert {"storage_base", "storage_conn_id", "retention_days", "quarantine_retention_days"} <= options
+    declared = {option.name for option in options()}
+    assert {"storage_base", "storage_conn_id", "retention_days", "quarantine_retention_days"} <= declared
     env = _environment(compose, "airflow-worker")
     configured = {k.removeprefix("AIRFLOW__THREATSTREAM__").lower() for k in env if "__THREATSTREAM__" in k}
     assert {"storage_base", "storage_conn_id"} <= configured
-    assert configured <= options, f"settings nothing reads: {configured - options}"
+    assert configured <= declared, f"settings nothing reads: {configured - declared}"
 
 
 def test_env_vars_and_paths_the_code_reads_exist_in_the_containers(compose: dict[str, Any]) -> None:

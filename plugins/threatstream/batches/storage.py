@@ -26,6 +26,7 @@ from airflow.sdk import ObjectStoragePath
 
 from threatstream.batches.encoding import decode_line, encode_line
 from threatstream.exceptions import BatchFormatError, StoragePathError
+from threatstream.settings import settings
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 _UPLOAD_CHUNK = 8 * 1024 * 1024
@@ -41,9 +42,7 @@ _LOCAL = frozenset({"file", "local"})
 
 def default_storage_base() -> str:
     """The configured storage base, or ``file://`` under ``AIRFLOW_HOME``."""
-    from airflow.configuration import conf
-
-    configured = conf.get("threatstream", "storage_base", fallback="")
+    configured = settings().storage_base
     if configured:
         return configured
     home = os.environ.get("AIRFLOW_HOME") or str(Path.home() / "airflow")
@@ -51,9 +50,7 @@ def default_storage_base() -> str:
 
 
 def default_storage_conn_id() -> str | None:
-    from airflow.configuration import conf
-
-    return conf.get("threatstream", "storage_conn_id", fallback="") or None
+    return settings().storage_conn_id or None
 
 
 def safe_segment(text: str) -> str:

@@ -20,10 +20,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from airflow.configuration import conf
 from airflow.sdk import BaseNotifier
 
 from threatstream.naming import NAME_PREFIX, airflow_name
+from threatstream.settings import settings
 
 log = logging.getLogger("threatstream.alerts")
 
@@ -131,7 +131,7 @@ def post_webhook(alert: Alert, conn_id: str = ALERTS_CONN_ID) -> bool:
                 "ThreatStream alert webhook %s: connection unreadable (%s)", conn_id, type(error).__name__
             )
         return False
-    payload_format = conf.get("threatstream", "alert_payload", fallback="slack")
+    payload_format = settings().alert_payload
     try:
         hook = HttpHook(method="POST", http_conn_id=conn_id)
         response = hook.run(

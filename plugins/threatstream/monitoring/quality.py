@@ -21,11 +21,10 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airflow.configuration import conf
-
 from threatstream.monitoring.notify import Alert
 from threatstream.naming import airflow_name
 from threatstream.records.results import FetchResult, ValidateResult
+from threatstream.settings import settings
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +32,11 @@ log = logging.getLogger(__name__)
 HISTORY_LENGTH = 10
 
 
-def _option(name: str, default: float) -> float:
-    return conf.getfloat("threatstream", name, fallback=default)
-
-
 def reject_ratio_alert(
     result: ValidateResult, max_ratio: float, warn_ratio: float | None = None
 ) -> Alert | None:
     """An alert when the reject ratio is above the warning level (and at most ``max_ratio``)."""
-    warn = _option("warn_reject_ratio", 0.1) if warn_ratio is None else warn_ratio
+    warn = settings().warn_reject_ratio if warn_ratio is None else warn_ratio
     if result.records == 0 or result.reject_ratio <= warn or result.reject_ratio > max_ratio:
         return None
     return Alert(
@@ -64,7 +59,7 @@ def zero_records_alert(
     source: str, run_id: str, records: int, history: Sequence[int], min_usual: float | None = None
 ) -> Alert | None:
     """An alert when a feed that usually returns many records returned none."""
-    usual_floor = _option("zero_records_min_usual", 10) if min_usual is None else min_usual
+    usual_floor = settings().zero_records_min_usual if min_usual is None else min_usual
     if records > 0 or not history:
         return None
     usual = statistics.median(history)
@@ -111,7 +106,7 @@ def quota_alert(result: FetchResult, warn_fraction: float | None = None) -> Aler
     if remaining is None:
         return None
     limit = _as_int(metadata.get("rate_limit_limit"))
-    fraction = _option("quota_warn_fraction", 0.2) if warn_fraction is None else warn_fraction
+    fraction = settings().quota_warn_fraction if warn_fraction is None else warn_fraction
     threshold = max(1.0, limit * fraction) if limit else 1.0
     if remaining > threshold:
         return None

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.configuration import conf
 from airflow.sdk import BaseOperator, Context, ObjectStoragePath
 
 from threatstream.batches.retention import RetentionPolicy, apply_retention
@@ -13,14 +12,16 @@ from threatstream.batches.storage import default_storage_base, default_storage_c
 from threatstream.compat import AirflowFailException
 from threatstream.naming import STIX_EXPORT_FOLDER
 from threatstream.operators.rendering import rendered_flag
+from threatstream.settings import settings
 from threatstream.sources import all_sources
 
 
 def configured_policy() -> RetentionPolicy:
     """The ``[threatstream] retention_days`` / ``quarantine_retention_days`` options."""
+    configured = settings()
     return RetentionPolicy(
-        retention_days=conf.getfloat("threatstream", "retention_days", fallback=30.0),
-        quarantine_retention_days=conf.getfloat("threatstream", "quarantine_retention_days", fallback=90.0),
+        retention_days=configured.retention_days,
+        quarantine_retention_days=configured.quarantine_retention_days,
     )
 
 

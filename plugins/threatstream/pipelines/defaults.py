@@ -12,7 +12,6 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow.configuration import conf
 from airflow.sdk import DAG
 
 from threatstream.compat import (
@@ -25,6 +24,7 @@ from threatstream.compat import (
     notice_missing,
 )
 from threatstream.monitoring.notify import ThreatStreamNotifier
+from threatstream.settings import settings
 
 #: Runs are never created for dates before this one.
 DEFAULT_START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
@@ -32,11 +32,11 @@ DEFAULT_START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 
 def default_args() -> dict[str, Any]:
     """Task defaults; retry timing can be tuned with ``[threatstream]`` options."""
-    retry_delay = conf.getfloat("threatstream", "retry_delay_seconds", fallback=60.0)
+    configured = settings()
     return {
         "owner": "threatstream",
-        "retries": conf.getint("threatstream", "retries", fallback=3),
-        "retry_delay": timedelta(seconds=retry_delay),
+        "retries": configured.retries,
+        "retry_delay": timedelta(seconds=configured.retry_delay_seconds),
         "retry_exponential_backoff": DOUBLING_RETRY_BACKOFF,
         "max_retry_delay": timedelta(minutes=30),
         "execution_timeout": timedelta(minutes=60),
@@ -59,14 +59,10 @@ def configured_deadline(name: str, default: timedelta | None) -> timedelta | Non
     ``[threatstream] <name>_deadline_minutes`` sets one DAG, ``[threatstream]
     deadline_minutes`` every DAG; 0 disables; otherwise ``default``.
     """
-    for option in (f"{name}_deadline_minutes", "deadline_minutes"):
-        configured = conf.get("threatstream", option, fallback="")
-        if configured.strip():
-            minutes = float(configured)
-            if minutes < 0:
-                raise ValueError(f"[threatstream] {option} must be >= 0, got {configured}")
-            return timedelta(minutes=minutes) if minutes > 0 else None
-    return default
+    minutes = settings().deadline_minutes_for(name)
+    if minutes is None:
+        return default
+    return timedelta(minutes=minutes) if minutes > 0 else None
 
 
 def freshness_deadline(name: str, interval: timedelta | None, *, source: str | None = None) -> list[Any]:

@@ -17,9 +17,8 @@ from __future__ import annotations
 import json
 import sys
 
-from airflow.configuration import conf
-
 from threatstream.naming import airflow_name
+from threatstream.settings import settings
 from threatstream.sources import SourceSpec, all_sources
 
 #: The pool every ``upsert`` shares (Cosmos DB writes).
@@ -30,7 +29,7 @@ COSMOS_POOL_SLOTS = 2
 
 
 def pools_enabled() -> bool:
-    return conf.getboolean("threatstream", "use_pools", fallback=False)
+    return settings().use_pools
 
 
 def feed_pool(spec: SourceSpec) -> str:

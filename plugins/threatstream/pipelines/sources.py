@@ -15,7 +15,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from airflow.configuration import conf
 from airflow.sdk import DAG, Param
 
 from threatstream.compat import CronDataIntervalTimetable, CronTriggerTimetable
@@ -25,6 +24,7 @@ from threatstream.operators.upsert import UpsertIndicatorsOperator
 from threatstream.operators.validate import ValidateIndicatorsOperator
 from threatstream.pipelines.defaults import configured_deadline, schedule_period, threatstream_dag
 from threatstream.pipelines.pools import cosmos_pool, feed_pool
+from threatstream.settings import settings
 from threatstream.sources import SourceSpec, get_source
 
 
@@ -111,7 +111,7 @@ def build_source_dag(source: str | SourceSpec, *, schedule: str | None = None, *
         source=spec.name,
         description=f"Ingest {spec.title} indicators into Cosmos DB",
         schedule=timetable,
-        max_active_tasks=conf.getint("threatstream", "max_active_tasks", fallback=4),
+        max_active_tasks=settings().max_active_tasks,
         params=_params(spec),
         doc_md=_doc_md(spec),
         **dag_kwargs,
@@ -121,7 +121,7 @@ def build_source_dag(source: str | SourceSpec, *, schedule: str | None = None, *
             source=spec.name,
             fetch_options={name: f"{{{{ params.{name} }}}}" for name in spec.fetch_options},
             # One request stream per feed, across every run of the DAG (backfills included).
-            max_active_tis_per_dag=conf.getint("threatstream", "feed_concurrency", fallback=1),
+            max_active_tis_per_dag=settings().feed_concurrency,
             pool=feed_pool(spec),
         )
         validate = ValidateIndicatorsOperator(
@@ -133,7 +133,7 @@ def build_source_dag(source: str | SourceSpec, *, schedule: str | None = None, *
             task_id="upsert",
             source=spec.name,
             report_only="{{ params.dry_run }}",
-            max_active_tis_per_dag=conf.getint("threatstream", "cosmos_concurrency", fallback=1),
+            max_active_tis_per_dag=settings().cosmos_concurrency,
             pool=cosmos_pool(),
         )
         fetch >> validate >> upsert

@@ -12,7 +12,6 @@ and the document is read and merged again. No update is lost, whatever runs conc
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -22,7 +21,6 @@ from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 
-from airflow.configuration import conf
 from azure.core import MatchConditions
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 from azure.cosmos import ContainerProxy
@@ -31,8 +29,9 @@ from azure.cosmos.exceptions import CosmosHttpResponseError
 from threatstream.canonical.identity import merged_keys
 from threatstream.merged.merge import content_of, merge, prepare_for_write
 from threatstream.merged.scoring import ScoringPolicy
+from threatstream.settings import settings
 from threatstream.store.base import CosmosStoreHook, request_charge
-from threatstream.store.containers import DEFAULT_MERGED_CONTAINER, MERGED_SETTINGS
+from threatstream.store.containers import MERGED_SETTINGS
 
 #: Statuses that mean "someone else wrote first": read, merge and write again.
 CONFLICT_STATUSES = frozenset({404, 409, 412})
@@ -66,7 +65,7 @@ SOC_QUERIES: Mapping[str, str] = {
 
 def default_merged_container() -> str:
     """``[threatstream] merged_container``, default ``indicators_merged``."""
-    return conf.get("threatstream", "merged_container", fallback="") or DEFAULT_MERGED_CONTAINER
+    return settings().merged_container
 
 
 def configured_policy(overrides: Mapping[str, Any] | None = None) -> ScoringPolicy:
@@ -74,14 +73,7 @@ def configured_policy(overrides: Mapping[str, Any] | None = None) -> ScoringPoli
 
     Raises ValueError for malformed or out-of-range settings.
     """
-    text = conf.get("threatstream", "scoring", fallback="") or "{}"
-    try:
-        configured = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"[threatstream] scoring is not JSON: {err}") from None
-    if not isinstance(configured, dict):
-        raise ValueError("[threatstream] scoring must be a JSON object")
-    merged = {**configured}
+    merged = settings().scoring_overrides()
     for key, value in (overrides or {}).items():
         merged[key] = {**merged.get(key, {}), **value} if isinstance(value, Mapping) else value
     return ScoringPolicy.from_mapping(merged)
