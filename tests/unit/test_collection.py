@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from source_batches import validate_page
 
+from source_batches import validate_page
 from threatstream.batches.collection import fewer_collections
 from threatstream.records.indicators import Observation
 from threatstream.sources import get_source

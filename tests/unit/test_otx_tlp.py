@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from source_batches import validate_page
-
 from threatstream.batches.storage import open_path, read_json_lines
 from threatstream.canonical.vocabulary import TLP
 from threatstream.sources import get_source

@@ -16,7 +16,7 @@ from threatstream.records.indicators import Indicator
 from threatstream.records.results import StoredPage, ValidateResult
 from threatstream.sources.base import SourceSpec
 
-FEEDS = Path(__file__).resolve().parents[2] / "include" / "feeds"
+FEEDS = Path(__file__).resolve().parents[1] / "include" / "feeds"
 INGESTED = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from source_batches import FEEDS, fixture_page, ingest
 
+from source_batches import FEEDS, fixture_page, ingest
 from threatstream.canonical.errors import InvalidIndicator
 from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.exceptions import FeedFormatError

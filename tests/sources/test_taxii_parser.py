@@ -6,8 +6,8 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from source_batches import fixture_page, ingest
 
+from source_batches import fixture_page, ingest
 from threatstream.canonical.errors import InvalidIndicator
 from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.exceptions import FeedFormatError

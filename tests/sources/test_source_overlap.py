@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from source_batches import fixture_page, ingest
-
 from threatstream.canonical.vocabulary import IndicatorType
 from threatstream.sources import get_source
 
