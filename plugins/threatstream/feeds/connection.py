@@ -11,7 +11,7 @@ provider info loads it whenever Airflow lists its providers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final, Literal
+from typing import Any, Final, Literal
 
 #: The connection type the feed hooks register.
 CONN_TYPE: Final = "threatstream_feed"
@@ -100,10 +100,10 @@ class FeedConnectionMixin:
     so each subclass gets the two classmethods in its own namespace.
     """
 
-    conn_type: ClassVar[str] = CONN_TYPE
-    conn_name_attr: ClassVar[str] = "http_conn_id"
-    default_conn_name: ClassVar[str] = f"{CONN_TYPE}_default"
-    hook_name: ClassVar[str] = "ThreatStream feed"
+    conn_type = CONN_TYPE
+    conn_name_attr = "http_conn_id"
+    default_conn_name = f"{CONN_TYPE}_default"
+    hook_name = "ThreatStream feed"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -34,6 +34,7 @@ from threatstream.exceptions import (
     FeedTooLargeError,
     FeedUnavailableError,
 )
+from threatstream.feeds.connection import FeedConnectionMixin
 from threatstream.feeds.credentials import Credentials
 from threatstream.feeds.limits import LIMIT_NAMES, FeedLimits
 from threatstream.feeds.options import check_options
@@ -51,10 +52,10 @@ from threatstream.feeds.watchdog import Watchdog, collecting_sockets, watch_sess
 _T = TypeVar("_T")
 
 
-class FeedHook(HttpHook):
+class FeedHook(FeedConnectionMixin, HttpHook):
     """Read-only client of one threat-intelligence feed.
 
-    :param http_conn_id: Airflow connection (conn type ``http``): schema/host/port give the
+    :param http_conn_id: Airflow connection (``threatstream_feed``, or ``http``): schema/host/port give the
         API base URL, the password holds the API key, extras may set ``timeout`` and other
         request options, and any of the limits below (which then win over the hook's).
         Defaults to the subclass's ``default_conn_name``.
@@ -70,8 +71,6 @@ class FeedHook(HttpHook):
     :param max_redirects: see :class:`FeedLimits`.
     """
 
-    conn_type = "http"
-    hook_name = "ThreatStream feed"
     #: Header that carries the API key (e.g. ``Auth-Key``); empty for feeds without a key.
     auth_header: ClassVar[str] = ""
     #: Whether a request without a key is pointless (the feed would answer 401/403).
