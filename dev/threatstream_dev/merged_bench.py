@@ -65,11 +65,12 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["AIRFLOW_CONN_THREATSTREAM_COSMOS"] = emulator.connection_json(database_name=database)
         from threatstream.canonical.vocabulary import IndicatorType
         from threatstream.records.indicators import Observation
+        from threatstream.sources import scoring_policy
         from threatstream.store.merged import MergedViewHook
 
         now = datetime.now(UTC)
         values = [f"45.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}" for n in range(args.count)]
-        hook = MergedViewHook(max_concurrency=args.concurrency)
+        hook = MergedViewHook(max_concurrency=args.concurrency, policy=scoring_policy())
         report: dict[str, object] = {"values": args.count, "sources": 3}
         for source, confidence in (("otx", None), ("abuseipdb", 90), ("feodo", None)):
             documents = (

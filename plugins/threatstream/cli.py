@@ -197,9 +197,12 @@ def _bounded_hook(cosmos_conn_id: str | None, container_name: str | None) -> Mer
                     self._conn = CosmosClient(conn.login, {"masterKey": conn.password}, **_CLIENT_OPTIONS)
             return super().get_conn()
 
+    from threatstream.sources import scoring_policy
+
     return LookupHook(
         *([cosmos_conn_id] if cosmos_conn_id else []),
         container_name=container_name,
+        policy=scoring_policy(),
         max_concurrency=1,
         max_attempts=1,
     )

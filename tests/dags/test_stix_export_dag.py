@@ -12,6 +12,7 @@ import pytest
 from threatstream.canonical.vocabulary import TLP, TLP2_MARKING_IDS, IndicatorType
 from threatstream.merged.stix import escape_pattern_string, pattern_for
 from threatstream.records.indicators import Observation
+from threatstream.sources import scoring_policy
 from threatstream.store.merged import MergedViewHook
 from threatstream_dev.runs import RunOutcome, load_dagbag, run_outcome
 
@@ -31,7 +32,7 @@ def observation(kind: IndicatorType, value: str, **fields: Any) -> Observation:
 
 @pytest.fixture
 def merged_view(cosmos_database: str) -> MergedViewHook:
-    hook = MergedViewHook()
+    hook = MergedViewHook(policy=scoring_policy())
     reports = [
         ("otx", observation(IndicatorType.IPV4, "94.156.8.244", tlp=TLP.GREEN, tags=("botnet",))),
         ("abuseipdb", observation(IndicatorType.IPV4, "94.156.8.244", confidence=100)),

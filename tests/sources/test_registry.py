@@ -22,7 +22,7 @@ from threatstream.operators.retention import retained_folders
 from threatstream.pipelines.merged import build_merged_view_dag
 from threatstream.pipelines.pools import pool_definitions
 from threatstream.records.indicators import Observation
-from threatstream.sources import SourceSpec, all_sources, get_source, scoring_defaults
+from threatstream.sources import SourceSpec, all_sources, get_source, scoring_defaults, scoring_policy
 from threatstream.sources.registry import RegistryError
 from threatstream_dev.runs import load_dagbag
 
@@ -36,6 +36,8 @@ EXTRA: dict[str, Any] = {
     "format": "lines",
     "indicator_type": "IPv4",
     "schedule": "0 * * * *",
+    "weight": 0.42,
+    "default_confidence": 33,
 }
 
 
@@ -68,8 +70,10 @@ def test_a_new_list_spec_gets_a_dag_and_joins_the_merged_view_pools_and_scoring(
     assert extra.asset.uri in {asset.uri for asset in merged_view.timetable.asset_condition.objects}
     assert extra.pool in pool_definitions()
     defaults = scoring_defaults()
-    assert defaults["source_weights"]["extra_blocklist"] == extra.weight
-    assert defaults["default_confidence"]["extra_blocklist"] == extra.default_confidence
+    assert defaults["source_weights"]["extra_blocklist"] == extra.weight == 0.42
+    assert defaults["default_confidence"]["extra_blocklist"] == extra.default_confidence == 33
+    policy = scoring_policy()
+    assert (policy.weight("extra_blocklist"), policy.confidence("extra_blocklist", None)) == (0.42, 0.33)
 
 
 def test_retention_covers_a_new_list_spec_and_the_stix_bundles(extra: SourceSpec, tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from threatstream.canonical.errors import InvalidIndicator
 from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.cli import candidate_types, find, lookup, main
 from threatstream.records.indicators import Observation
+from threatstream.sources import scoring_policy
 from threatstream.store.merged import MergedViewHook
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,7 +52,7 @@ def test_candidate_types(value: str, expected: list[str]) -> None:
 @pytest.fixture
 def seeded(cosmos_database: str) -> MergedViewHook:
     """A merged view holding an IPv4 (two sources), a hostname and a URL."""
-    hook = MergedViewHook()
+    hook = MergedViewHook(policy=scoring_policy())
     observations = [
         ("otx", Observation(indicator_type=IndicatorType.IPV4, value="94.156.8.244", tlp=TLP.GREEN)),
         ("abuseipdb", Observation(indicator_type=IndicatorType.IPV4, value="94.156.8.244", confidence=90)),

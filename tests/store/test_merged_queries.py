@@ -11,6 +11,7 @@ import pytest
 from threatstream.canonical.vocabulary import IndicatorType
 from threatstream.parsing.timestamps import SORTABLE, format_utc
 from threatstream.records.indicators import Observation
+from threatstream.sources import scoring_policy
 from threatstream.store.containers import merged_container_settings
 from threatstream.store.merged import SOC_QUERIES, MergedViewHook
 
@@ -26,7 +27,7 @@ PARAMETERS: dict[str, dict[str, Any]] = {
 
 @pytest.fixture
 def merged_view(cosmos_database: str) -> MergedViewHook:
-    hook = MergedViewHook()
+    hook = MergedViewHook(policy=scoring_policy())
     reports = [
         ("otx", IndicatorType.IPV4, "94.156.8.244", None),
         ("abuseipdb", IndicatorType.IPV4, "94.156.8.244", 100),

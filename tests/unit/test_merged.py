@@ -19,6 +19,10 @@ from threatstream.merged.merge import (
 )
 from threatstream.merged.scoring import ScoringPolicy, SourceEvidence, score
 from threatstream.parsing.timestamps import SORTABLE, format_utc
+from threatstream.sources import scoring_policy
+
+#: The registered sources' weights and default confidences.
+POLICY = scoring_policy()
 
 PROPERTY_SETTINGS = settings(max_examples=200, deadline=None)
 T0 = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
@@ -126,7 +130,7 @@ def three_sources() -> list[dict[str, Any]]:
 def test_three_sources_make_one_document() -> None:
     merged: dict[str, Any] | None = None
     for doc in three_sources():
-        merged = merge(merged, doc)
+        merged = merge(merged, doc, policy=POLICY)
     assert merged is not None
     assert merged["source_count"] == 3
     assert merged["source_names"] == ["abuseipdb", "feodo", "otx"]
@@ -143,7 +147,7 @@ def test_three_sources_make_one_document() -> None:
     assert merged["score"] == 89.9
     assert merged["score_as_of"] == format_utc(T0, SORTABLE)
     # A week later nothing new: each report has decayed one more half-life.
-    assert score_at(merged, T0 + timedelta(days=7)) == round(
+    assert score_at(merged, T0 + timedelta(days=7), POLICY) == round(
         100 * (1 - (1 - 0.4) * (1 - 0.18) * (1 - 0.95 * 0.9 * 0.125)), 1
     )
 
@@ -199,7 +203,7 @@ def test_prepare_for_write_keeps_content_apart_from_volatile_fields() -> None:
 
 def test_score_of_nothing_is_zero_and_of_full_certainty_is_100() -> None:
     assert score([], "IPv4", T0) == 0.0
-    assert score([SourceEvidence("cisa_kev", 100, T0)], "CVE", T0) == 100.0
+    assert score([SourceEvidence("cisa_kev", 100, T0)], "CVE", T0, POLICY) == 100.0
 
 
 def test_unknown_sources_and_types_use_the_fallbacks() -> None:
@@ -212,7 +216,8 @@ def test_unknown_sources_and_types_use_the_fallbacks() -> None:
 def test_policy_overrides_and_validation() -> None:
     policy = ScoringPolicy.from_mapping({"source_weights": {"otx": 1.0}, "half_life_days": {"IPv4": 1}})
     assert score([SourceEvidence("otx", 100, T0)], "IPv4", T0 + timedelta(days=1), policy) == 50.0
-    assert policy.weight("abuseipdb") == 0.8  # other defaults kept
+    assert policy.weight("abuseipdb") == 0.5  # a source the mapping does not name: the fallback
+    assert policy.half_life_seconds("domain") == ScoringPolicy().half_life_seconds("domain")  # defaults kept
     with pytest.raises(ValueError, match="unknown scoring settings"):
         ScoringPolicy.from_mapping({"weights": {}})
     with pytest.raises(ValueError, match="within 0-1"):
@@ -330,7 +335,7 @@ def test_merged_aggregates_follow_the_entries(docs: list[dict[str, Any]]) -> Non
 
 
 def test_the_scoring_policy_is_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
-    from threatstream.store.merged import configured_policy
+    from threatstream.sources import scoring_policy as configured_policy
 
     monkeypatch.setenv("AIRFLOW__THREATSTREAM__SCORING", '{"source_weights": {"otx": 1.0, "mine": 0.9}}')
     policy = configured_policy({"source_weights": {"mine": 0.7}, "fallback_confidence": 40})

@@ -5,7 +5,8 @@ OpenCTI's indicator scores. For each source ``s`` that reports the value:
 
 * ``c_s``: the source's confidence, 0-1 (the feed's own value / 100; when the feed gives
   none, the source's default from :attr:`ScoringPolicy.default_confidence`);
-* ``w_s``: the source's weight, 0-1 (how much its reports are trusted at all);
+* ``w_s``: the source's weight, 0-1 (how much its reports are trusted at all; each source's
+  :attr:`~threatstream.sources.base.SourceSpec.weight`, see ``sources.registry.scoring_policy``);
 * ``d_s = 0.5 ** (age_s / half_life(type))``: recency decay, ``age_s`` being the time
   since the source last reported the value and the half-life depending on the indicator
   type (an IP address is reassigned within days, a file hash stays bad for years).
@@ -33,36 +34,6 @@ __all__ = [
 ]
 
 DAY_SECONDS = 86_400.0
-
-#: Trust in a source's reports as such (curated, verified lists weigh more than community ones).
-DEFAULT_SOURCE_WEIGHTS: Mapping[str, float] = MappingProxyType(
-    {
-        "urlhaus": 0.9,
-        "otx": 0.6,
-        "abuseipdb": 0.8,
-        "threatfox": 0.85,
-        "feodo": 0.95,
-        "malwarebazaar": 0.9,
-        "cisa_kev": 1.0,
-        "taxii": 0.7,
-        "csv_list": 0.5,
-    }
-)
-
-#: Confidence (0-100) assumed for a report when the feed itself gives none.
-DEFAULT_SOURCE_CONFIDENCE: Mapping[str, int] = MappingProxyType(
-    {
-        "urlhaus": 80,
-        "otx": 60,
-        "abuseipdb": 75,
-        "threatfox": 75,
-        "feodo": 90,
-        "malwarebazaar": 90,
-        "cisa_kev": 100,
-        "taxii": 50,
-        "csv_list": 50,
-    }
-)
 
 #: Days after which a report counts half as much, per indicator type.
 DEFAULT_HALF_LIFE_DAYS: Mapping[str, float] = MappingProxyType(
@@ -96,8 +67,8 @@ DEFAULT_HALF_LIFE_DAYS: Mapping[str, float] = MappingProxyType(
 class ScoringPolicy:
     """The knobs of :func:`score`; the defaults are documented in ``docs/merged-view.md``."""
 
-    source_weights: Mapping[str, float] = field(default_factory=lambda: DEFAULT_SOURCE_WEIGHTS)
-    default_confidence: Mapping[str, int] = field(default_factory=lambda: DEFAULT_SOURCE_CONFIDENCE)
+    source_weights: Mapping[str, float] = field(default_factory=dict)
+    default_confidence: Mapping[str, int] = field(default_factory=dict)
     half_life_days: Mapping[str, float] = field(default_factory=lambda: DEFAULT_HALF_LIFE_DAYS)
     fallback_weight: float = 0.5
     fallback_confidence: int = 50

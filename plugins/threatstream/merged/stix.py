@@ -21,6 +21,7 @@ from typing import Any
 
 from threatstream.canonical.vocabulary import TLP, TLP2_MARKING_IDS
 from threatstream.merged.merge import score_at
+from threatstream.merged.scoring import DEFAULT_POLICY, ScoringPolicy
 from threatstream.parsing.timestamps import format_utc, parse_timestamp
 
 #: Namespace of ThreatStream's deterministic STIX ids.
@@ -117,13 +118,16 @@ def _required_time(document: Mapping[str, Any], key: str) -> datetime:
     return value
 
 
-def to_stix(document: Mapping[str, Any], at: datetime) -> dict[str, Any] | None:
-    """The STIX object of one merged document (score as of ``at``); None when not exportable."""
+def to_stix(
+    document: Mapping[str, Any], at: datetime, policy: ScoringPolicy = DEFAULT_POLICY
+) -> dict[str, Any] | None:
+    """The STIX object of one merged document (score as of ``at`` under ``policy``); None when
+    not exportable."""
     kind, value = str(document["indicator_type"]), str(document["indicator_value"])
     updated, first_seen, expires_at = (
         _required_time(document, key) for key in ("updated_at", "first_seen", "expires_at")
     )
-    current = score_at(document, at)
+    current = score_at(document, at, policy)
     created = min(first_seen, updated)
     common: dict[str, Any] = {
         "spec_version": "2.1",

@@ -15,6 +15,7 @@ from threatstream.batches.storage import open_path, read_json_lines
 from threatstream.compat import AirflowFailException
 from threatstream.exceptions import BatchFormatError, StoragePathError, StoreWriteError
 from threatstream.naming import COSMOS_CONN_ID, MERGED_ASSET
+from threatstream.sources import scoring_policy
 
 log = logging.getLogger(__name__)
 
@@ -108,10 +109,10 @@ class MergeViewOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         # The Cosmos SDK is imported by the task, not when the DAG file is parsed.
-        from threatstream.store.merged import MergedViewHook, MergeStats, configured_policy
+        from threatstream.store.merged import MergedViewHook, MergeStats
 
         try:
-            policy = configured_policy(self.scoring)
+            policy = scoring_policy(self.scoring)
         except (TypeError, ValueError) as err:
             raise AirflowFailException(f"Invalid scoring settings: {err}") from None
         batches = self._requested_batches(context)

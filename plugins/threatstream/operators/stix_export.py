@@ -28,6 +28,7 @@ from threatstream.compat import AirflowFailException
 from threatstream.merged.stix import STIX_NAMESPACE, identity, tlp_marking, to_stix
 from threatstream.naming import COSMOS_CONN_ID, STIX_EXPORT_FOLDER
 from threatstream.parsing.timestamps import SORTABLE, format_utc, parse_timestamp
+from threatstream.sources import scoring_policy
 
 #: At most this many unmappable documents are reported by id and reason (all are counted).
 MAX_REPORTED_UNMAPPABLE = 20
@@ -194,7 +195,9 @@ class StixExportOperator(BaseOperator):
             raise AirflowFailException(f"since ({since}) must be before until ({until})")
         from threatstream.store.merged import MergedViewHook
 
-        hook = MergedViewHook(self.azure_cosmos_conn_id, container_name=self.container_name)
+        hook = MergedViewHook(
+            self.azure_cosmos_conn_id, container_name=self.container_name, policy=scoring_policy()
+        )
         path = batch_prefix(STIX_EXPORT_FOLDER, context["run_id"], self.storage_base, self.storage_conn_id)
         path = path / "bundle.json"
         started = time.monotonic()
@@ -209,7 +212,7 @@ class StixExportOperator(BaseOperator):
             for document in hook.changed_between(since, until):
                 counts["documents"] += 1
                 try:
-                    stix_object = to_stix(document, until)
+                    stix_object = to_stix(document, until, hook.policy)
                     text = json.dumps(stix_object, ensure_ascii=False)
                 except (KeyError, TypeError, ValueError, AttributeError) as err:
                     counts["unmappable"] += 1

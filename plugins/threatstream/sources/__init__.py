@@ -8,6 +8,12 @@ list spec file in ``include/feeds/lists`` (no code).
 from __future__ import annotations
 
 from threatstream.sources.base import SourceSpec
-from threatstream.sources.registry import all_sources, get_source, scoring_defaults, source_names
+from threatstream.sources.registry import (
+    all_sources,
+    get_source,
+    scoring_defaults,
+    scoring_policy,
+    source_names,
+)
 
-__all__ = ["SourceSpec", "all_sources", "get_source", "scoring_defaults", "source_names"]
+__all__ = ["SourceSpec", "all_sources", "get_source", "scoring_defaults", "scoring_policy", "source_names"]

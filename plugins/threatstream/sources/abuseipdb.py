@@ -156,4 +156,6 @@ ABUSEIPDB = SourceSpec(
     fetch_options={"confidence_minimum": 75, "limit": 10_000},
     hook_params={"max_retry_after": 300},
     description=__doc__ or "",
+    weight=0.8,
+    default_confidence=75,
 )

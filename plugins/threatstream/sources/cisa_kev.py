@@ -109,4 +109,6 @@ CISA_KEV = SourceSpec(
     schedule="30 6 * * *",
     default_ttl=timedelta(days=30),
     description=__doc__ or "",
+    weight=1.0,
+    default_confidence=100,
 )

@@ -85,4 +85,6 @@ FEODO = SourceSpec(
     schedule="10 * * * *",
     default_ttl=timedelta(days=7),
     description=__doc__ or "",
+    weight=0.95,
+    default_confidence=90,
 )

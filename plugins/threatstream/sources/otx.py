@@ -317,4 +317,6 @@ OTX = SourceSpec(
     fetch_options={"limit": 20, "overlap_minutes": 30, "indicator_limit": 500, "since": None},
     interval_based=True,
     description=__doc__ or "",
+    weight=0.6,
+    default_confidence=60,
 )

@@ -15,7 +15,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from threatstream.merged.scoring import ScoringPolicy
 from threatstream.naming import RESERVED_SOURCE_NAMES
+from threatstream.settings import settings
 from threatstream.sources.abuseipdb import ABUSEIPDB
 from threatstream.sources.base import SourceSpec
 from threatstream.sources.cisa_kev import CISA_KEV
@@ -94,6 +96,20 @@ def get_source(name: str) -> SourceSpec:
         if spec.name == name:
             return spec
     raise KeyError(f"Unknown ThreatStream source {name!r}; known: {sorted(s.name for s in known)}")
+
+
+def scoring_policy(overrides: Mapping[str, Any] | None = None) -> ScoringPolicy:
+    """The scoring policy: each source's weight and default confidence, then ``[threatstream]
+    scoring`` (JSON), then ``overrides`` (e.g. the merge operator's ``scoring``).
+
+    :raises ValueError: malformed or out-of-range settings.
+    """
+    layers: list[Mapping[str, Any]] = [scoring_defaults(), settings().scoring_overrides(), overrides or {}]
+    combined: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in layer.items():
+            combined[key] = {**combined.get(key, {}), **value} if isinstance(value, Mapping) else value
+    return ScoringPolicy.from_mapping(combined)
 
 
 def scoring_defaults() -> dict[str, Mapping[str, Any]]:

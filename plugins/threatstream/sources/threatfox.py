@@ -141,4 +141,6 @@ THREATFOX = SourceSpec(
     default_ttl=timedelta(days=30),
     fetch_options={"days": 1},
     description=__doc__ or "",
+    weight=0.85,
+    default_confidence=75,
 )

@@ -101,4 +101,6 @@ URLHAUS = SourceSpec(
     default_ttl=timedelta(days=90),
     fetch_options={"limit": None},
     description=__doc__ or "",
+    weight=0.9,
+    default_confidence=80,
 )

@@ -28,7 +28,7 @@ from azure.cosmos.exceptions import CosmosHttpResponseError
 
 from threatstream.canonical.identity import merged_keys
 from threatstream.merged.merge import content_of, merge, prepare_for_write
-from threatstream.merged.scoring import ScoringPolicy
+from threatstream.merged.scoring import DEFAULT_POLICY, ScoringPolicy
 from threatstream.settings import settings
 from threatstream.store.base import CosmosStoreHook, request_charge
 from threatstream.store.containers import MERGED_SETTINGS
@@ -66,17 +66,6 @@ SOC_QUERIES: Mapping[str, str] = {
 def default_merged_container() -> str:
     """``[threatstream] merged_container``, default ``indicators_merged``."""
     return settings().merged_container
-
-
-def configured_policy(overrides: Mapping[str, Any] | None = None) -> ScoringPolicy:
-    """The scoring policy: defaults, then ``[threatstream] scoring`` (JSON), then ``overrides``.
-
-    Raises ValueError for malformed or out-of-range settings.
-    """
-    merged = settings().scoring_overrides()
-    for key, value in (overrides or {}).items():
-        merged[key] = {**merged.get(key, {}), **value} if isinstance(value, Mapping) else value
-    return ScoringPolicy.from_mapping(merged)
 
 
 @dataclass
@@ -147,7 +136,7 @@ class MergedViewHook(CosmosStoreHook):
         self._container_name = container_name or default_merged_container()
         self.max_concurrency = max_concurrency
         self.max_conflicts = max_conflicts
-        self.policy = policy or configured_policy()
+        self.policy = policy or DEFAULT_POLICY
 
     @property
     def container_name(self) -> str:

@@ -20,7 +20,8 @@ label whose value needs its own regex, e.g. ``ip:port``); ``first_seen``, ``last
 with an optional ``separator``, default ``tags_separator``, ``""`` for a whole cell, and
 ``exclude``, values that are no tag); ``static_tags``; ``metadata_columns``; ``tlp``;
 ``auth_header`` and ``key_required``; ``ttl_days``; ``schedule`` (cron);
-``max_reject_ratio``; ``max_body_bytes``, ``max_record_bytes`` and ``max_line_bytes``.
+``max_reject_ratio``; ``weight`` and ``default_confidence`` (the merged score);
+``max_body_bytes``, ``max_record_bytes`` and ``max_line_bytes``.
 
 Regexes run on RE2, in time linear in the input whatever the pattern; a pattern RE2 cannot
 run (backreferences, lookaround) fails the spec when it is loaded. The list is streamed:

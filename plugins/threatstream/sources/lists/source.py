@@ -58,6 +58,8 @@ def to_source(spec: ListSpec, spec_file: Path | None = None) -> SourceSpec:
         schedule=spec.schedule,
         default_ttl=timedelta(days=spec.ttl_days),
         max_reject_ratio=spec.max_reject_ratio,
+        weight=spec.weight,
+        default_confidence=spec.default_confidence,
         description=(
             f"{spec.description}\n\nA declarative {spec.format} list from `{spec.base_url.rstrip('/')}/"
             f"{spec.endpoint.lstrip('/')}` (spec `{spec.name}.json`)."

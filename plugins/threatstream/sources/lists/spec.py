@@ -113,6 +113,10 @@ class ListSpec(BaseModel):
     ttl_days: float = Field(default=30, gt=0, le=3650)
     schedule: str = Field(pattern=r"^\S+( \S+){4}$")
     max_reject_ratio: float = Field(default=0.2, ge=0, le=1)
+    weight: float = Field(default=0.5, ge=0, le=1, description="Trust in the list's reports (merged score).")
+    default_confidence: int = Field(
+        default=50, ge=0, le=100, description="Confidence of a row that has none."
+    )
     max_body_bytes: int = Field(default=32 * MIB, gt=0)
     max_record_bytes: int = Field(default=64 * KIB, ge=1 * KIB, le=128 * KIB)
     max_line_bytes: int = Field(default=1 * MIB, ge=1 * KIB)

@@ -69,4 +69,6 @@ TAXII = SourceSpec(
     fetch_options={"api_root": "", "collection": "", "limit": 1000},
     interval_based=True,
     description=__doc__ or "",
+    weight=0.7,
+    default_confidence=50,
 )
