@@ -44,6 +44,7 @@ from threatstream.canonical.dispatch import canonical_indicator
 from threatstream.canonical.errors import InvalidIndicator
 from threatstream.canonical.refang import refang
 from threatstream.canonical.vocabulary import IndicatorType
+from threatstream.naming import COSMOS_CONN_ID
 
 if TYPE_CHECKING:
     from azure.cosmos import CosmosClient
@@ -359,7 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(EXIT_INVALID, f"invalid value: {err}")
     # Airflow logs to stdout; only its errors may mix with the answer (or the --json output).
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")
-    conn_id = args.conn_id or "threatstream_cosmos"
+    conn_id = args.conn_id or COSMOS_CONN_ID
     try:
         result = find(args.value, args.type, cosmos_conn_id=args.conn_id, container_name=args.container)
     except StoreConfigError as err:

@@ -20,6 +20,7 @@ from threatstream.feeds.hook import FeedHook
 from threatstream.feeds.limits import MIB, FeedLimits
 from threatstream.feeds.pages import FetchedPage, FetchWindow
 from threatstream.feeds.transport import FeedBody
+from threatstream.naming import airflow_name
 from threatstream.parsing.json_stream import first_json_value, iter_json_array
 from threatstream.parsing.timestamps import parse_timestamp
 from threatstream.records.indicators import Observation, new_observation
@@ -45,7 +46,7 @@ class AbuseIPDBHook(FeedHook):
     :param http_conn_id: connection with schema/host/port = ``https://api.abuseipdb.com``.
     """
 
-    default_conn_name = "threatstream_abuseipdb"
+    default_conn_name = airflow_name("abuseipdb")
     hook_name = "AbuseIPDB"
     auth_header = "Key"
     default_headers = {"Accept": "application/json"}  # noqa: RUF012 (HttpHook's own attribute)

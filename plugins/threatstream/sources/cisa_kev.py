@@ -26,6 +26,7 @@ from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.exceptions import FeedFormatError
 from threatstream.feeds.hook import FeedHook
 from threatstream.feeds.pages import FetchedPage, FetchWindow
+from threatstream.naming import airflow_name
 from threatstream.parsing.json_stream import load_json_page
 from threatstream.parsing.string_lists import string_list
 from threatstream.parsing.timestamps import parse_timestamp
@@ -53,7 +54,7 @@ class CisaKevHook(FeedHook):
     :param http_conn_id: connection with schema/host/port = ``https://www.cisa.gov``.
     """
 
-    default_conn_name = "threatstream_cisa_kev"
+    default_conn_name = airflow_name("cisa_kev")
     hook_name = "CISA KEV"
     key_required = False
 

@@ -24,6 +24,7 @@ from threatstream.canonical.errors import InvalidIndicator
 from threatstream.canonical.vocabulary import TLP
 from threatstream.exceptions import FeedFormatError
 from threatstream.feeds.pages import FetchedPage, FetchWindow
+from threatstream.naming import airflow_name
 from threatstream.parsing.json_stream import load_json_page
 from threatstream.parsing.string_lists import string_list
 from threatstream.parsing.timestamps import parse_timestamp
@@ -41,7 +42,7 @@ class FeodoHook(AbuseChHook):
     :param http_conn_id: connection with schema/host/port = ``https://feodotracker.abuse.ch``.
     """
 
-    default_conn_name = "threatstream_feodo"
+    default_conn_name = airflow_name("feodo")
     hook_name = "Feodo Tracker"
     key_required = False
 

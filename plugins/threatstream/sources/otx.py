@@ -25,6 +25,7 @@ from threatstream.exceptions import FeedFormatError, FeedLimitExceeded, FeedOpti
 from threatstream.feeds.hook import FeedHook
 from threatstream.feeds.limits import MIB, FeedLimits
 from threatstream.feeds.pages import FetchedPage, FetchWindow
+from threatstream.naming import airflow_name
 from threatstream.parsing.json_stream import iter_json_array, json_value
 from threatstream.parsing.streams import ByteStream
 from threatstream.parsing.string_lists import string_list
@@ -76,7 +77,7 @@ class OTXHook(FeedHook):
     :param http_conn_id: connection with schema/host/port = ``https://otx.alienvault.com``.
     """
 
-    default_conn_name = "threatstream_otx"
+    default_conn_name = airflow_name("otx")
     hook_name = "OTX"
     auth_header = "X-OTX-API-KEY"
     link_hosts = frozenset({"otx.alienvault.com"})

@@ -35,6 +35,7 @@ from threatstream.canonical.addresses import ip_indicator_type
 from threatstream.canonical.errors import InvalidIndicator
 from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.feeds.pages import FetchedPage, FetchWindow
+from threatstream.naming import airflow_name
 from threatstream.parsing.string_lists import string_list
 from threatstream.parsing.timestamps import parse_timestamp
 from threatstream.records.indicators import Observation, new_observation
@@ -71,7 +72,7 @@ class ThreatFoxHook(AbuseChHook):
     :param http_conn_id: connection with schema/host/port = ``https://threatfox-api.abuse.ch``.
     """
 
-    default_conn_name = "threatstream_threatfox"
+    default_conn_name = airflow_name("threatfox")
     hook_name = "ThreatFox"
 
     option_schema = {"days": {"type": "integer", "minimum": 1, "maximum": MAX_DAYS}}  # noqa: RUF012

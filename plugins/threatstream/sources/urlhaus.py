@@ -16,6 +16,7 @@ from threatstream.canonical.vocabulary import TLP, IndicatorType
 from threatstream.exceptions import FeedFormatError
 from threatstream.feeds.limits import MIB, FeedLimits
 from threatstream.feeds.pages import FetchedPage, FetchWindow
+from threatstream.naming import airflow_name
 from threatstream.parsing.json_stream import first_json_value, iter_json_array, json_value
 from threatstream.parsing.streams import read_head
 from threatstream.parsing.string_lists import string_list
@@ -39,7 +40,7 @@ class URLhausHook(AbuseChHook):
     :param http_conn_id: connection with schema/host/port = ``https://urlhaus-api.abuse.ch``.
     """
 
-    default_conn_name = "threatstream_urlhaus"
+    default_conn_name = airflow_name("urlhaus")
     hook_name = "URLhaus"
     #: One page of at most 1000 URLs (about 0.5 kB each, so about 0.5 MB).
     default_limits = FeedLimits(

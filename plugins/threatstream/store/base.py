@@ -22,6 +22,7 @@ from azure.cosmos import ContainerProxy, CosmosClient, PartitionKey
 from azure.cosmos.exceptions import CosmosHttpResponseError
 
 from threatstream.exceptions import StoreAuthError
+from threatstream.naming import COSMOS_CONN_ID
 from threatstream.store.containers import DEFAULT_DATABASE, container_settings
 
 #: Cosmos statuses worth retrying: timeout, throttled, write conflict, server busy/unavailable.
@@ -81,7 +82,7 @@ class CosmosStoreHook(AzureCosmosDBHook):
     (:attr:`settings_file`, in ``store/containers/``).
     """
 
-    default_conn_name = "threatstream_cosmos"
+    default_conn_name = COSMOS_CONN_ID
     hook_name = "ThreatStream Cosmos DB store"
     settings_file: ClassVar[str]
 

@@ -10,6 +10,7 @@ from typing import Any
 from threatstream.feeds.hook import FeedHook
 from threatstream.feeds.limits import FeedLimits
 from threatstream.feeds.pages import FetchedPage, FetchWindow
+from threatstream.naming import airflow_name
 from threatstream.records.indicators import Observation
 from threatstream.sources.base import SourceSpec
 from threatstream.sources.lists.parse import parse_list_record
@@ -34,7 +35,7 @@ def to_source(spec: ListSpec, spec_file: Path | None = None) -> SourceSpec:
         f"{spec.name.title().replace('_', '')}ListHook",
         (ListFeedHook,),
         {
-            "default_conn_name": f"threatstream_{spec.name}",
+            "default_conn_name": airflow_name(spec.name),
             "hook_name": spec.title,
             "auth_header": spec.auth_header or "",
             "key_required": spec.key_required,

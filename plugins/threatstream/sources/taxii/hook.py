@@ -13,6 +13,7 @@ import requests
 from threatstream.exceptions import FeedFormatError, FeedRequestError
 from threatstream.feeds.hook import FeedHook
 from threatstream.feeds.pages import FetchedPage, FetchWindow
+from threatstream.naming import airflow_name
 from threatstream.parsing.json_stream import json_value, load_json_page
 from threatstream.parsing.timestamps import SORTABLE, format_utc, parse_timestamp
 
@@ -32,7 +33,7 @@ class TaxiiHook(FeedHook):
         password for Basic auth, or only a password for a Bearer token.
     """
 
-    default_conn_name = "threatstream_taxii"
+    default_conn_name = airflow_name("taxii")
     hook_name = "TAXII"
     key_required = False
     default_headers = {"Accept": TAXII_MEDIA_TYPE}  # noqa: RUF012 (HttpHook's own attribute)
