@@ -194,8 +194,9 @@ class ThreatStreamSettings:
     retry_delay_seconds: float = _option(60.0, "First delay between task retries, in seconds.", minimum=0)
     deadline_minutes: float | None = _option(
         None,
-        "Freshness deadline of every DAG, in minutes after a run is queued (0 disables); "
-        "<dag>_deadline_minutes (e.g. otx_deadline_minutes) sets one DAG. Empty: the schedule's period.",
+        "Freshness deadline of every DAG, in minutes after a run is queued (0 disables). A DAG's "
+        "own option wins: its short name + _deadline_minutes, e.g. otx_deadline_minutes. "
+        "Empty: the schedule's period.",
         example="90",
         minimum=0,
     )
@@ -294,3 +295,17 @@ def config_section() -> dict[str, Any]:
             "options": {option.name: option.provider_entry() for option in options()},
         }
     }
+
+
+def reference_table() -> str:
+    """The options as the Markdown table of ``docs/operations.md`` (``python -m threatstream.settings``)."""
+    rows = ["| option | type | default | meaning |", "|---|---|---|---|"]
+    for option in options():
+        default = "" if option.default is None else str(option.default)
+        shown = f"`{default}`" if default else "(empty)"
+        rows.append(f"| `{option.name}` | {option.type} | {shown} | {option.spec.description} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(reference_table())

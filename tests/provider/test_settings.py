@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from threatstream.settings import SettingsError, ThreatStreamSettings, options, settings
+from threatstream.settings import SettingsError, ThreatStreamSettings, options, reference_table, settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -121,3 +121,11 @@ def test_importing_the_settings_loads_no_airflow() -> None:
         check=True,
     )
     assert result.stdout.strip() == "False"
+
+
+def test_the_configuration_reference_in_the_docs_is_the_generated_one() -> None:
+    text = (REPO / "docs" / "operations.md").read_text()
+    begin = text.index("<!-- settings table:")
+    start = text.index("\n", begin) + 1
+    end = text.index("<!-- end of settings table -->")
+    assert text[start:end].strip() == reference_table(), "regenerate it: python -m threatstream.settings"
