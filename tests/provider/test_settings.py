@@ -13,6 +13,8 @@ from threatstream.settings import SettingsError, ThreatStreamSettings, options, 
 
 REPO = Path(__file__).resolve().parents[2]
 
+pytestmark = pytest.mark.compat
+
 
 @pytest.fixture(autouse=True)
 def _no_configured_options(monkeypatch: pytest.MonkeyPatch) -> None:
