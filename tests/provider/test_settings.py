@@ -126,8 +126,7 @@ def test_importing_the_settings_loads_no_airflow() -> None:
 
 
 def test_the_configuration_reference_in_the_docs_is_the_generated_one() -> None:
-    text = (REPO / "docs" / "operations.md").read_text()
-    begin = text.index("<!-- settings table:")
-    start = text.index("\n", begin) + 1
-    end = text.index("<!-- end of settings table -->")
-    assert text[start:end].strip() == reference_table(), "regenerate it: python -m threatstream.settings"
+    text = (REPO / "docs" / "operations.md").read_text(encoding="utf-8")
+    match = re.search(r"<!-- settings-table:start -->\n(.*?)<!-- settings-table:end -->", text, re.S)
+    assert match, "no settings-table block in docs/operations.md"
+    assert match.group(1).strip() == reference_table(), "regenerate it: python -m threatstream.settings"
