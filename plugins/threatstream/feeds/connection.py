@@ -125,7 +125,7 @@ class FeedConnectionMixin:
             extra.name: classes[extra.type](
                 lazy_gettext(extra.label),
                 description=extra.description,
-                validators=[Optional(), NumberRange(min=0)] if extra.type == "integer" else [Optional()],
+                validators=[Optional(), NumberRange(min=1)] if extra.type == "integer" else [Optional()],
                 widget=BS3TextFieldWidget(),
             )
             for extra in FEED_EXTRAS
