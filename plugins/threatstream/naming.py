@@ -3,12 +3,18 @@
 ``upsert`` of source ``<name>`` emits :func:`source_asset` with the batch's facts in the
 event's ``extra``: ``source``, ``run_id``, ``valid_uri``, ``storage_conn_id``, ``written``,
 ``failed``, ``ingested_at``, ``data_interval_start``, ``data_interval_end``; the merged view
-runs on those events and emits :data:`MERGED_ASSET`.
+runs on those events and emits :func:`merged_asset`.
+
+Plain strings, and Assets built on demand: importing this module loads no Airflow code, so the
+CLI can name the store's connection before it decides to import Airflow.
 """
 
 from __future__ import annotations
 
-from airflow.sdk import Asset
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from airflow.sdk import Asset
 
 #: Every Airflow object the package names starts so.
 NAME_PREFIX = "threatstream"
@@ -23,6 +29,8 @@ def airflow_name(*parts: str) -> str:
 
 def source_asset(source: str) -> Asset:
     """The Asset of one source's indicators in the Cosmos DB store."""
+    from airflow.sdk import Asset
+
     return Asset(
         name=airflow_name(source, "indicators"),
         uri=f"{NAME_PREFIX}://indicators/{source}",
@@ -39,9 +47,15 @@ MAINTENANCE_DAG_ID = airflow_name("maintenance")
 #: The storage-base folder of STIX bundles (next to each source's ``<source>/`` folder).
 STIX_EXPORT_FOLDER = "stix_export"
 #: Names no source may take: its DAG, connection or batch folder would be another's.
-RESERVED_SOURCE_NAMES = frozenset({"cosmos", "merged_view", "stix_export", "maintenance", "merged"})
+RESERVED_SOURCE_NAMES = frozenset({"cosmos", "alerts", "merged_view", "stix_export", "maintenance", "merged"})
 
-#: The merged view: one document per canonical indicator across every source.
-MERGED_ASSET = Asset(
-    name=airflow_name("merged", "indicators"), uri=f"{NAME_PREFIX}://indicators/_merged", group=ASSET_GROUP
-)
+
+def merged_asset() -> Asset:
+    """The merged view's Asset: one document per canonical indicator across every source."""
+    from airflow.sdk import Asset
+
+    return Asset(
+        name=airflow_name("merged", "indicators"),
+        uri=f"{NAME_PREFIX}://indicators/_merged",
+        group=ASSET_GROUP,
+    )

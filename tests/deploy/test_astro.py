@@ -65,7 +65,7 @@ def test_dockerignore_keeps_what_the_images_copy() -> None:
     ]
     copied = ["requirements.txt", "packages.txt", "dags/threatstream_otx.py", "plugins/.airflowignore"]
     copied += ["plugins/threatstream/store/containers/container.json", "dev/cosmos-emulator/launcher.js"]
-    copied += ["dev/cosmos-emulator/package-lock.json", "tests/dags/test_dag_integrity.py"]
+    copied += ["dev/cosmos-emulator/package-lock.json", "tests/pipelines/test_dag_integrity.py"]
     for path in copied:
         assert not any(fnmatch.fnmatch(path, p.rstrip("/")) or path.startswith(p) for p in patterns), path
     for secret in (".env", "airflow_settings.yaml", ".venv", ".git"):

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from threatstream.batches.storage import open_path, read_json_lines
 from threatstream.compat import AirflowFailException
 from threatstream.exceptions import BatchFormatError, StoragePathError, StoreWriteError
-from threatstream.naming import COSMOS_CONN_ID, MERGED_ASSET
+from threatstream.naming import COSMOS_CONN_ID, merged_asset
 from threatstream.sources import scoring_policy
 
 log = logging.getLogger(__name__)
@@ -161,7 +161,7 @@ class MergeViewOperator(BaseOperator):
                 f"not merged (first failures: {total.failures[:5]}); merging is idempotent, "
                 "so the retry is safe."
             )
-        context["outlet_events"][MERGED_ASSET].extra = {
+        context["outlet_events"][merged_asset()].extra = {
             key: result[key] for key in ("batches", "documents", "created", "updated", "deleted")
         }
         return result

@@ -16,7 +16,7 @@ from typing import Any
 from airflow.sdk import DAG, AssetAny, Param
 
 from threatstream.compat import CronDataIntervalTimetable
-from threatstream.naming import MERGED_ASSET, MERGED_VIEW_DAG_ID, STIX_EXPORT_DAG_ID
+from threatstream.naming import MERGED_VIEW_DAG_ID, STIX_EXPORT_DAG_ID, merged_asset
 from threatstream.operators.merge import MergeViewOperator
 from threatstream.operators.stix_export import StixExportOperator
 from threatstream.pipelines.defaults import schedule_period, threatstream_dag
@@ -47,7 +47,7 @@ def build_merged_view_dag(**dag_kwargs: Any) -> DAG:
         },
         **dag_kwargs,
     ) as dag:
-        MergeViewOperator(task_id="merge", batches="{{ params.batches }}", outlets=[MERGED_ASSET])
+        MergeViewOperator(task_id="merge", batches="{{ params.batches }}", outlets=[merged_asset()])
     return dag
 
 
