@@ -50,3 +50,16 @@ def test_each_store_gets_its_own_container_with_its_own_settings(cosmos_database
     policy = merged.get_container().read()["indexingPolicy"]
     assert policy["compositeIndexes"]
     assert merged.container_settings() != indicators.container_settings()
+
+
+def test_both_stores_keep_the_same_number_of_failure_samples() -> None:
+    from threatstream.store.base import MAX_KEPT_FAILURES
+    from threatstream.store.indicators import WriteStats
+    from threatstream.store.merged import MergeStats
+
+    failures = [{"id": str(n), "reason": "HTTP 503"} for n in range(3 * MAX_KEPT_FAILURES)]
+    for stats in (WriteStats(), MergeStats()):
+        for part in (failures[:15], failures[15:]):
+            other = type(stats)(failures=list(part))
+            stats.merge(other) if isinstance(stats, WriteStats) else stats.add(other)
+        assert stats.failures == failures[:MAX_KEPT_FAILURES]

@@ -10,8 +10,9 @@ The per-source store (:mod:`threatstream.store.indicators`) and the merged view
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
 import tenacity
@@ -230,3 +231,14 @@ class CosmosStoreHook(AzureCosmosDBHook):
             retry=tenacity.retry_if_exception(is_transient),
             reraise=True,
         )
+
+
+#: Failed documents a write's result names (its counts cover every one of them).
+MAX_KEPT_FAILURES = 20
+
+
+def keep_failures(kept: list[dict[str, Any]], more: Iterable[dict[str, Any]]) -> None:
+    """Add samples from ``more`` to ``kept`` while it holds fewer than :data:`MAX_KEPT_FAILURES`."""
+    room = MAX_KEPT_FAILURES - len(kept)
+    if room > 0:
+        kept.extend(itertools.islice(more, room))

@@ -21,7 +21,7 @@ from azure.cosmos._retry_options import RetryOptions
 from azure.cosmos.exceptions import CosmosBatchOperationError, CosmosHttpResponseError
 
 from threatstream.batches.collection import fewer_collections
-from threatstream.store.base import CosmosStoreHook, is_transient, request_charge, status_of
+from threatstream.store.base import CosmosStoreHook, is_transient, keep_failures, request_charge, status_of
 from threatstream.store.concurrency import AdaptiveConcurrency
 from threatstream.store.containers import DEFAULT_CONTAINER, INDICATOR_SETTINGS
 from threatstream.store.planning import (
@@ -62,7 +62,7 @@ class WriteStats:
         self.request_charge += other.request_charge
         self.throttled += other.throttled
         self.peak_concurrency = max(self.peak_concurrency, other.peak_concurrency)
-        self.failures.extend(other.failures[: max(0, 20 - len(self.failures))])
+        keep_failures(self.failures, other.failures)
         self.refused.extend(other.refused)
 
 
@@ -291,8 +291,9 @@ class IndicatorStoreHook(CosmosStoreHook):
 
     def _failed(self, stats: WriteStats, documents: Sequence[Mapping[str, Any]], reason: str) -> WriteStats:
         stats.failed += len(documents)
-        for document in documents[:20]:
-            stats.failures.append({"id": document.get("id"), "reason": reason})
+        keep_failures(
+            stats.failures, ({"id": document.get("id"), "reason": reason} for document in documents)
+        )
         return stats
 
     # -- reads -------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from threatstream.canonical.identity import merged_keys
 from threatstream.merged.merge import content_of, merge, prepare_for_write
 from threatstream.merged.scoring import DEFAULT_POLICY, ScoringPolicy
 from threatstream.settings import settings
-from threatstream.store.base import CosmosStoreHook, request_charge
+from threatstream.store.base import CosmosStoreHook, keep_failures, request_charge
 from threatstream.store.containers import MERGED_SETTINGS
 
 #: Statuses that mean "someone else wrote first": read, merge and write again.
@@ -88,7 +88,7 @@ class MergeStats:
         for item in fields(self):
             if item.name != "failures":
                 setattr(self, item.name, getattr(self, item.name) + getattr(other, item.name))
-        self.failures.extend(other.failures[: max(0, 20 - len(self.failures))])
+        keep_failures(self.failures, other.failures)
 
     def as_dict(self) -> dict[str, Any]:
         result = {item.name: getattr(self, item.name) for item in fields(self) if item.name != "failures"}
@@ -289,5 +289,5 @@ class MergedViewHook(CosmosStoreHook):
     @staticmethod
     def _merge_failed(stats: MergeStats, document: Mapping[str, Any], reason: str) -> MergeStats:
         stats.failed += 1
-        stats.failures.append({"id": document.get("id"), "reason": reason})
+        keep_failures(stats.failures, [{"id": document.get("id"), "reason": reason}])
         return stats
