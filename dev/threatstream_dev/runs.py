@@ -28,6 +28,21 @@ class RunOutcome:
         """The ``fetch``, ``validate`` and ``upsert`` results of a source DAG's run."""
         return self.results["fetch"], self.results["validate"], self.results["upsert"]
 
+    @property
+    def counts(self) -> dict[str, Any]:
+        """What a source DAG's run did, stage by stage: the numbers each source's test states."""
+        fetch, validate, upsert = self.stages
+        return {
+            "records": fetch["records"],
+            "requests": fetch["requests"],
+            "valid": validate["valid"],
+            "rejected": validate["rejected"],
+            "duplicates": validate["duplicates"],
+            "expired": validate["expired"],
+            "reasons": validate["reasons"],
+            "written": upsert["written"],
+        }
+
 
 #: A test fixture that runs a DAG for a logical date (optionally clearing one task).
 RunDag = Callable[..., RunOutcome]

@@ -18,12 +18,17 @@ LOGICAL_DATE = datetime(2026, 11, 28, 6, 30, tzinfo=UTC)
 def test_end_to_end(run_dag: RunDag, stored_documents: StoredDocuments) -> None:
     outcome = run_dag(DAG_ID, LOGICAL_DATE)
     assert outcome.succeeded
-    fetch, validate, upsert = outcome.stages
-    assert (fetch["records"], fetch["requests"]) == (24, 1)
-    assert fetch["pages"][0]["context"]["catalogVersion"] == "2026.11.27"
-    assert (validate["valid"], validate["rejected"], validate["duplicates"]) == (21, 2, 1)
-    assert validate["reasons"] == {"invalid_cve": 1, "empty": 1}
-    assert upsert["written"] == 21
+    assert outcome.counts == {
+        "records": 24,
+        "requests": 1,
+        "valid": 21,
+        "rejected": 2,
+        "duplicates": 1,
+        "expired": 0,
+        "reasons": {"invalid_cve": 1, "empty": 1},
+        "written": 21,
+    }
+    assert outcome.results["fetch"]["pages"][0]["context"]["catalogVersion"] == "2026.11.27"
 
     documents = {d["indicator_value"]: d for d in stored_documents()}
     assert len(documents) == 21

@@ -20,11 +20,16 @@ def test_end_to_end(
 ) -> None:
     outcome = run_dag(DAG_ID, LOGICAL_DATE)
     assert outcome.succeeded
-    fetch, validate, upsert = outcome.stages
-    assert (fetch["records"], fetch["requests"]) == (19, 1)
-    assert (validate["valid"], validate["rejected"], validate["duplicates"]) == (16, 2, 1)
-    assert validate["reasons"] == {"invalid_ip": 1, "non_global_ip": 1}
-    assert upsert["written"] == 16
+    assert outcome.counts == {
+        "records": 19,
+        "requests": 1,
+        "valid": 16,
+        "rejected": 2,
+        "duplicates": 1,
+        "expired": 0,
+        "reasons": {"invalid_ip": 1, "non_global_ip": 1},
+        "written": 16,
+    }
 
     (request,) = feed_connections.requests("feodo")
     assert request.path == "/downloads/ipblocklist.json"

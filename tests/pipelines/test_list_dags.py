@@ -25,11 +25,16 @@ def test_the_example_list_runs_end_to_end(
 ) -> None:
     outcome = run_dag(DAG_ID, LOGICAL_DATE)
     assert outcome.succeeded
-    fetch, validate, upsert = outcome.stages
-    assert (fetch["records"], fetch["requests"]) == (30, 1)
-    assert (validate["valid"], validate["rejected"], validate["duplicates"]) == (26, 3, 1)
-    assert validate["reasons"] == {"malformed_row": 1, "non_global_ip": 1, "invalid_hash": 1}
-    assert upsert["written"] == 26
+    assert outcome.counts == {
+        "records": 30,
+        "requests": 1,
+        "valid": 26,
+        "rejected": 3,
+        "duplicates": 1,
+        "expired": 0,
+        "reasons": {"malformed_row": 1, "non_global_ip": 1, "invalid_hash": 1},
+        "written": 26,
+    }
     (request,) = feed_connections.requests("threatfox_csv")
     assert request.path == "/export/csv/recent/"
 
@@ -39,7 +44,7 @@ def test_the_example_list_runs_end_to_end(
     assert mirai["raw_metadata"]["port"] == "40669"
     assert mirai["ttl"] == 30 * 86400
 
-    quarantine = Path(validate["quarantine_uri"].removeprefix("file://")).read_text().splitlines()
+    quarantine = Path(outcome.results["validate"]["quarantine_uri"].removeprefix("file://")).read_text().splitlines()
     malformed = next(json.loads(line) for line in quarantine if '"malformed_row"' in line)
     assert "14" in malformed["message"]
     assert "cdn-update-gateway.net" in malformed["record"]["text"]  # the raw line is kept

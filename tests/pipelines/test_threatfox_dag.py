@@ -21,16 +21,16 @@ def test_end_to_end(
 ) -> None:
     outcome = run_dag(DAG_ID, LOGICAL_DATE)
     assert outcome.succeeded
-    fetch, validate, upsert = outcome.stages
-    assert (fetch["records"], fetch["requests"]) == (30, 1)
-    assert (validate["valid"], validate["rejected"], validate["duplicates"]) == (25, 4, 1)
-    assert validate["reasons"] == {
-        "non_global_ip": 1,
-        "invalid_hash": 1,
-        "unknown_type": 1,
-        "invalid_ip": 1,
+    assert outcome.counts == {
+        "records": 30,
+        "requests": 1,
+        "valid": 25,
+        "rejected": 4,
+        "duplicates": 1,
+        "expired": 0,
+        "reasons": {"non_global_ip": 1, "invalid_hash": 1, "unknown_type": 1, "invalid_ip": 1},
+        "written": 25,
     }
-    assert upsert["written"] == 25
     (request,) = feed_connections.requests("threatfox")
     assert request.body == {"query": ["get_iocs"], "days": ["1"]}  # the DAG param's default
 
