@@ -60,8 +60,8 @@ __all__ = [
     "StoreConfigError",
     "candidate_types",
     "canonical_candidates",
-    "find",
     "lookup",
+    "lookup_result",
     "main",
 ]
 
@@ -223,7 +223,7 @@ _CLIENT_OPTIONS: dict[str, Any] = {
 _SECRETS: set[str] = set()
 
 
-def find(
+def lookup_result(
     value: str,
     type: str | None = None,
     *,
@@ -259,7 +259,7 @@ def lookup(value: str, type: str | None = None) -> dict[str, Any] | None:
         plus ``current_score``, the score decayed up to now.
     :raises InvalidIndicator: when the value cannot be canonicalised.
     """
-    return find(value, type).record
+    return lookup_result(value, type).record
 
 
 def render_text(result: LookupResult) -> str:
@@ -362,7 +362,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")
     conn_id = args.conn_id or COSMOS_CONN_ID
     try:
-        result = find(args.value, args.type, cosmos_conn_id=args.conn_id, container_name=args.container)
+        result = lookup_result(
+            args.value, args.type, cosmos_conn_id=args.conn_id, container_name=args.container
+        )
     except StoreConfigError as err:
         return _fail(EXIT_STORE_ERROR, str(err))
     except Exception as err:

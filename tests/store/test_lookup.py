@@ -15,7 +15,7 @@ import pytest
 
 from threatstream.canonical.errors import InvalidIndicator
 from threatstream.canonical.vocabulary import TLP, IndicatorType
-from threatstream.cli import candidate_types, find, lookup, main
+from threatstream.cli import candidate_types, lookup, lookup_result, main
 from threatstream.records.indicators import Observation
 from threatstream.sources import scoring_policy
 from threatstream.store.merged import MergedViewHook
@@ -94,7 +94,7 @@ def test_lookup_canonicalises_and_point_reads(seeded: MergedViewHook) -> None:
 
 
 def test_ambiguous_types_are_tried_in_order(seeded: MergedViewHook) -> None:
-    result = find("CDN.Evil.Example.")
+    result = lookup_result("CDN.Evil.Example.")
     assert result.record is not None
     assert result.record["indicator_type"] == "hostname"
     assert result.tried == [("domain", "cdn.evil.example"), ("hostname", "cdn.evil.example")]
