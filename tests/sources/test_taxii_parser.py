@@ -15,7 +15,7 @@ from threatstream.feeds.pages import FetchedPage
 from threatstream.sources.taxii import TAXII
 from threatstream.sources.taxii.envelope import split_records
 from threatstream.sources.taxii.parse import parse_record
-from threatstream.sources.taxii.patterns import pattern_indicator, pattern_observable
+from threatstream.sources.taxii.patterns import pattern_observable
 
 AT = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 TLP_GREEN = "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"
@@ -67,7 +67,7 @@ def test_the_collection_pages_yield_typed_indicators() -> None:
     ],
 )
 def test_single_comparisons_map_to_canonical_types(pattern: str, expected: tuple[IndicatorType, str]) -> None:
-    assert pattern_indicator(pattern) == expected
+    assert pattern_observable(pattern)[:2] == expected
 
 
 @pytest.mark.parametrize(
@@ -121,7 +121,7 @@ def test_single_comparisons_map_to_canonical_types(pattern: str, expected: tuple
 )
 def test_other_patterns_are_unsupported_with_a_reason(pattern: str, why: str) -> None:
     with pytest.raises(InvalidIndicator) as caught:
-        pattern_indicator(pattern)
+        pattern_observable(pattern)
     assert caught.value.reason == "unsupported_pattern"
     assert why in caught.value.message
 

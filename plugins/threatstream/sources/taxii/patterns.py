@@ -47,12 +47,6 @@ class PatternIndicator(NamedTuple):
     facts: dict[str, Any]
 
 
-def pattern_indicator(pattern: Any) -> tuple[IndicatorType, str]:
-    """The indicator type and value a STIX pattern names (see :func:`pattern_observable`)."""
-    found = pattern_observable(pattern)
-    return found.indicator_type, found.value
-
-
 def pattern_observable(pattern: Any) -> PatternIndicator:
     """The one observable a STIX pattern names, with the other facts it states.
 
