@@ -138,7 +138,7 @@ def _scheduler_dag(dag: Any) -> Any:
     """The DAG as the scheduler sees it, without deadlines and DAG callbacks.
 
     Both are resolved by the scheduler and the DAG processor from rows they write; runs
-    driven in-process skip them, as ``dag.test()`` must on Airflow 3.3.2 (``SourceDAG.test``).
+    driven in-process skip them, as ``dag.test()`` must on Airflow 3.3.2 (``ThreatStreamDAG.test``).
     """
     from airflow.serialization.serialized_objects import DagSerialization
 
