@@ -29,12 +29,12 @@ class FetchFeedOperator(BaseOperator):
     """Fetch one batch from a feed and write each raw page to ``<prefix>/raw/``.
 
     :param source: registered source name (e.g. ``urlhaus``).
-    :param http_conn_id: feed connection; defaults to ``threatstream_<source>``.
+    :param http_conn_id: feed connection (templated); defaults to the source's, ``threatstream_<source>``.
     :param fetch_options: keyword options for the hook's ``iter_pages`` (templated).
     :param hook_params: keyword arguments for the hook (retry attempts, ``max_retry_after``).
     :param storage_base: object-storage base URI (templated); defaults to the
         ``[threatstream] storage_base`` option.
-    :param storage_conn_id: connection for the storage base, if it needs credentials.
+    :param storage_conn_id: connection for the storage base, if it needs credentials (templated).
     """
 
     template_fields: Sequence[str] = ("fetch_options", "storage_base", "storage_conn_id", "http_conn_id")

@@ -64,9 +64,9 @@ class MergeViewOperator(BaseOperator):
     idempotent, so the retry redoes the work safely). A batch outside the storage base, or a
     file that is not a batch, is refused before it is read and fails the task without retry.
 
-    :param batches: extra batches, each ``{"valid_uri": ..., "storage_conn_id": ...}``.
+    :param batches: extra batches, each ``{"valid_uri": ..., "storage_conn_id": ...}`` (templated).
     :param azure_cosmos_conn_id: the store connection (templated).
-    :param container_name: the merged container (default ``[threatstream] merged_container``).
+    :param container_name: the merged container (templated; default ``[threatstream] merged_container``).
     :param scoring: overrides of the scoring policy (on top of ``[threatstream] scoring``; see
         :class:`~threatstream.merged.scoring.ScoringPolicy`).
     :param max_concurrency: documents merged at once.

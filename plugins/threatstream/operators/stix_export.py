@@ -154,7 +154,7 @@ class StixExportOperator(BaseOperator):
     :param since: start of the window (ISO 8601, templated).
     :param until: end of the window, exclusive (ISO 8601, templated).
     :param azure_cosmos_conn_id: the store connection (templated).
-    :param container_name: the merged container (default ``[threatstream] merged_container``).
+    :param container_name: the merged container (templated; default ``[threatstream] merged_container``).
     :param storage_base: where bundles are written (templated; default ``[threatstream] storage_base``).
     :param storage_conn_id: connection for the storage base (templated; default
         ``[threatstream] storage_conn_id``).
