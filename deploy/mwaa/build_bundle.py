@@ -41,7 +41,7 @@ def _zip_file(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
 
 #: What the package reads from ``include/`` at run time: the list feed specs (MWAA has no
 #: ``include/`` folder, so they travel in plugins.zip). The Cosmos container settings are
-#: package data (``threatstream/store/containers/``), zipped with the package.
+#: package data (``threatstream/store/container_settings/``), zipped with the package.
 INCLUDED = ("feeds/lists/*.json",)
 
 

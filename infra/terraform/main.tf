@@ -9,12 +9,12 @@ locals {
   containers = {
     indicators = {
       name           = var.container_name
-      settings       = jsondecode(file("${path.module}/../../plugins/threatstream/store/containers/container.json"))
+      settings       = jsondecode(file("${path.module}/../../plugins/threatstream/store/container_settings/container.json"))
       max_throughput = var.autoscale_max_throughput
     }
     merged = {
       name           = var.merged_container_name
-      settings       = jsondecode(file("${path.module}/../../plugins/threatstream/store/containers/merged_container.json"))
+      settings       = jsondecode(file("${path.module}/../../plugins/threatstream/store/container_settings/merged_container.json"))
       max_throughput = var.merged_autoscale_max_throughput
     }
   }

@@ -1,6 +1,6 @@
 """infra/terraform: parses, provisions what the pipeline needs, and takes each container's
 partition key, TTL and indexing policy from the settings the package ships in
-store/containers/*.json (one source of truth): the source container's container.json and the
+store/container_settings/*.json (one source of truth): the source container's container.json and the
 merged view's merged_container.json."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from threatstream.store.containers import DEFAULT_CONTAINER, DEFAULT_MERGED_CONT
 
 REPO = Path(__file__).resolve().parents[2]
 TERRAFORM = REPO / "infra" / "terraform"
-COSMOS_SETTINGS = REPO / "plugins" / "threatstream" / "store" / "containers"
+COSMOS_SETTINGS = REPO / "plugins" / "threatstream" / "store" / "container_settings"
 #: Terraform's key in local.containers -> (settings file, the variable naming it, the code's default name).
 CONTAINERS = {
     "indicators": ("container.json", "container_name", DEFAULT_CONTAINER),

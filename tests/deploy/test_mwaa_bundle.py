@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-CONTAINER_SETTINGS = REPO / "plugins" / "threatstream" / "store" / "containers"
+CONTAINER_SETTINGS = REPO / "plugins" / "threatstream" / "store" / "container_settings"
 sys.path.insert(0, str(REPO / "deploy" / "mwaa"))
 
 import build_bundle  # noqa: E402

@@ -80,7 +80,7 @@ class CosmosStoreHook(AzureCosmosDBHook):
     :param backoff_initial: seconds before the first retry; doubled on each further one.
 
     Subclasses name their container (:attr:`container_name`) and its settings file
-    (:attr:`settings_file`, in ``store/containers/``).
+    (:attr:`settings_file`, in ``store/container_settings/``).
     """
 
     default_conn_name = COSMOS_CONN_ID

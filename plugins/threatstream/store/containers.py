@@ -1,5 +1,5 @@
 """The Cosmos containers: their default names and their settings (partition key path, default
-TTL, indexing policy), shipped with the package in ``store/containers/``.
+TTL, indexing policy), shipped with the package in ``store/container_settings/``.
 
 The settings are read with :mod:`importlib.resources`, so they are found wherever the package
 is: installed, on ``plugins/``, or imported straight from a zip such as MWAA's ``plugins.zip``.
@@ -21,7 +21,7 @@ DEFAULT_CONTAINER = "indicators"
 #: The merged view's container.
 DEFAULT_MERGED_CONTAINER = "indicators_merged"
 
-#: Settings files of the two containers, in the package's ``store/containers/`` folder.
+#: Settings files of the two containers, in the package's ``store/container_settings/`` folder.
 INDICATOR_SETTINGS = "container.json"
 MERGED_SETTINGS = "merged_container.json"
 
@@ -34,7 +34,7 @@ def container_settings(file_name: str) -> dict[str, Any]:
     """
     override = os.environ.get("THREATSTREAM_CONTAINER_SETTINGS")
     if not override:
-        text = files("threatstream.store").joinpath("containers", file_name)
+        text = files("threatstream.store").joinpath("container_settings", file_name)
         settings: dict[str, Any] = json.loads(text.read_text(encoding="utf-8"))
         return settings
     path = Path(override)

@@ -2,7 +2,7 @@
 
 The merged view lives in a container of its own (default ``indicators_merged``, in the
 database of the ``threatstream_cosmos`` connection), with the same partition key scheme as
-the source documents and its own indexing policy (``store/containers/merged_container.json``).
+the source documents and its own indexing policy (``store/container_settings/merged_container.json``).
 
 Every source document is merged by a point read of its merged document, the pure
 :func:`threatstream.merged.merge.merge`, and a write conditioned on the ETag that was read
