@@ -44,7 +44,9 @@ def test_the_example_list_runs_end_to_end(
     assert mirai["raw_metadata"]["port"] == "40669"
     assert mirai["ttl"] == 30 * 86400
 
-    quarantine = Path(outcome.results["validate"]["quarantine_uri"].removeprefix("file://")).read_text().splitlines()
+    quarantine = (
+        Path(outcome.results["validate"]["quarantine_uri"].removeprefix("file://")).read_text().splitlines()
+    )
     malformed = next(json.loads(line) for line in quarantine if '"malformed_row"' in line)
     assert "14" in malformed["message"]
     assert "cdn-update-gateway.net" in malformed["record"]["text"]  # the raw line is kept
