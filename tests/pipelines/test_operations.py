@@ -245,16 +245,37 @@ def test_zero_records_from_a_usually_busy_feed_alerts(
 ) -> None:
     from airflow.models.variable import Variable
 
-    from threatstream.monitoring.quality import history_key
+    from threatstream.monitoring.quality import decode_history, history_key
 
-    caplog.set_level(logging.WARNING, logger="threatstream.alerts")
+    caplog.set_level(logging.WARNING)
     Variable.set(history_key("urlhaus"), json.dumps([30, 29, 31]))
     feed_connections.use_scenario("urlhaus", "no_results")
     outcome = run_dag("threatstream_urlhaus", LOGICAL_DATE)
     assert outcome.succeeded
     (alert,) = [a for a in _alerts(caplog) if a["event"] == "zero_records"]
     assert alert["run_id"] == outcome.run_id
-    assert json.loads(Variable.get(history_key("urlhaus"))) == [30, 29, 31, 0]
+    assert decode_history(Variable.get(history_key("urlhaus"))) == [30, 29, 31, 0]
+
+
+@pytest.mark.dagrun
+def test_reading_the_record_history_logs_no_masking_warning(
+    run_dag: RunDag, feed_connections: FeedReplayServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The task runner hands every Variable it reads to the secrets masker, which warned
+    "Skipping masking for a secret as it's too short" about a one-run history such as ``[30]``."""
+    from airflow.models.variable import Variable
+    from airflow.sdk._shared.secrets_masker.secrets_masker import SecretsMasker
+
+    from threatstream.monitoring.quality import decode_history, history_key
+
+    Variable.delete(history_key("feodo"))
+    assert run_dag("threatstream_feodo", LOGICAL_DATE).succeeded
+    stored = Variable.get(history_key("feodo"))
+    SecretsMasker._has_warned_short_secret = False  # the masker warns once per process
+    caplog.set_level(logging.WARNING)
+    assert run_dag("threatstream_feodo", LOGICAL_DATE + timedelta(hours=1)).succeeded
+    assert "too short" not in caplog.text
+    assert len(decode_history(stored)) == 1
 
 
 @pytest.mark.dagrun

@@ -137,19 +137,42 @@ def history_key(source: str) -> str:
 
 
 def record_history(source: str, records: int) -> list[int]:
-    """The recent record counts of ``source`` (before this run); then remembers ``records``."""
+    """The recent record counts of ``source`` (before this run); then remembers ``records``.
+
+    The Variable holds ``{"source": ..., "record_counts": [...]}``: the task runner registers
+    every Variable value it reads with the secrets masker, which warns about any value shorter
+    than five characters, so a bare list such as ``[30]`` would log a spurious warning.
+    """
     from airflow.sdk import Variable
 
     try:
-        stored = json.loads(Variable.get(history_key(source), default="[]"))
-        history = [int(count) for count in stored][-HISTORY_LENGTH:]
+        history = decode_history(Variable.get(history_key(source), default=""))
     except (ValueError, TypeError):
         history = []
     try:
-        Variable.set(history_key(source), json.dumps([*history, records][-HISTORY_LENGTH:]))
+        Variable.set(
+            history_key(source),
+            encode_history(source, [*history, records]),
+            description=f"ThreatStream: the last {HISTORY_LENGTH} record counts of {source}, for the "
+            "zero-records alert",
+        )
     except Exception as err:  # the history only feeds an alert: it must never fail the batch
         log.warning("ThreatStream: cannot keep the record-count history of %s (%s)", source, err)
     return history
+
+
+def encode_history(source: str, counts: Sequence[int]) -> str:
+    """The Variable value keeping ``source``'s last :data:`HISTORY_LENGTH` record counts."""
+    return json.dumps({"source": source, "record_counts": list(counts)[-HISTORY_LENGTH:]})
+
+
+def decode_history(raw: str) -> list[int]:
+    """The record counts in a history Variable's value (also the older bare-list form)."""
+    if not raw:
+        return []
+    stored = json.loads(raw)
+    counts = stored.get("record_counts", []) if isinstance(stored, dict) else stored
+    return [int(count) for count in counts][-HISTORY_LENGTH:]
 
 
 def report_fetched(result: FetchResult) -> list[Alert]:
