@@ -46,13 +46,15 @@ test-fast: setup
 test-compat: setup
 	dev/compat/test-compat $(COMPAT_VERSIONS)
 
-# What Amazon MWAA reads from S3, in build/mwaa (docs/deployment.md). MWAA_STORAGE_BASE: s3:// batches.
-MWAA_AIRFLOW_VERSION ?= 3.0.6
-MWAA_STORAGE_BASE ?= s3://<bucket>/threatstream/
+# What Amazon MWAA reads from S3, in build/mwaa (docs/deployment.md). MWAA_STORAGE_BASE (required):
+# the s3:// base of the batches. MWAA_AIRFLOW_VERSION: an Airflow 3 MWAA offers (3.0.6, 3.2.1, 3.3.1).
+MWAA_AIRFLOW_VERSION ?= 3.3.1
+MWAA_STORAGE_BASE ?=
 mwaa-bundle: $(VENV)/.synced
 	$(PY) deploy/mwaa/build_bundle.py --airflow $(MWAA_AIRFLOW_VERSION) --storage-base '$(MWAA_STORAGE_BASE)'
 
 mwaa-constraints: $(VENV)/.synced
+	$(PY) deploy/mwaa/build_bundle.py --airflow $(MWAA_AIRFLOW_VERSION) --check-version
 	cd deploy/mwaa && ../../$(VENV)/bin/uv pip compile constraints-$(MWAA_AIRFLOW_VERSION).in -p 3.12 \
 	  --no-header --no-annotate --quiet -o constraints-$(MWAA_AIRFLOW_VERSION).txt
 

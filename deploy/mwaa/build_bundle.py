@@ -1,7 +1,11 @@
 """Build what Amazon MWAA takes from its S3 bucket: ``dags/``, ``plugins.zip``,
 ``requirements.txt`` (with its ``--constraint`` line) and ``startup.sh``.
 
-    python deploy/mwaa/build_bundle.py --airflow 3.0.6 --storage-base s3://<bucket>/threatstream/
+    python deploy/mwaa/build_bundle.py --airflow 3.3.1 --storage-base s3://my-batches/threatstream/
+
+``--airflow`` is one of the Airflow 3 versions MWAA offers (``MWAA_VERSIONS``), each with its
+``constraints-<version>.txt`` here; ``--storage-base`` is the real ``s3://`` base of the batches
+(a placeholder such as ``s3://<bucket>/`` is refused, so no bundle starts with a dead path).
 
 Layout of the output folder (default ``build/mwaa``), copied 1:1 to the environment's bucket:
 
@@ -20,6 +24,7 @@ MWAA unpacks ``plugins.zip`` to ``/usr/local/airflow/plugins`` and syncs ``dags/
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -30,6 +35,48 @@ MWAA_HOME = "/usr/local/airflow"
 #: Zip entries get a fixed time, so the same sources give the same plugins.zip (and S3 version).
 ZIP_TIME = (2026, 1, 1, 0, 0, 0)
 S3_PROVIDER = "apache-airflow-providers-amazon[s3fs]"
+#: The Airflow 3 versions Amazon MWAA offers: its images, github.com/aws/amazon-mwaa-docker-images
+#: images/airflow/<version> (snapshot of August 2026: 3.0.6, 3.2.1, 3.3.1; a 3.1.6 image was
+#: renamed to 3.2.0 before release, so MWAA has no 3.1.x), and MWAA's "Apache Airflow versions"
+#: page, which is the list to check. Each has a constraints-<version>.in here, compiled by
+#: `make mwaa-constraints` to its .txt.
+MWAA_VERSIONS = ("3.0.6", "3.2.1", "3.3.1")
+#: ``s3://bucket/prefix/``: a bucket name as S3 allows it (3-63 lower-case letters, digits,
+#: dots, hyphens), so placeholders like ``<bucket>`` or ``BUCKET`` do not pass.
+S3_BASE = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s<>]*)?")
+STORAGE_EXAMPLE = "make mwaa-bundle MWAA_STORAGE_BASE=s3://my-threatstream-batches/threatstream/"
+
+
+def check_version(airflow_version: str) -> None:
+    """Refuse an Airflow version MWAA does not offer, naming the ones it does."""
+    if airflow_version not in MWAA_VERSIONS:
+        offered = ", ".join(MWAA_VERSIONS)
+        raise SystemExit(
+            f"MWAA_AIRFLOW_VERSION={airflow_version}: Amazon MWAA offers Airflow 3 as {offered} "
+            "(no 3.1.x); the bundle has constraints for each of them. Pick one, e.g. "
+            f"`make mwaa-bundle MWAA_AIRFLOW_VERSION={MWAA_VERSIONS[-1]} MWAA_STORAGE_BASE=...`; "
+            "a version MWAA adds later needs its deploy/mwaa/constraints-<version>.in and an entry "
+            "in MWAA_VERSIONS (deploy/mwaa/build_bundle.py)."
+        )
+
+
+def check_storage_base(storage_base: str) -> None:
+    """Refuse a missing or placeholder storage base: MWAA would write batches nowhere."""
+    if not storage_base:
+        raise SystemExit(
+            "MWAA_STORAGE_BASE is not set: the s3:// base where the workers keep their batches, "
+            f"e.g. `{STORAGE_EXAMPLE}` (python: --storage-base)."
+        )
+    if not storage_base.startswith("s3://"):
+        raise SystemExit(
+            f"MWAA_STORAGE_BASE (--storage-base) must be an s3:// URI on MWAA, got {storage_base!r}; "
+            f"e.g. `{STORAGE_EXAMPLE}`."
+        )
+    if not S3_BASE.fullmatch(storage_base):
+        raise SystemExit(
+            f"MWAA_STORAGE_BASE={storage_base!r} is not a real bucket (a placeholder?): give the "
+            f"bucket the execution role may write to, e.g. `{STORAGE_EXAMPLE}`."
+        )
 
 
 def _zip_file(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
@@ -91,12 +138,14 @@ def startup_script(storage_base: str, storage_conn_id: str) -> str:
 
 def build(out: Path, airflow_version: str, storage_base: str, storage_conn_id: str = "") -> Path:
     """Write the bundle to ``out`` (replaced if it exists); return ``out``."""
+    check_version(airflow_version)
+    check_storage_base(storage_base)
     constraints = HERE / f"constraints-{airflow_version}.txt"
     if not constraints.is_file():
-        known = sorted(p.stem.removeprefix("constraints-") for p in HERE.glob("constraints-*.txt"))
-        raise SystemExit(f"no {constraints.name}: compile it with `make mwaa-constraints` (have: {known})")
-    if not storage_base.startswith("s3://"):
-        raise SystemExit(f"--storage-base must be an s3:// URI on MWAA, got {storage_base!r}")
+        raise SystemExit(
+            f"no deploy/mwaa/{constraints.name}: compile it with "
+            f"`make mwaa-constraints MWAA_AIRFLOW_VERSION={airflow_version}`"
+        )
     if out.exists():
         shutil.rmtree(out)
     dags = out / "dags"
@@ -112,13 +161,25 @@ def build(out: Path, airflow_version: str, storage_base: str, storage_conn_id: s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--airflow", default="3.0.6", help="the environment's Airflow version")
     parser.add_argument(
-        "--storage-base", default="s3://<bucket>/threatstream/", help="s3:// base for batches"
+        "--airflow",
+        default=MWAA_VERSIONS[-1],
+        help=f"the environment's Airflow version: {', '.join(MWAA_VERSIONS)}",
+    )
+    parser.add_argument(
+        "--check-version",
+        action="store_true",
+        help="only check that MWAA offers --airflow (make mwaa-constraints runs this first)",
+    )
+    parser.add_argument(
+        "--storage-base", default="", help="s3:// base for batches, e.g. s3://my-bucket/threatstream/"
     )
     parser.add_argument("--storage-conn-id", default="", help="empty: the execution role (aws_default)")
     parser.add_argument("--out", type=Path, default=REPO / "build" / "mwaa")
     args = parser.parse_args()
+    if args.check_version:
+        check_version(args.airflow)
+        return
     out = build(args.out, args.airflow, args.storage_base, args.storage_conn_id)
     for path in sorted(p for p in out.rglob("*") if p.is_file()):
         print(path.relative_to(out))

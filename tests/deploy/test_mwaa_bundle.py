@@ -18,13 +18,12 @@ sys.path.insert(0, str(REPO / "deploy" / "mwaa"))
 import build_bundle  # noqa: E402
 
 VERSION = "3.0.6"
+STORAGE_BASE = "s3://threatstream-test-bucket/batches/"
 
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_bundle.build(
-        tmp_path_factory.mktemp("mwaa") / "bundle", VERSION, "s3://threatstream-test-bucket/batches/"
-    )
+    return build_bundle.build(tmp_path_factory.mktemp("mwaa") / "bundle", VERSION, STORAGE_BASE)
 
 
 def _run_python(code: str, python_path: Path, **env: str) -> str:
@@ -141,3 +140,89 @@ def test_container_settings_are_read_from_the_zip_itself(bundle: Path) -> None:
 def test_refuses_a_non_s3_storage_base(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="s3://"):
         build_bundle.build(tmp_path / "b", VERSION, "file:///tmp/batches")
+
+
+@pytest.mark.parametrize(
+    "storage_base",
+    ["", "s3://<bucket>/threatstream/", "s3://<bucket>", "s3://BUCKET/threatstream/", "s3:///x/"],
+)
+def test_refuses_a_missing_or_placeholder_storage_base(tmp_path: Path, storage_base: str) -> None:
+    with pytest.raises(
+        SystemExit, match=r"MWAA_STORAGE_BASE.*e\.g\. `make mwaa-bundle MWAA_STORAGE_BASE=s3://"
+    ) as refused:
+        build_bundle.build(tmp_path / "b", VERSION, storage_base)
+    assert not (tmp_path / "b").exists()
+    example = re.search(r"MWAA_STORAGE_BASE=(s3://\S+?)`", str(refused.value))
+    assert example
+    assert build_bundle.S3_BASE.fullmatch(example[1])
+
+
+def test_make_mwaa_bundle_without_a_bucket_fails_with_the_message() -> None:
+    makefile = (REPO / "Makefile").read_text()
+    assert re.search(r"^MWAA_STORAGE_BASE \?=\s*$", makefile, re.M), "no placeholder default"
+    default = re.search(r"^MWAA_AIRFLOW_VERSION \?= (\S+)$", makefile, re.M)
+    assert default
+    assert default[1] in build_bundle.MWAA_VERSIONS
+    result = subprocess.run(
+        [sys.executable, str(REPO / "deploy" / "mwaa" / "build_bundle.py"), "--storage-base", ""],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "MWAA_STORAGE_BASE is not set" in result.stderr
+
+
+@pytest.mark.parametrize("version", ["3.1.8", "3.1.6", "3.2.2", "2.10.3"])
+def test_refuses_a_version_mwaa_does_not_offer_naming_the_ones_it_does(tmp_path: Path, version: str) -> None:
+    with pytest.raises(SystemExit, match=r"offers Airflow 3 as 3\.0\.6, 3\.2\.1, 3\.3\.1 \(no 3\.1\.x\)"):
+        build_bundle.build(tmp_path / "b", version, STORAGE_BASE)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "deploy" / "mwaa" / "build_bundle.py"),
+            "--airflow",
+            version,
+            "--check-version",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert version in result.stderr
+
+
+def test_every_mwaa_version_has_compiled_constraints_and_no_other() -> None:
+    here = REPO / "deploy" / "mwaa"
+    for suffix in ("in", "txt"):
+        found = {
+            p.name.removeprefix("constraints-").removesuffix(f".{suffix}")
+            for p in here.glob(f"constraints-*.{suffix}")
+        }
+        assert found == set(build_bundle.MWAA_VERSIONS), suffix
+
+
+@pytest.mark.parametrize("version", build_bundle.MWAA_VERSIONS)
+def test_each_version_builds_and_its_constraints_keep_the_pins_of_its_in_file(
+    tmp_path: Path, version: str
+) -> None:
+    """MWAA's own pins (Airflow, its essential constraints) and the web stack hold in the .txt."""
+    here = REPO / "deploy" / "mwaa"
+    pins = dict(line.split("==", 1) for line in _requirements(here / f"constraints-{version}.txt"))
+    declared = [line for line in _requirements(here / f"constraints-{version}.in") if "==" in line]
+    assert f"apache-airflow=={version}" in declared
+    for line in declared:
+        name, pinned = line.split("==", 1)
+        assert pins.get(name.lower()) == pinned, line
+    for requirement in _requirements(REPO / "requirements.txt"):
+        name = re.split(r"[<>=\[]", requirement, maxsplit=1)[0].lower()
+        assert name in pins, (version, name)
+    out = build_bundle.build(tmp_path / "b", version, STORAGE_BASE)
+    lines = _requirements(out / "requirements.txt")
+    assert lines[0] == f'--constraint "/usr/local/airflow/dags/constraints-{version}.txt"'
+    assert (out / "dags" / f"constraints-{version}.txt").read_bytes() == (
+        here / f"constraints-{version}.txt"
+    ).read_bytes()
