@@ -48,7 +48,13 @@ shifted by one offset per request. A source's ``"live": {"param": "modified_sinc
 maps ``anchor`` onto the request's ``modified_since`` (OTX: pulses appear modified within the
 requested window, and ``next`` links carry the shifted value, so every page gets the same offset);
 without ``param`` (or when the request lacks it) ``anchor`` maps onto the current time, or onto
-the source's last offset for follow-up requests (``page`` > 1, OTX indicator pages).
+the source's last offset for follow-up requests (``page`` > 1, OTX indicator pages, or a
+``param`` value that, moved back by the last offset, is one a route names exactly: TAXII's
+``added_after`` = the previous page's ``X-TAXII-Date-Added-Last``). Response headers are shifted
+too, and a request's query values are moved back by the offset before they are matched against
+the routes (TAXII ``next`` tokens and ``added_after`` values carry shifted timestamps). A source
+whose ``routes.json`` has no ``live`` block takes it from :data:`LIVE_DEFAULTS`; a source with
+neither is served verbatim (snapshot files whose dates do not matter to their parser).
 """
 
 from __future__ import annotations
@@ -79,6 +85,12 @@ TEST_KEYS: dict[str, str] = {
 """The API key each keyed source's fixtures accept (``Auth-Key``, ``X-OTX-API-KEY``, ``Key``, ...)."""
 
 DEFAULT_FIXTURES_DIR = Path(__file__).resolve().parents[2] / "include" / "feeds"
+#: Live-mode settings of sources whose ``routes.json`` has no ``live`` block. TAXII: the first
+#: objects request of the fixture asks ``added_after`` = the start of the hour 09:00-10:00 of
+#: 2026-11-28 (see ``tests/pipelines/test_taxii_dag.py``), which live mode maps onto the run's.
+LIVE_DEFAULTS: dict[str, dict[str, str]] = {
+    "taxii": {"param": "added_after", "anchor": "2026-11-28T09:00:00"},
+}
 REDACTED = "<redacted>"
 CONTROL_PREFIX = "/_replay/"
 _SECRET_HEADERS = frozenset({"authorization", "cookie"})
@@ -291,6 +303,15 @@ def _guess_content_type(body: bytes) -> str:
     return "text/plain; charset=utf-8"
 
 
+def _shift_text(text: str, delta: timedelta) -> str:
+    """Every timestamp in ``text`` moved by ``delta`` (see :func:`shift_timestamps`)."""
+    return shift_timestamps(text.encode(), delta).decode() if any(c.isdigit() for c in text) else text
+
+
+def _shift_query(query: Query, delta: timedelta) -> Query:
+    return {name: [_shift_text(value, delta) for value in values] for name, values in query.items()}
+
+
 def _header(headers: Mapping[str, str], name: str) -> str | None:
     wanted = name.lower()
     return next((value for key, value in headers.items() if key.lower() == wanted), None)
@@ -349,7 +370,7 @@ def _load_source(directory: Path) -> _Source:
     }
     if "default" not in scenarios:
         raise ValueError(f"{directory}/routes.json has no 'default' scenario")
-    live = spec.get("live")
+    live = spec.get("live") or LIVE_DEFAULTS.get(directory.name)
     return _Source(
         live=_Live(_naive_utc(str(live["anchor"])), live.get("param")) if live else None,
         name=directory.name,
@@ -599,6 +620,10 @@ class FeedReplayServer:
         routes = source.scenarios[scenario] + (source.scenarios["default"] if scenario != "default" else [])
         route_path = path.removeprefix(source.mount)
         fields = _body_fields(body, headers) if any(r.request_body for r in routes) else {}
+        delta: timedelta | None = None
+        if self.live and source.live is not None:
+            delta = self._live_delta(source, routes, query)
+            query = _shift_query(query, -delta)  # match the routes in the fixture's time
         for route in routes:
             match = route.pattern.match(route_path)
             if (
@@ -612,19 +637,27 @@ class FeedReplayServer:
                     time.sleep(route.delay)
                 base_url = (f"http://{host}" if host else self.url) + source.mount
                 response = route.render(base_url, match.groupdict(), query)
-                if self.live and source.live is not None and response.status < 300:
-                    delta = self._live_delta(source.name, source.live, query)
+                if delta is not None and response.status < 300:
                     response = Response(
-                        response.status, response.headers, shift_timestamps(response.body, delta)
+                        response.status,
+                        {name: _shift_text(value, delta) for name, value in response.headers.items()},
+                        shift_timestamps(response.body, delta),
                     )
                 return response
         return _json_response(404, {"error": "no replay route", "method": method, "path": path})
 
-    def _live_delta(self, source: str, live: _Live, query: Query) -> timedelta:
+    def _live_delta(self, spec: _Source, routes: list[_Route], query: Query) -> timedelta:
         """The offset that moves ``live.anchor`` onto this request's reference time."""
+        source, live = spec.name, cast(_Live, spec.live)
         first_page = query.get("page", ["1"])[-1] in ("", "1")  # later pages keep the first's offset
         reference = query.get(live.param, [""])[-1] if live.param and first_page else ""
         with self._lock:
+            previous = self._live_deltas.get(source)
+            if reference and previous is not None and live.param:
+                # A follow-up request naming a value of the fixture (shifted): keep the offset.
+                named = {value for route in routes for value in route.query.get(live.param, ())}
+                if _shift_text(reference, -previous) in named:
+                    reference = ""
             if reference:
                 try:
                     delta = _naive_utc(reference) - live.anchor
