@@ -1,7 +1,9 @@
 """docker-compose.yaml: valid for Compose, and it provides everything the code reads.
 
-No Docker engine runs here: ``docker-compose config`` (Debian's docker-compose 1.29, no
-daemon needed) validates and resolves the file; the images are not built or started.
+No Docker engine runs here: ``docker-compose config`` (no daemon needed) validates and resolves
+the file; the images are not built or started. The file needs Compose v2.24+ (``env_file`` entries
+with ``required: false``); Debian's docker-compose 1.29 predates that syntax, so with it the test
+validates a copy whose env files are plain paths, and the long syntax is checked structurally.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from threatstream_dev.feed_replay import TEST_KEYS, FeedReplayServer
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yaml"
 ENV_EXAMPLE = REPO / ".env.example"
+#: The defaults every Airflow container reads; ``.env`` (optional) overrides them.
+DEFAULTS = "deploy/compose/local-stack.env"
 #: The services that parse DAGs or run tasks: each needs every connection and setting.
 AIRFLOW_SERVICES = (
     "airflow-apiserver",
@@ -53,13 +57,25 @@ def compose() -> dict[str, Any]:
     return loaded
 
 
-def _environment(compose: dict[str, Any], service: str) -> dict[str, str]:
-    """A service's container environment: its env files (.env from .env.example), then ``environment``."""
+def _env_files(spec: dict[str, Any]) -> list[tuple[str, bool]]:
+    """A service's env files in reading order: (path, required), short or long syntax."""
+    entries = spec.get("env_file", [])
+    entries = [entries] if isinstance(entries, str | dict) else entries
+    return [(e, True) if isinstance(e, str) else (e["path"], e.get("required", True)) for e in entries]
+
+
+def _environment(compose: dict[str, Any], service: str, dot_env: Path | None = None) -> dict[str, str]:
+    """A service's container environment as Compose builds it: its env files in order (the
+    optional ``.env`` from ``dot_env``, absent by default), then ``environment``."""
     spec = compose["services"][service]
     env: dict[str, str] = {}
-    for env_file in spec.get("env_file", []):
-        assert env_file == ".env", env_file
-        env.update(_env_file(ENV_EXAMPLE))
+    for path, required in _env_files(spec):
+        if path == ".env":
+            assert not required, "a missing .env must not stop the stack"
+            if dot_env is not None:
+                env.update(_env_file(dot_env))
+        else:
+            env.update(_env_file(REPO / path))
     env.update({k: str(v) for k, v in (spec.get("environment") or {}).items()})
     return env
 
@@ -81,12 +97,32 @@ def _code_reads(pattern: str) -> set[str]:
     return found
 
 
-def test_docker_compose_config_accepts_the_file(tmp_path: Path) -> None:
+def _compose_version(binary: str) -> tuple[int, ...]:
+    out = subprocess.run(
+        [binary, "version", "--short"], capture_output=True, text=True, timeout=60, check=False
+    )
+    found = re.search(r"(\d+)\.(\d+)\.(\d+)", out.stdout)
+    return tuple(int(part) for part in found.groups()) if found else (0,)
+
+
+def test_docker_compose_config_accepts_the_file_without_a_dot_env(
+    compose: dict[str, Any], tmp_path: Path
+) -> None:
     binary = shutil.which("docker-compose")
     if binary is None:
         pytest.skip("docker-compose is not installed (Debian: apt-get install docker-compose)")
-    shutil.copy(COMPOSE, tmp_path / "docker-compose.yaml")
-    shutil.copy(ENV_EXAMPLE, tmp_path / ".env")
+    (tmp_path / DEFAULTS).parent.mkdir(parents=True)
+    shutil.copy(REPO / DEFAULTS, tmp_path / DEFAULTS)
+    if _compose_version(binary) >= (2, 24, 0):
+        shutil.copy(COMPOSE, tmp_path / "docker-compose.yaml")
+    else:
+        # Compose v1 knows env files as paths only: the same file with the files that exist.
+        plain = json.loads(json.dumps(compose))
+        for spec in plain["services"].values():
+            if "env_file" in spec:
+                spec["env_file"] = [path for path, _ in _env_files(spec) if (tmp_path / path).is_file()]
+        (tmp_path / "docker-compose.yaml").write_text(yaml.safe_dump(plain, sort_keys=False))
+    assert not (tmp_path / ".env").exists()
     for profile in ([], ["--profile", "official-cosmos"]):
         checked = subprocess.run(
             [binary, *profile, "config", "-q"],
@@ -105,6 +141,64 @@ def test_docker_compose_config_accepts_the_file(tmp_path: Path) -> None:
         env = services[service]["environment"]
         assert env["AIRFLOW_CONN_THREATSTREAM_COSMOS"].startswith("{"), service
         assert env["AIRFLOW__THREATSTREAM__STORAGE_BASE"].startswith("abfs://"), service
+
+
+def test_runs_without_a_dot_env_which_overrides_the_defaults(compose: dict[str, Any], tmp_path: Path) -> None:
+    """The committed defaults are read first and required; ``.env`` is optional and read last."""
+    for service in (*AIRFLOW_SERVICES, "airflow-init"):
+        files = _env_files(compose["services"][service])
+        assert files == [(DEFAULTS, True), (".env", False)], service
+        # Long syntax, as Compose v2.24+ needs for `required: false`.
+        assert all(isinstance(e, dict) for e in compose["services"][service]["env_file"]), service
+    assert (REPO / DEFAULTS).is_file()
+    assert "v2.24" in COMPOSE.read_text()  # the header names the Compose version it needs
+    # A value in .env wins over the default.
+    override = '{"conn_type":"http","schema":"https","host":"otx.alienvault.com","password":"k"}'
+    dot_env = tmp_path / ".env"
+    dot_env.write_text(f"AIRFLOW_CONN_THREATSTREAM_OTX={override}\n")
+    env = _environment(compose, "airflow-worker", dot_env)
+    assert env["AIRFLOW_CONN_THREATSTREAM_OTX"] == override
+    assert (
+        env["AIRFLOW_CONN_THREATSTREAM_COSMOS"]
+        == _environment(compose, "airflow-worker")["AIRFLOW_CONN_THREATSTREAM_COSMOS"]
+    )
+
+
+def test_env_example_holds_overrides_that_parse_and_a_fernet_key_recipe() -> None:
+    text = ENV_EXAMPLE.read_text()
+    active = _env_file(ENV_EXAMPLE)
+    # Copied as it is, .env changes nothing the stack needs (no empty value hides a default).
+    assert all(value.strip() for value in active.values()), active
+    assert set(active) <= {"AIRFLOW_UID"} | set(_env_file(REPO / DEFAULTS)), set(active)
+    # Commented examples of real-feed connections are valid one-line JSON once uncommented.
+    examples = re.findall(r"^# (AIRFLOW_CONN_\w+)=(\{.*\})$", text, re.M)
+    assert examples
+    for name, value in examples:
+        assert json.loads(value)["conn_type"], name
+    # The Fernet one-liner gives a key Airflow's Fernet accepts.
+    recipe = re.search(r"^#\s+(openssl rand -base64 32 \| tr '\+/' '-_')$", text, re.M)
+    assert recipe, "the Fernet key one-liner"
+    assert "AIRFLOW__CORE__FERNET_KEY" in text
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed: the one-liner was not run")
+    key = subprocess.run(["sh", "-c", recipe[1]], capture_output=True, text=True, timeout=30, check=True)
+    from cryptography.fernet import Fernet
+
+    fernet = Fernet(key.stdout.strip().encode())
+    assert fernet.decrypt(fernet.encrypt(b"conn")) == b"conn"
+
+
+def test_every_image_is_pinned_to_a_fixed_tag(compose: dict[str, Any]) -> None:
+    moving = {"latest", "stable", "preview", "vnext-preview", "vnext-latest", "mongodb"}
+    for name, spec in compose["services"].items():
+        if "build" in spec:
+            continue  # built from a pinned base (test below)
+        image = spec["image"]
+        assert "@sha256:" in image or ":" in image.rsplit("/", 1)[-1], (name, image)
+        tag = image.rsplit(":", 1)[-1]
+        assert tag not in moving, (name, image)
+    official = compose["services"]["cosmos-official"]["image"]
+    assert re.fullmatch(r"mcr\.microsoft\.com/cosmosdb/linux/azure-cosmos-emulator:vnext-EN\d{8}", official)
 
 
 def test_layout_follows_airflows_own_compose(compose: dict[str, Any]) -> None:
