@@ -6,12 +6,15 @@ import fnmatch
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
 from threatstream.sources import all_sources
 from threatstream.store.indicators import IndicatorStoreHook
+from threatstream_dev.cosmos_emulator import EMULATOR_KEY
+from threatstream_dev.feed_replay import TEST_KEYS, FeedReplayServer
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,16 +42,44 @@ def test_project_files_astro_expects() -> None:
     assert (REPO / ".astro" / "test_dag_integrity_default.py").is_file()
 
 
-def test_settings_hold_every_connection_with_placeholder_secrets_only(settings: dict[str, Any]) -> None:
+def test_settings_point_every_connection_at_the_local_stand_ins(settings: dict[str, Any]) -> None:
+    """`astro dev start` runs on the feed replay server and the local Cosmos server, with their
+    public test keys only, as `make airflow` and docker-compose.yaml do."""
     connections = {c["conn_id"]: c for c in settings["connections"]}
-    needed = {spec.hook_class.default_conn_name for spec in all_sources()}  # list feeds too
-    needed.add(IndicatorStoreHook.default_conn_name)
-    assert needed <= set(connections)
+    sources = {spec.hook_class.default_conn_name: spec.name for spec in all_sources()}  # list feeds too
+    store = IndicatorStoreHook.default_conn_name
+    assert set(sources) | {store} <= set(connections)
+    override = yaml.safe_load((REPO / "docker-compose.override.yml").read_text())["services"]
+    replay = FeedReplayServer()  # not started: its sources, mounts and keys
+    for conn_id, source in sources.items():
+        conn = connections[conn_id]
+        host = str(conn["conn_host"])
+        base = urlsplit(host if "://" in host else f"{conn['conn_schema']}://{host}:{conn['conn_port']}")
+        assert base.hostname == "feed-replay", conn_id
+        assert base.hostname in override
+        assert base.port == 8000, conn_id
+        assert base.path.rstrip("/") == replay.sources[source].mount, conn_id
+        assert (conn.get("conn_password") or "") == TEST_KEYS.get(source, ""), conn_id
+    cosmos = connections[store]
+    assert cosmos["conn_type"] == "azure_cosmos"
+    assert urlsplit(cosmos["conn_login"]).hostname == "cosmos"
+    assert "cosmos" in override
+    assert cosmos["conn_password"] == EMULATOR_KEY
     for conn_id, conn in connections.items():
-        password = conn.get("conn_password") or ""
-        assert password == "" or re.fullmatch(r"<[^<>]+>", password), f"{conn_id}: real-looking secret"
         for value in (conn.get("conn_extra") or {}).values():
-            assert "AccountKey=" not in str(value)
+            assert "AccountKey=" not in str(value), conn_id
+
+
+def test_override_services_are_the_compose_files_own(settings: dict[str, Any]) -> None:
+    """docker compose merges docker-compose.override.yml into docker-compose.yaml too: the same
+    services, plus the Astro CLI's `airflow` network and the compose default one."""
+    override = yaml.safe_load((REPO / "docker-compose.override.yml").read_text())
+    compose = yaml.safe_load((REPO / "docker-compose.yaml").read_text())["services"]
+    assert set(override["services"]) == {"cosmos", "feed-replay"}
+    assert set(override["networks"]) == {"airflow"}
+    for name, spec in override["services"].items():
+        assert spec.pop("networks") == ["airflow", "default"], name
+        assert spec == compose[name], name
 
 
 def test_settings_pools_cover_every_feed_and_the_store(settings: dict[str, Any]) -> None:
