@@ -49,6 +49,11 @@ def reject_ratio_alert(
             f"above the warning level {warn:.1%} (the run fails above {max_ratio:.1%})."
         ),
         details={
+            "rejected": result.rejected,
+            "records": result.records,
+            "reject_ratio": round(result.reject_ratio, 4),
+            "warn_reject_ratio": warn,
+            "max_reject_ratio": max_ratio,
             "reasons": ", ".join(f"{k}: {v}" for k, v in sorted(result.reasons.items())),
             "quarantine": result.quarantine_uri,
         },
@@ -74,7 +79,12 @@ def zero_records_alert(
             f"The feed returned 0 records; its last {len(history)} runs returned a median of "
             f"{usual:g}. Check the feed's status and the connection's key and plan."
         ),
-        details={"recent_counts": list(history)},
+        details={
+            "records": records,
+            "recent_median": usual,
+            "zero_records_min_usual": usual_floor,
+            "recent_counts": list(history),
+        },
     )
 
 
@@ -95,7 +105,7 @@ def unknown_tlp_alert(result: ValidateResult) -> Alert | None:
             f"{result.unknown_tlp} of {result.valid} valid records carried a TLP label that is not "
             "TLP 1.0 or 2.0; they were stored with the default TLP. Check the feed's marking scheme."
         ),
-        details={"unknown_tlp": result.unknown_tlp, "valid": result.valid},
+        details={"unknown_tlp": result.unknown_tlp, "valid": result.valid, "threshold": "any (more than 0)"},
     )
 
 
@@ -120,7 +130,17 @@ def quota_alert(result: FetchResult, warn_fraction: float | None = None) -> Aler
             + (f" of {limit}" if limit else "")
             + "; further runs (retries, manual triggers, backfills) may be refused with 429 until it resets."
         ),
-        details={key: metadata[key] for key in ("rate_limit_limit", "rate_limit_reset") if metadata.get(key)},
+        details={
+            key: value
+            for key, value in {
+                "rate_limit_remaining": remaining,
+                "rate_limit_limit": limit,
+                "threshold": f"<= {threshold:g}"
+                + (f" ({fraction:.0%} of {limit})" if limit else " (limit unknown)"),
+                "rate_limit_reset": metadata.get("rate_limit_reset") or None,
+            }.items()
+            if value is not None
+        },
     )
 
 
@@ -193,9 +213,10 @@ def report_validated(result: ValidateResult, max_ratio: float) -> list[Alert]:
 
 
 def _send(alerts: Sequence[Alert | None]) -> list[Alert]:
-    from threatstream.monitoring.notify import send_alert
+    """Send each alert, named after the running task (DAG, run, task, try, UI links)."""
+    from threatstream.monitoring.notify import send_alert, with_task
 
-    sent = [alert for alert in alerts if alert is not None]
+    sent = [with_task(alert) for alert in alerts if alert is not None]
     for alert in sent:
         send_alert(alert)
     return sent

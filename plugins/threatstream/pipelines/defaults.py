@@ -2,8 +2,8 @@
 
 :func:`threatstream_dag` builds each DAG (source, merged view, STIX export, maintenance)
 with the package's conventions: no catchup, one run at a time, retries with doubling
-backoff, the :class:`~threatstream.monitoring.notify.ThreatStreamNotifier` as failure
-callback, and a freshness Deadline Alert where the DAG has one (Airflow 3.1+).
+backoff, the :class:`~threatstream.monitoring.notify.ThreatStreamNotifier` as the tasks' and the
+DAG's failure callback, and a freshness Deadline Alert where the DAG has one (Airflow 3.1+).
 """
 
 from __future__ import annotations
@@ -133,10 +133,21 @@ def threatstream_dag(
     deadlines = freshness_deadline(deadline_name, configured_deadline(deadline_name, deadline), source=source)
     if deadlines:
         dag_kwargs.setdefault("deadline", deadlines)
-    dag_kwargs.setdefault("on_failure_callback", ThreatStreamNotifier(event="run_failed", source=source))
+    task_defaults = dict(dag_kwargs.get("default_args") or default_args())
+    # The failed task's own alert: its log, its exception, once (Airflow calls a task's
+    # on_failure_callback only after its last try); the DAG's callback then only logs.
+    task_defaults.setdefault("on_failure_callback", ThreatStreamNotifier(event="task_failed", source=source))
+    dag_kwargs["default_args"] = task_defaults
+    dag_kwargs.setdefault(
+        "on_failure_callback",
+        ThreatStreamNotifier(
+            event="run_failed",
+            source=source,
+            task_alerts=isinstance(task_defaults["on_failure_callback"], ThreatStreamNotifier),
+        ),
+    )
     dag_kwargs.setdefault("start_date", DEFAULT_START_DATE)
     dag_kwargs.setdefault("catchup", False)
     dag_kwargs.setdefault("max_active_runs", 1)
-    dag_kwargs.setdefault("default_args", default_args())
     dag_kwargs.setdefault("render_template_as_native_obj", True)
     return ThreatStreamDAG(dag_id=dag_id, **dag_kwargs)
