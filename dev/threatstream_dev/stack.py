@@ -6,8 +6,13 @@ as its own process group: api-server, scheduler, dag-processor, triggerer and, w
 CeleryExecutor, Celery workers. The metadata database is PostgreSQL when one is reachable
 (a dedicated database, created if missing), else SQLite (see ``docs/operations.md`` for its
 limits). The scheduler starts only once the API server answers its health check, and the DAGs
-are unpaused only once every component reports healthy, so no task is queued before the API
-it reports to is up. Ctrl-C or SIGTERM stops everything (each process group, then the servers).
+are unpaused only once every component reports healthy (and, with the CeleryExecutor, every
+worker consumes the queue), so no task is queued before the API it reports to is up and no
+worker is left out. Every registered source (the registry's ``all_sources()``: the built-in
+feeds and every list spec) gets its connection to the feed replay server, and every source DAG
+with a replay fixture, the merged view, the STIX export and maintenance are unpaused: the
+merged view fills within minutes and ``threatstream lookup`` answers from it (the line to run
+is printed). Ctrl-C or SIGTERM stops everything (each process group, then the servers).
 
     make airflow                                   # LocalExecutor, UI on http://127.0.0.1:8080
     python -m threatstream_dev.stack --executor celery --workers 2 --port 8081
@@ -20,6 +25,7 @@ import contextlib
 import json
 import os
 import secrets
+import shlex
 import signal
 import socket
 import subprocess
@@ -33,12 +39,16 @@ from typing import IO, Any
 
 import requests
 
+from threatstream.naming import COSMOS_CONN_ID, MAINTENANCE_DAG_ID, MERGED_VIEW_DAG_ID, STIX_EXPORT_DAG_ID
 from threatstream_dev.cosmos_emulator import CosmosEmulator, running_emulator
 from threatstream_dev.feed_replay import FeedReplayServer
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_HOME = REPO / ".airflow"
-SOURCES = ("urlhaus", "otx", "abuseipdb")
+#: The DAGs that are not a source's; each runs in the stack next to the source DAGs.
+PIPELINE_DAG_IDS = (MERGED_VIEW_DAG_ID, STIX_EXPORT_DAG_ID, MAINTENANCE_DAG_ID)
+#: A value four sources' fixtures report (``tests/sources/test_source_overlap.py``): a lookup example.
+EXAMPLE_LOOKUP_VALUE = "194.180.48.51"
 POSTGRES_URL = os.environ.get("THREATSTREAM_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("THREATSTREAM_REDIS_URL", "redis://127.0.0.1:6379/0")
 ADMIN = "admin"
@@ -51,6 +61,37 @@ def worker_hostname() -> str:
     the task instances' ``hostname``.
     """
     return f"{socket.getfqdn()}-{os.environ.get('THREATSTREAM_WORKER_NAME', 'main')}"
+
+
+@dataclass(frozen=True)
+class RegisteredSource:
+    """What the stack needs of one registered source (read from the registry by an Airflow process)."""
+
+    name: str
+    dag_id: str
+    conn_id: str
+
+
+#: Prints the registry, as the DAG processor sees it, as one JSON line.
+_REGISTRY_SCRIPT = """
+import json
+from threatstream.sources import all_sources
+print(json.dumps([{"name": s.name, "dag_id": s.dag_id, "conn_id": s.conn_id} for s in all_sources()]))
+"""
+
+
+def conn_env_name(conn_id: str) -> str:
+    """The environment variable Airflow reads connection ``conn_id`` from."""
+    return f"AIRFLOW_CONN_{conn_id.upper()}"
+
+
+def cli_command(cosmos_connection: str, value: str = EXAMPLE_LOOKUP_VALUE) -> str:
+    """The shell line that looks ``value`` up in the local store with the installed console script."""
+    script = Path(sys.executable).with_name("threatstream")
+    with contextlib.suppress(ValueError):
+        script = Path(os.path.relpath(script))
+    variable = f"{conn_env_name(COSMOS_CONN_ID)}={shlex.quote(cosmos_connection)}"
+    return f"{variable} {script} lookup {shlex.quote(value)}"
 
 
 def free_port() -> int:
@@ -165,6 +206,9 @@ class AirflowStack:
         self.feeds: FeedReplayServer | None = None
         self.env: dict[str, str] = {}
         self.timings: dict[str, float] = {}
+        #: Every registered source, and those the feed replay server has no fixtures for (left paused).
+        self.sources: list[RegisteredSource] = []
+        self.unwired: list[RegisteredSource] = []
         self._token: str | None = None
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -190,6 +234,12 @@ class AirflowStack:
         self.cosmos = self._exit.enter_context(running_emulator())
         self.feeds = self._exit.enter_context(FeedReplayServer(live=True))
         self.env = self._environment()
+        self.sources = self._registered_sources()
+        for source in self.sources:
+            if source.name in self.feeds.sources:
+                self.env[conn_env_name(source.conn_id)] = self.feeds.connection_json(source.name)
+            else:
+                self.unwired.append(source)
         self._airflow("db", "migrate")
         pools = config.home / "pools.json"
         pools.write_text(self._python("-m", "threatstream.pipelines.pools"))
@@ -221,11 +271,39 @@ class AirflowStack:
                     },
                 )
         self.wait_for(self._healthy, 180, "every component to report healthy")
+        self.timings["healthy"] = time.monotonic() - started
+        if config.executor == "celery":
+            # A worker is still importing Airflow when the other components report healthy: tasks
+            # queued before it consumes all land on the workers that already do.
+            self.wait_for(self._workers_consuming, 180, f"all {config.workers} Celery workers to consume")
+            self.timings["workers_consuming"] = time.monotonic() - started
         self.wait_for(self._dags_parsed, 180, "the DAG processor to parse the ThreatStream DAGs")
         if config.unpause:
-            for source in SOURCES:
-                self.api("PATCH", f"/api/v2/dags/threatstream_{source}", json={"is_paused": False})
+            for dag_id in self.wired_dag_ids:
+                self.api("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
         self.timings["ready"] = time.monotonic() - started
+
+    @property
+    def dag_ids(self) -> list[str]:
+        """Every ThreatStream DAG: each registered source's, the merged view, STIX export, maintenance."""
+        return [source.dag_id for source in self.sources] + list(PIPELINE_DAG_IDS)
+
+    @property
+    def wired_dag_ids(self) -> list[str]:
+        """The DAGs that can run against the local servers (what ``unpause`` unpauses)."""
+        unwired = {source.dag_id for source in self.unwired}
+        return [dag_id for dag_id in self.dag_ids if dag_id not in unwired]
+
+    def cli_command(self, value: str = EXAMPLE_LOOKUP_VALUE) -> str:
+        """The shell line that looks ``value`` up in this stack's store."""
+        return cli_command(self.env[conn_env_name(COSMOS_CONN_ID)], value)
+
+    def celery_workers(self) -> set[str]:
+        """The Celery workers consuming a queue of this stack's broker (``airflow celery list-workers``)."""
+        output = self._airflow("celery", "list-workers", "--output", "json")
+        start = output.find("[")
+        workers = json.loads(output[start:]) if start >= 0 else []
+        return {str(worker["worker_name"]) for worker in workers if worker.get("queues")}
 
     def stop(self) -> None:
         """SIGTERM every component's process group, wait up to 20 s, then SIGKILL what is left."""
@@ -294,8 +372,6 @@ class AirflowStack:
             "PYTHONPATH": os.pathsep.join([str(REPO / "plugins"), str(REPO / "dev")]),
             "NO_PROXY": "127.0.0.1,localhost",
         }
-        for source in SOURCES:
-            env[f"AIRFLOW_CONN_THREATSTREAM_{source.upper()}"] = self.feeds.connection_json(source)
         if config.executor == "celery":
             env.update(
                 {
@@ -313,7 +389,7 @@ class AirflowStack:
         inherited = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PYTEST"))}
         return {**inherited, **self.env, **(extra or {})}
 
-    def _airflow(self, *args: str) -> None:
+    def _airflow(self, *args: str) -> str:
         airflow = Path(sys.executable).with_name("airflow")
         result = subprocess.run(
             [str(airflow), *args], env=self._full_env(), capture_output=True, text=True, check=False
@@ -322,6 +398,12 @@ class AirflowStack:
             raise RuntimeError(
                 f"airflow {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
             )
+        return result.stdout
+
+    def _registered_sources(self) -> list[RegisteredSource]:
+        """The registry as the Airflow components read it (their ``THREATSTREAM_LIST_SPECS``)."""
+        lines = self._python("-c", _REGISTRY_SCRIPT).strip().splitlines()
+        return [RegisteredSource(**entry) for entry in json.loads(lines[-1])]
 
     def _python(self, *args: str) -> str:
         result = subprocess.run(
@@ -370,9 +452,15 @@ class AirflowStack:
         components = ("metadatabase", "scheduler", "triggerer", "dag_processor")
         return all((health.get(name) or {}).get("status") == "healthy" for name in components)
 
+    def _workers_consuming(self) -> bool:
+        expected = {f"worker{number}" for number in range(1, self.config.workers + 1)}
+        return expected <= {name.split("@", 1)[0] for name in self.celery_workers()}
+
     def _dags_parsed(self) -> bool:
-        dags = self.api("GET", "/api/v2/dags", params={"dag_id_pattern": "threatstream_"}).json()
-        return {f"threatstream_{s}" for s in SOURCES} <= {d["dag_id"] for d in dags["dags"]}
+        dags = self.api(
+            "GET", "/api/v2/dags", params={"dag_id_pattern": "threatstream_", "limit": 1000}
+        ).json()
+        return set(self.dag_ids) <= {d["dag_id"] for d in dags["dags"]}
 
     def token(self) -> str | None:
         if self._token is None and self.config.login:
@@ -391,6 +479,38 @@ class AirflowStack:
         if check and response.status_code >= 400:
             raise RuntimeError(f"{method} {path}: HTTP {response.status_code} {response.text[:500]}")
         return response
+
+
+def ready_message(stack: AirflowStack) -> str:
+    """What ``make airflow`` prints once everything is up: where to look, what runs, how to look up."""
+    if stack.cosmos is None or stack.feeds is None:
+        raise RuntimeError("the local servers did not start")
+    config = stack.config
+    database = stack.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].split("@")[-1]
+    state = "unpaused" if config.unpause else "paused (--paused)"
+    lines = [
+        "",
+        f"Airflow UI   {stack.url}   (user {ADMIN}, password {stack.password})",
+        f"metadata DB  {database}   executor {stack.env['AIRFLOW__CORE__EXECUTOR']}",
+        f"Cosmos DB    {stack.cosmos.url}   feed replay {stack.feeds.url} (live)",
+        f"DAGs         {len(stack.wired_dag_ids)} {state}: {', '.join(stack.wired_dag_ids)}",
+    ]
+    for source in stack.unwired:
+        lines.append(
+            f"             {source.dag_id} stays paused: no replay fixture under "
+            f"include/feeds/{source.name}/ (set {conn_env_name(source.conn_id)} to point it at the real feed)"
+        )
+    lines += [
+        f"logs         {config.home / 'components'}   ready in {stack.timings['ready']:.0f}s",
+        "",
+        "Each source runs at once and the merged view after each upsert (a few minutes for all);",
+        "then look a value up in the local store (here one that four feeds report):",
+        "",
+        f"  {stack.cli_command()}",
+        "",
+        "Press Ctrl-C to stop everything.",
+    ]
+    return "\n".join(lines)
 
 
 @contextlib.contextmanager
@@ -433,15 +553,7 @@ def main(argv: list[str] | None = None) -> int:
         stack.start()
         if stack.cosmos is None or stack.feeds is None:
             raise RuntimeError("the local servers did not start")
-        database = stack.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].split("@")[-1]
-        print(
-            f"\nAirflow UI   {stack.url}   (user {ADMIN}, password {stack.password})\n"
-            f"metadata DB  {database}   executor {stack.env['AIRFLOW__CORE__EXECUTOR']}\n"
-            f"Cosmos DB    {stack.cosmos.url}   feed replay {stack.feeds.url} (live)\n"
-            f"logs         {config.home / 'components'}   ready in {stack.timings['ready']:.0f}s\n"
-            "Press Ctrl-C to stop everything.",
-            flush=True,
-        )
+        print(ready_message(stack), flush=True)
         while True:
             for component in stack.components:
                 if component.process.poll() is not None:

@@ -2,23 +2,29 @@
 
 With Redis and PostgreSQL on 127.0.0.1 it runs the CeleryExecutor with two workers; with
 PostgreSQL only, the LocalExecutor; without PostgreSQL it is skipped. The steps share one
-stack and run in file order: DAGs parse cleanly, each DAG runs after unpause + trigger, a
-clear of ``validate`` with downstream reruns both tasks and leaves the container unchanged,
-a native backfill covers three OTX hours (and snapshot feeds skip theirs), invalid params are
-refused with a message, a slow feed makes the freshness deadline fire through the triggerer
-to the alerts webhook, and a headless Chromium sees the three DAGs in the UI.
+stack and run in file order: every registered source is wired and every DAG parses cleanly;
+the two Celery workers each run a fetch at the same time (two fetches held open until both
+are in flight, which one worker of concurrency 1 cannot do); every DAG runs after unpause +
+trigger, the merged view fills from the sources' upserts, and the ``threatstream lookup`` line
+``make airflow`` prints finds a value four sources report; a clear of ``validate`` with
+downstream reruns both tasks and leaves the container unchanged, a native backfill covers
+three OTX hours (and snapshot feeds skip theirs), invalid params are refused with a message,
+a slow feed makes the freshness deadline fire through the triggerer to the alerts webhook,
+and a headless Chromium sees every DAG in the UI.
 Timings go to ``test-artifacts/integration-timings.json``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -27,8 +33,11 @@ from typing import Any
 import pytest
 import requests
 
+from threatstream.naming import MAINTENANCE_DAG_ID, MERGED_VIEW_DAG_ID, STIX_EXPORT_DAG_ID
+from threatstream_dev.feed_replay import FeedReplayServer, Response
 from threatstream_dev.stack import (
-    SOURCES,
+    EXAMPLE_LOOKUP_VALUE,
+    PIPELINE_DAG_IDS,
     AirflowStack,
     StackConfig,
     drop_postgres_database,
@@ -40,7 +49,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(1500)]
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
-DAG_IDS = [f"threatstream_{source}" for source in SOURCES]
+#: Two sources whose fetch is one request to a static file: held open until both are in flight.
+HELD_FETCHES = {
+    "threatstream_feodo": "/downloads/ipblocklist",
+    "threatstream_cisa_kev": "/sites/default/files/",
+}
 #: The URLhaus DAG's freshness deadline in this stack (6 s); the "slow" replay scenario answers in 8 s.
 URLHAUS_DEADLINE_MINUTES = 0.1
 TIMINGS: dict[str, Any] = {}
@@ -107,6 +120,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, alert_sink: type[_AlertSink]
             TIMINGS["executor"] = running.env["AIRFLOW__CORE__EXECUTOR"]
             TIMINGS["stack_start_seconds"] = round(time.monotonic() - started, 1)
             TIMINGS["api_up_seconds"] = round(running.timings["api_up"], 1)
+            TIMINGS["healthy_seconds"] = round(running.timings["healthy"], 1)
+            if "workers_consuming" in running.timings:
+                TIMINGS["workers_consuming_seconds"] = round(running.timings["workers_consuming"], 1)
             yield running
             stopping = time.monotonic()
         TIMINGS["stack_stop_seconds"] = round(time.monotonic() - stopping, 1)
@@ -166,17 +182,80 @@ def _documents(stack: AirflowStack, source: str) -> list[dict[str, Any]]:
     )
 
 
-def test_dags_parse_without_import_errors(stack: AirflowStack) -> None:
+def test_every_registered_source_is_wired_and_parsed(stack: AirflowStack) -> None:
+    from threatstream.sources import all_sources
+
     assert stack.api("GET", "/api/v2/importErrors").json()["total_entries"] == 0
-    dags = stack.api("GET", "/api/v2/dags", params={"dag_id_pattern": "threatstream_"}).json()["dags"]
-    assert set(DAG_IDS) <= {dag["dag_id"] for dag in dags}
+    specs = all_sources()  # the built-in feeds and every list spec
+    assert [source.dag_id for source in stack.sources] == [spec.dag_id for spec in specs]
+    assert stack.unwired == []  # the replay server answers every source
+    for spec in specs:
+        assert f"AIRFLOW_CONN_{spec.conn_id.upper()}" in stack.env, spec.conn_id
+    dags = stack.api("GET", "/api/v2/dags", params={"dag_id_pattern": "threatstream_", "limit": 100})
+    assert set(stack.dag_ids) <= {dag["dag_id"] for dag in dags.json()["dags"]}
+    assert set(PIPELINE_DAG_IDS) <= set(stack.dag_ids)
 
 
-def test_unpause_and_trigger_each_dag(stack: AirflowStack) -> None:
-    for dag_id in DAG_IDS:
+@contextlib.contextmanager
+def _held_until_all_in_flight(
+    feeds: FeedReplayServer, paths: Mapping[str, str]
+) -> Iterator[threading.Barrier]:
+    """Hold the first request to each path prefix until one request to every prefix has arrived."""
+    barrier = threading.Barrier(len(paths), timeout=300)
+    arrived: set[str] = set()
+    lock = threading.Lock()
+    handle = feeds.handle
+
+    def held(method: str, target: str, headers: Mapping[str, str], body: bytes = b"") -> Response:
+        prefix = next((p for p in paths.values() if target.startswith(p)), None)
+        with lock:
+            first = prefix is not None and prefix not in arrived
+            arrived.add(prefix or "")
+        if first:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait()
+        return handle(method, target, headers, body)
+
+    feeds.handle = held  # type: ignore[method-assign]
+    try:
+        yield barrier
+    finally:
+        del feeds.handle  # the class's method again
+
+
+def test_both_workers_run_tasks_at_the_same_time(stack: AirflowStack) -> None:
+    """Each Celery worker runs one task at a time (concurrency 1): two fetches held open until
+    both are in flight can only be in flight together on two workers, whatever the timing."""
+    if TIMINGS["executor"] != "CeleryExecutor":
+        pytest.skip("the LocalExecutor has no workers")
+    assert stack.config.worker_concurrency == 1
+    assert {name.split("@")[0] for name in stack.celery_workers()} == {"worker1", "worker2"}
+    assert stack.feeds is not None
+    with _held_until_all_in_flight(stack.feeds, HELD_FETCHES) as barrier:
+        for dag_id in HELD_FETCHES:
+            stack.api("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
+            response = _trigger(stack, dag_id)
+            assert response.status_code == 200, response.text
+        for dag_id in HELD_FETCHES:
+            for run in _runs(stack, dag_id):
+                assert _wait_run(stack, dag_id, run["dag_run_id"])["state"] == "success"
+    assert not barrier.broken, "the held fetches were never in flight together: one worker ran both"
+    hosts = {}
+    for dag_id in HELD_FETCHES:  # each DAG's first fetch is the one that was held
+        fetches = [_task_instances(stack, dag_id, run["dag_run_id"])["fetch"] for run in _runs(stack, dag_id)]
+        started = [ti for ti in fetches if ti["start_date"]]
+        hosts[dag_id] = min(started, key=lambda ti: ti["start_date"])["hostname"]
+    TIMINGS["held_fetch_hosts"] = hosts
+    assert sorted(host.rsplit("-", 1)[-1] for host in hosts.values()) == ["worker1", "worker2"], hosts
+
+
+def test_unpause_and_trigger_each_dag_then_look_up_the_merged_view(stack: AirflowStack) -> None:
+    started = time.monotonic()
+    for dag_id in stack.wired_dag_ids:
         stack.api("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
+    sources = [source.dag_id for source in stack.sources]
     triggered = {}
-    for dag_id in DAG_IDS:
+    for dag_id in [*sources, STIX_EXPORT_DAG_ID, MAINTENANCE_DAG_ID]:
         response = _trigger(stack, dag_id)
         assert response.status_code == 200, response.text
         triggered[dag_id] = response.json()["dag_run_id"]
@@ -188,14 +267,41 @@ def test_unpause_and_trigger_each_dag(stack: AirflowStack) -> None:
         assert {ti["state"] for ti in tis.values()} == {"success"}
         TIMINGS.setdefault("runs", {})[dag_id] = _duration(run)
         hosts[dag_id] = {ti["hostname"] for ti in tis.values()}
-    for dag_id in DAG_IDS:  # the runs the scheduler created at unpause finish too
-        for run in _runs(stack, dag_id):
-            assert _wait_run(stack, dag_id, run["dag_run_id"])["state"] == "success", run["dag_run_id"]
+    TIMINGS["all_triggered_runs_seconds"] = round(time.monotonic() - started, 1)
     if TIMINGS["executor"] == "CeleryExecutor":
         TIMINGS["worker_hosts"] = {dag_id: sorted(names) for dag_id, names in hosts.items()}
-        all_hosts = set().union(*hosts.values())
-        assert {host.rsplit("-", 1)[-1] for host in all_hosts} == {"worker1", "worker2"}, all_hosts
-        assert any(len(names) > 1 for names in hosts.values()), hosts  # one run spans both
+    # Every upsert emitted its source's Asset: the merged view ran on those events.
+    merges = _wait_for_runs(stack, MERGED_VIEW_DAG_ID)
+    assert {run["run_type"] for run in merges} == {"asset_triggered"}
+    for dag_id in stack.wired_dag_ids:  # the runs the scheduler created at unpause finish too
+        for run in _runs(stack, dag_id):
+            assert _wait_run(stack, dag_id, run["dag_run_id"])["state"] == "success", (dag_id, run)
+    TIMINGS["merged_view_filled_seconds"] = round(time.monotonic() - started, 1)
+
+    # The lookup line `make airflow` prints, run in a shell as a newcomer would.
+    line = stack.cli_command()
+    assert line.startswith("AIRFLOW_CONN_THREATSTREAM_COSMOS='{")
+    assert line.endswith(f"threatstream lookup {EXAMPLE_LOOKUP_VALUE}")
+    user_env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PYTEST"))}
+    user_env["AIRFLOW_HOME"] = str(stack.config.home / "cli")
+    found = subprocess.run(
+        ["bash", "-c", line], cwd=REPO, env=user_env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert found.returncode == 0, (found.stdout, found.stderr)
+    assert f"IPv4 {EXAMPLE_LOOKUP_VALUE}" in found.stdout
+    assert "sources    4: feodo, taxii, threatfox, threatfox_csv" in found.stdout, found.stdout
+
+
+def _wait_for_runs(stack: AirflowStack, dag_id: str, timeout: float = 420) -> list[dict[str, Any]]:
+    """The DAG's runs, once it has some and every one of them succeeded."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = _runs(stack, dag_id)
+        assert not [run for run in runs if run["state"] == "failed"], runs
+        if runs and all(run["state"] == "success" for run in runs):
+            return runs
+        time.sleep(3)
+    raise TimeoutError(f"{dag_id} had no successful runs after {timeout:.0f}s")
 
 
 def test_run_summary_is_on_the_asset_event(stack: AirflowStack) -> None:
@@ -400,7 +506,7 @@ def test_a_failed_run_notifies_through_the_same_notifier(
     pytest.fail(f"no failure alert for {run_id}")
 
 
-def test_headless_chromium_sees_the_three_dags(stack: AirflowStack) -> None:
+def test_headless_chromium_sees_every_dag(stack: AirflowStack) -> None:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         pytest.skip("chromium is not installed (apt-get install -y chromium)")
@@ -426,7 +532,7 @@ def test_headless_chromium_sees_the_three_dags(stack: AirflowStack) -> None:
     ).stdout
     assert screenshot.exists()
     assert screenshot.stat().st_size > 10_000
-    for dag_id in DAG_IDS:
+    for dag_id in stack.dag_ids:
         assert dag_id in dom, dag_id
 
     # The run summary, on the source Asset's events (no XCom needed; see asset-events.png).
