@@ -303,10 +303,11 @@ def store_error_message(error: BaseException, conn_id: str) -> str:
     from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError, ServiceResponseError
     from azure.cosmos.exceptions import CosmosHttpResponseError
 
-    # Raised from airflow.sdk.exceptions or airflow.exceptions, depending on the version.
-    if type(error).__name__ == "AirflowNotFoundException":
-        variable = f"AIRFLOW_CONN_{conn_id.upper()}"
-        return f"no connection {conn_id!r} (set {variable} or add it to the secrets backend)"
+    from threatstream.connections import is_not_found, missing_connection_message
+    from threatstream.exceptions import ConnectionMissingError
+
+    if isinstance(error, ConnectionMissingError) or is_not_found(error):
+        return missing_connection_message(conn_id)
     if isinstance(error, ServiceRequestError | ServiceResponseError):
         reason = str(error).rsplit(":", 1)[-1].strip() or type(error).__name__
         return f"the store of connection {conn_id!r} cannot be reached: {reason}"

@@ -22,7 +22,12 @@ if TYPE_CHECKING:  # type-check against the newest layout (the locked Airflow)
     from airflow.sdk import CronDataIntervalTimetable, CronTriggerTimetable
     from airflow.sdk.definitions.callback import AsyncCallback, SyncCallback
     from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
-    from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
+    from airflow.sdk.exceptions import (
+        AirflowException,
+        AirflowFailException,
+        AirflowNotFoundException,
+        AirflowSkipException,
+    )
 else:
     try:  # Airflow >= 3.2
         from airflow.sdk import CronDataIntervalTimetable, CronTriggerTimetable
@@ -31,9 +36,19 @@ else:
         from airflow.timetables.trigger import CronTriggerTimetable
 
     try:  # Airflow >= 3.2
-        from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
+        from airflow.sdk.exceptions import (
+            AirflowException,
+            AirflowFailException,
+            AirflowNotFoundException,
+            AirflowSkipException,
+        )
     except ImportError:  # Airflow 3.0 / 3.1
-        from airflow.exceptions import AirflowException, AirflowFailException, AirflowSkipException
+        from airflow.exceptions import (
+            AirflowException,
+            AirflowFailException,
+            AirflowNotFoundException,
+            AirflowSkipException,
+        )
 
     try:  # Airflow >= 3.2 exports them from the SDK's top level
         from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference, SyncCallback
@@ -101,6 +116,7 @@ __all__ = [
     "HAS_DEADLINES",
     "AirflowException",
     "AirflowFailException",
+    "AirflowNotFoundException",
     "AirflowSkipException",
     "AsyncCallback",
     "CronDataIntervalTimetable",

@@ -22,6 +22,10 @@ class StoreWriteError(ThreatStreamError):
     """Some indicators could not be written to the store; the whole upsert is safe to rerun."""
 
 
+class ConnectionMissingError(AirflowFailException):
+    """An Airflow connection the task needs is not defined anywhere (a configuration error)."""
+
+
 class FeedAuthError(AirflowFailException):
     """The feed rejected the credentials of the connection (401/403 or equivalent)."""
 

@@ -26,6 +26,7 @@ import requests
 import tenacity
 from airflow.providers.http.hooks.http import HttpHook
 
+from threatstream.connections import RequiredConnection
 from threatstream.exceptions import (
     FeedAuthError,
     FeedQuotaExhausted,
@@ -52,7 +53,7 @@ from threatstream.feeds.watchdog import Watchdog, collecting_sockets, watch_sess
 _T = TypeVar("_T")
 
 
-class FeedHook(FeedConnectionMixin, HttpHook):
+class FeedHook(RequiredConnection, FeedConnectionMixin, HttpHook):
     """Read-only client of one threat-intelligence feed.
 
     :param http_conn_id: Airflow connection (``threatstream_feed``, or ``http``): schema/host/port give the

@@ -22,6 +22,7 @@ from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 from azure.cosmos import ContainerProxy, CosmosClient, PartitionKey
 from azure.cosmos.exceptions import CosmosHttpResponseError
 
+from threatstream.connections import RequiredConnection
 from threatstream.exceptions import StoreAuthError
 from threatstream.naming import COSMOS_CONN_ID
 from threatstream.store.containers import DEFAULT_DATABASE, container_settings
@@ -68,7 +69,7 @@ def bounded_timeout(value: object, default: float, name: str) -> float:
     return min(max(seconds, low), high)
 
 
-class CosmosStoreHook(AzureCosmosDBHook):
+class CosmosStoreHook(RequiredConnection, AzureCosmosDBHook):
     """A container of the store's Cosmos DB database.
 
     :param azure_cosmos_conn_id: connection (conn type ``azure_cosmos``): login = account
