@@ -137,7 +137,7 @@ def test_deadline_callback_as_the_triggerer_runs_it(webhook: type[_Sink]) -> Non
     assert "manual__1" in body["text"]
     assert "deadline_time: 2026-11-28T11:00:00+00:00" in body["text"]
     assert "• overdue: " in body["text"]
-    assert "run: http://localhost:8080/dags/threatstream_otx/runs/manual__1" in body["text"]
+    assert "open run: http://localhost:8080/dags/threatstream_otx/runs/manual__1" in body["text"]
 
 
 SECRET = "s3cr3t-feed-key-9f8e7d"
@@ -190,23 +190,23 @@ def test_a_failed_tasks_alert_names_everything_and_masks_the_secret(
     assert logged["event"] == "task_failed"
     assert (logged["dag_id"], logged["run_id"], logged["task_id"]) == (_TI.dag_id, _TI.run_id, "fetch")
     assert logged["try_number"] == 3
-    assert logged["details"]["tries"] == "3 of 3"
+    assert logged["details"]["tries"] == "3 of up to 3"
     assert (
         logged["error"]
         == "RuntimeError: urlhaus: HTTP 401 from https://feed:***@urlhaus.example/v1 (key ***)"
     )
     assert logged["links"] == {"run": run_url, "task_log": f"{run_url}/tasks/fetch?try_number=3"}
-    assert logged["message"] == "Task fetch failed on try 3 of 3, with no retry left: the run fails."
+    assert logged["message"] == "Task fetch failed on try 3 of up to 3 and is not retried: the run fails."
     text = body["text"]
     assert "threatstream_urlhaus: run failed: a task failed after its last try" in text
     for fact in (
         f"run: `{_TI.run_id}`",
         "task: `fetch`",
-        "• try: 3",
+        "• tries: 3 of up to 3",
         "error: `RuntimeError: urlhaus: HTTP 401",
     ):
         assert fact in text
-    assert f"task_log: {run_url}/tasks/fetch?try_number=3" in text
+    assert f"open task log: {run_url}/tasks/fetch?try_number=3" in text
     assert SECRET not in text
     assert SECRET not in caplog.text
     assert "Traceback line 2" not in text  # the first line only
@@ -240,7 +240,7 @@ def test_the_runs_failure_callback_alerts_when_no_task_did(webhook: type[_Sink],
     first, second = (body["text"] for _, body in webhook.received)
     assert "The run failed: no task could run (first blocked: fetch)." in first
     assert "The run failed: a task failed." in second
-    assert f"run: {base_url}/dags/threatstream_urlhaus/runs/manual__2" in second
+    assert f"open run: {base_url}/dags/threatstream_urlhaus/runs/manual__2" in second
 
 
 def test_a_deadline_that_fires_for_an_already_failed_run_is_logged_only(

@@ -85,7 +85,7 @@ class Alert:
         facts: dict[str, Any] = {
             "run": self.run_id,
             "task": self.task_id,
-            "try": self.try_number,
+            "try": None if "tries" in self.details else self.try_number,
             "error": self.error,
         }
         facts.update(self.details)
@@ -97,7 +97,7 @@ class Alert:
         lines = [f"{icon} *{self.title()}*".strip(), self.message]
         for key, value in self.facts().items():
             lines.append(f"{key}: `{value}`" if key in ("run", "task", "error") else f"• {key}: {value}")
-        lines.extend(f"{name}: {url}" for name, url in self.links.items())
+        lines.extend(f"open {name.replace('_', ' ')}: {url}" for name, url in self.links.items())
         return "\n".join(lines)
 
 
@@ -377,6 +377,16 @@ class ThreatStreamNotifier(BaseNotifier):
             return bool(_context_value(context, "dag_run", "state") != "failed")
         return True
 
+    def get_template_env(self, dag: Any = None) -> Any:
+        """The DAG's Jinja environment; a plain one for a DAG without it.
+
+        ``dag.test()`` (Airflow 3.3) hands the DAG's failure callback the scheduler's
+        ``SerializedDAG``, which has no ``get_template_env``: the alert must not be lost to that.
+        """
+        if dag is not None and not hasattr(dag, "get_template_env"):
+            dag = None
+        return super().get_template_env(dag=dag)
+
     def notify(self, context: Any) -> None:
         send_alert(self.build_alert(context), self.conn_id, webhook=self.sends_webhook(context))
 
@@ -412,11 +422,9 @@ class ThreatStreamNotifier(BaseNotifier):
         reason = context.get("reason")
         where = f"{task_id}{f'[{map_index}]' if map_index is not None and map_index >= 0 else ''}"
         if self.event == "task_failed":
-            tries = f"try {try_number}" + (
-                f" of {max_tries + 1}" if max_tries is not None and try_number else ""
-            )
-            message = f"Task {where} failed on {tries}, with no retry left: the run fails."
-            tries_text = tries.removeprefix("try ")
+            allowed = f" of up to {max_tries + 1}" if max_tries is not None and try_number else ""
+            message = f"Task {where} failed on try {try_number}{allowed} and is not retried: the run fails."
+            tries_text = f"{try_number}{allowed}"
         else:
             causes = (
                 {
