@@ -11,10 +11,15 @@ AZURITE := dev/azurite
 
 setup: $(VENV)/.synced $(EMULATOR)/node_modules/.installed $(AZURITE)/node_modules/.installed
 
-$(VENV)/.synced: requirements-lock.txt requirements-bootstrap.txt
+# The project itself goes in editable, with no dependencies (they are the hashed lock's), for the
+# `threatstream` console script; `uv pip sync` removes it, so every sync re-adds it. The build's
+# plugins/threatstream.egg-info goes: on sys.path with the plugins folder it would look installed.
+$(VENV)/.synced: requirements-lock.txt requirements-bootstrap.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-bootstrap.txt
 	$(VENV)/bin/uv pip sync --quiet --python $(PY) --require-hashes requirements-lock.txt
+	$(VENV)/bin/uv pip install --quiet --python $(PY) --no-deps -e .
+	rm -rf plugins/threatstream.egg-info
 	touch $@
 
 $(EMULATOR)/node_modules/.installed: $(EMULATOR)/package-lock.json
@@ -25,8 +30,8 @@ $(AZURITE)/node_modules/.installed: $(AZURITE)/package-lock.json
 	npm ci --prefix $(AZURITE) --no-audit --no-fund --loglevel=error
 	touch $@
 
-demo: setup
-	PYTHONPATH=plugins:dev $(PY) -m threatstream_dev.demo
+demo: setup  ## ARGS=--keep leaves the local servers up to look values up
+	PYTHONPATH=plugins:dev $(PY) -m threatstream_dev.demo $(ARGS)
 
 airflow: setup
 	PYTHONPATH=plugins:dev $(PY) -m threatstream_dev.stack $(ARGS)
