@@ -30,7 +30,9 @@ def build_maintenance_dag(schedule: str = "30 3 * * *") -> DAG:
         description="Delete ThreatStream batch files and STIX bundles past their retention",
         schedule=CronTriggerTimetable(schedule, timezone="UTC"),
         params={
-            "dry_run": Param(False, type="boolean", description="Only report what would be deleted."),
+            "dry_run": Param(
+                False, type="boolean", title="Dry run", description="Only report what would be deleted."
+            ),
         },
         doc_md=DOC,
         tags=["threatstream", "maintenance"],

@@ -41,6 +41,7 @@ def build_merged_view_dag(**dag_kwargs: Any) -> DAG:
                 [],
                 type="array",
                 items={"type": "object", "required": ["valid_uri"]},
+                title="Batches to merge",
                 description='Batches to merge by hand, e.g. [{"valid_uri": "file:///.../valid.jsonl"}]; '
                 "asset-triggered runs merge the batches their events name.",
             )
@@ -66,12 +67,14 @@ def build_stix_export_dag(schedule: str = "0 * * * *", **dag_kwargs: Any) -> DAG
                 None,
                 type=["null", "string"],
                 format="date-time",
+                title="Export from",
                 description="Export changes from this time (default: the data interval start).",
             ),
             "until": Param(
                 None,
                 type=["null", "string"],
                 format="date-time",
+                title="Export until",
                 description="Export changes before this time (default: the data interval end).",
             ),
         },

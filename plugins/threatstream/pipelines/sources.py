@@ -34,20 +34,26 @@ def _params(spec: SourceSpec) -> dict[str, Param]:
             False,
             type="boolean",
             title="Dry run",
-            description="Fetch and validate only: nothing is written to Cosmos DB (upsert is skipped).",
+            description="Fetch and validate only: nothing is written to Cosmos DB (upsert is skipped; "
+            "the run summary is still logged).",
         )
     }
     for name, default in spec.fetch_options.items():
         schema: dict[str, Any] = {"type": [_json_type(default), "null"]}
         schema.update(spec.fetch_option_schema.get(name, {}))
-        schema.setdefault("description", f"{spec.title} fetch option '{name}'")
+        if not schema.get("title") or not schema.get("description"):
+            raise ValueError(
+                f"{spec.name}: fetch option {name!r} needs a title and a description in its hook's "
+                "option_schema (the trigger form shows them)"
+            )
         params[name] = Param(default, **schema)
     params["max_reject_ratio"] = Param(
         spec.max_reject_ratio,
         type="number",
         minimum=0,
         maximum=1,
-        description="Fail the run when more than this share of records is rejected (schema drift).",
+        title="Most rejected (share)",
+        description="Fail the run when more than this share of records is rejected (0-1; schema drift).",
     )
     return params
 

@@ -56,12 +56,14 @@ class AbuseIPDBHook(FeedHook):
     )
     option_schema = {  # noqa: RUF012
         "confidence_minimum": {
+            "title": "Minimum confidence",
             "type": "integer",
             "minimum": 25,
             "maximum": 100,
             "description": "Lowest abuse confidence score.",
         },
         "limit": {
+            "title": "Most addresses",
             "type": "integer",
             "minimum": 1,
             "maximum": 1_000_000,

@@ -87,28 +87,32 @@ class OTXHook(FeedHook):
     )
     option_schema = {  # noqa: RUF012
         "limit": {
+            "title": "Pulses per page",
             "type": "integer",
             "minimum": 1,
             "maximum": 50,
             "description": "Pulses per page (OTX answers 504 to large pages).",
         },
         "overlap_minutes": {
+            "title": "Overlap (minutes)",
             "type": "integer",
             "minimum": 0,
             "maximum": 1440,
             "description": "Re-read this long before the window.",
         },
         "indicator_limit": {
+            "title": "Indicators per pulse page",
             "type": "integer",
             "minimum": 1,
             "maximum": 1000,
             "description": "Indicators per page of a large pulse.",
         },
         "since": {
+            "title": "Catch up since",
             "type": ["null", "string"],
             "format": "date-time",
             "description": "Manual catch-up: fetch pulses modified since this time (ISO 8601, UTC) "
-            "instead of since the run's window start.",
+            "instead of since the run's window start, so one run covers a longer gap.",
         },
     }
 

@@ -75,7 +75,15 @@ class ThreatFoxHook(AbuseChHook):
     default_conn_name = airflow_name("threatfox")
     hook_name = "ThreatFox"
 
-    option_schema = {"days": {"type": "integer", "minimum": 1, "maximum": MAX_DAYS}}  # noqa: RUF012
+    option_schema = {  # noqa: RUF012
+        "days": {
+            "title": "Days back",
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_DAYS,
+            "description": f"IOCs first seen in the past N days (1-{MAX_DAYS}).",
+        }
+    }
 
     def iter_pages(self, window: FetchWindow, *, days: int = 1, **_: Any) -> Iterator[FetchedPage]:
         """Yield the IOCs first seen in the past ``days`` (1-7) days: one page, no paging."""

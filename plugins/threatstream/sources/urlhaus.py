@@ -48,6 +48,7 @@ class URLhausHook(AbuseChHook):
     )
     option_schema = {  # noqa: RUF012
         "limit": {
+            "title": "Most URLs",
             "type": ["integer", "null"],
             "minimum": 1,
             "maximum": MAX_LIMIT,

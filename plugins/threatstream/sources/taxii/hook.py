@@ -38,9 +38,23 @@ class TaxiiHook(FeedHook):
     key_required = False
     default_headers = {"Accept": TAXII_MEDIA_TYPE}  # noqa: RUF012 (HttpHook's own attribute)
     option_schema = {  # noqa: RUF012
-        "api_root": {"type": "string"},
-        "collection": {"type": "string"},
-        "limit": {"type": "integer", "minimum": 1, "maximum": 10_000},
+        "api_root": {
+            "title": "API root",
+            "type": "string",
+            "description": "The TAXII API root's URL or path (empty: the server's default API root).",
+        },
+        "collection": {
+            "title": "Collection",
+            "type": "string",
+            "description": "The collection id (empty: the API root's only readable collection).",
+        },
+        "limit": {
+            "title": "Objects per page",
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 10_000,
+            "description": "Objects per page the server is asked for (it may send fewer).",
+        },
     }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
