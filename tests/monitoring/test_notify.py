@@ -12,13 +12,8 @@ from typing import Any
 
 import pytest
 
-from threatstream.monitoring.notify import (
-    Alert,
-    ThreatStreamNotifier,
-    post_webhook,
-    send_alert,
-    webhook_payload,
-)
+from threatstream.monitoring.alerts import Alert, post_webhook, send_alert, webhook_payload
+from threatstream.monitoring.notify import ThreatStreamNotifier
 
 ALERT = Alert(
     event="quota_low",
@@ -285,7 +280,7 @@ def test_a_running_runs_deadline_alert_says_how_late(base_url: str) -> None:
 
 
 def test_data_quality_alerts_name_the_running_task(base_url: str) -> None:
-    from threatstream.monitoring.notify import with_task
+    from threatstream.monitoring.context import with_task
 
     named = with_task(ALERT, {"ti": _TI()})
     assert (named.dag_id, named.task_id, named.try_number) == (_TI.dag_id, "fetch", 3)

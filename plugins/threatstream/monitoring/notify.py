@@ -1,302 +1,30 @@
-"""One notifier for every ThreatStream alert: failed tasks and runs, missed deadlines, data quality.
+"""One notifier for every ThreatStream alert: failed tasks and runs, missed deadlines.
 
-Every alert is always written as one structured log line (logger ``threatstream.alerts``,
-``ThreatStream alert {json}``), wherever it is raised: in a task's log (failed tasks, data
-quality), in the triggerer's log (deadline callbacks) or in the DAG processor's log (run
-failure callbacks). When the HTTP connection ``threatstream_alerts`` exists, the alert is also
-POSTed to it as a chat message that Slack and Microsoft Teams incoming webhooks accept
-(``{"text": ...}``); set ``[threatstream] alert_payload = teams_workflow`` for a Teams
-Workflows webhook, which wants an Adaptive Card. A webhook that cannot be reached is logged
-(without its URL) and never fails the task that raised the alert.
-
-Every alert names its DAG, run and (when a task raised it) task and try, and links to the run
-and the task's log in the Airflow UI, built from ``[api] base_url`` the way Airflow 3 builds
-``TaskInstance.log_url``. Error text is passed through Airflow's secrets masker and the
-package's own redaction before it is logged or sent.
+:class:`ThreatStreamNotifier` turns the context Airflow hands a callback (a task's, the DAG
+processor's or the triggerer's) into an :class:`~threatstream.monitoring.alerts.Alert` that
+names the DAG, run, task, try and error and links to the UI
+(:mod:`threatstream.monitoring.context`), then logs and delivers it
+(:func:`~threatstream.monitoring.alerts.send_alert`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import logging
-import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
 from airflow.sdk import BaseNotifier
 
-from threatstream.naming import NAME_PREFIX, airflow_name
-from threatstream.settings import settings
-
-log = logging.getLogger("threatstream.alerts")
-
-#: The HTTP connection alerts are POSTed to, when it exists.
-ALERTS_CONN_ID = airflow_name("alerts")
-
-#: What each alert event means (also the title of the chat message).
-EVENTS: dict[str, str] = {
-    "task_failed": "run failed: a task failed after its last try",
-    "run_failed": "run failed",
-    "deadline_missed": "run missed its freshness deadline",
-    "reject_ratio_high": "many records rejected",
-    "zero_records": "feed returned no records",
-    "quota_low": "feed quota nearly exhausted",
-    "unknown_tlp": "records with an unknown TLP label",
-}
-
-#: The run failure reason Airflow gives a DAG's failure callback when a task failed.
-TASK_FAILURE_REASON = "task_failure"
-
-#: The longest error line an alert carries.
-MAX_ERROR_LENGTH = 300
-
-_SEVERITY_ICONS = {"info": "ℹ️", "warning": "⚠️", "error": "🔴"}  # noqa: RUF001
-#: The password in a URL (``scheme://user:password@host``), whatever the masker knows.
-_URL_PASSWORD = re.compile(r"(?P<prefix>[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)[^/\s@]+@")
-
-
-@dataclass(frozen=True)
-class Alert:
-    """One notification: what happened, where (DAG, run, task, try), the numbers, the links."""
-
-    event: str
-    severity: str
-    message: str
-    source: str | None = None
-    dag_id: str | None = None
-    run_id: str | None = None
-    task_id: str | None = None
-    try_number: int | None = None
-    error: str | None = None
-    links: dict[str, str] = field(default_factory=dict)
-    details: dict[str, Any] = field(default_factory=dict)
-    at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
-
-    def title(self) -> str:
-        subject = self.dag_id or (airflow_name(self.source) if self.source else NAME_PREFIX)
-        return f"{subject}: {EVENTS.get(self.event, self.event)}"
-
-    def facts(self) -> dict[str, Any]:
-        """Run, task, try, error, then the details: the lines under the message."""
-        facts: dict[str, Any] = {
-            "run": self.run_id,
-            "task": self.task_id,
-            "try": None if "tries" in self.details else self.try_number,
-            "error": self.error,
-        }
-        facts.update(self.details)
-        return {key: value for key, value in facts.items() if value is not None and value != ""}
-
-    def text(self) -> str:
-        """The chat message: title, message, facts and links, in Slack/Teams markdown."""
-        icon = _SEVERITY_ICONS.get(self.severity, "")
-        lines = [f"{icon} *{self.title()}*".strip(), self.message]
-        for key, value in self.facts().items():
-            lines.append(f"{key}: `{value}`" if key in ("run", "task", "error") else f"• {key}: {value}")
-        lines.extend(f"open {name.replace('_', ' ')}: {url}" for name, url in self.links.items())
-        return "\n".join(lines)
-
-
-def webhook_payload(alert: Alert, payload_format: str = "slack") -> dict[str, Any]:
-    """The JSON body for an incoming webhook.
-
-    ``slack`` (default) is ``{"text": ...}``: accepted by Slack incoming webhooks and by
-    Microsoft Teams (Office 365 connector) incoming webhooks. ``teams_workflow`` is an Adaptive
-    Card message, what a Teams "Workflows" webhook expects; the links become buttons.
-    """
-    if payload_format == "teams_workflow":
-        card: dict[str, Any] = {
-            "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-            "type": "AdaptiveCard",
-            "version": "1.4",
-            "body": [
-                {"type": "TextBlock", "text": alert.title(), "weight": "Bolder", "wrap": True},
-                {"type": "TextBlock", "text": alert.message, "wrap": True},
-                {
-                    "type": "FactSet",
-                    "facts": [
-                        {"title": str(key), "value": str(value)} for key, value in alert.facts().items()
-                    ],
-                },
-            ],
-        }
-        if alert.links:
-            card["actions"] = [
-                {"type": "Action.OpenUrl", "title": name, "url": url} for name, url in alert.links.items()
-            ]
-        return {
-            "type": "message",
-            "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "content": card}],
-        }
-    if payload_format != "slack":
-        raise ValueError(
-            f"[threatstream] alert_payload must be 'slack' or 'teams_workflow', not {payload_format!r}"
-        )
-    return {"text": alert.text()}
-
-
-def log_alert(alert: Alert) -> None:
-    """The structured log line every alert produces."""
-    level = {"error": logging.ERROR, "info": logging.INFO}.get(alert.severity, logging.WARNING)
-    log.log(level, "ThreatStream alert %s", json.dumps(asdict(alert), sort_keys=True, default=str))
-
-
-def post_webhook(alert: Alert, conn_id: str = ALERTS_CONN_ID) -> bool:
-    """POST the alert to the webhook connection; False when there is none or delivery failed.
-
-    The connection's host (and schema) is the webhook's base URL and its password (masked in
-    the UI and in logs) the secret path, e.g. host ``hooks.slack.com``, schema ``https``,
-    password ``/services/T000/B000/XXXX``. Errors are logged without the URL.
-    """
-    from airflow.providers.http.hooks.http import HttpHook
-
-    try:
-        from airflow.sdk import BaseHook
-
-        connection = BaseHook.get_connection(conn_id)
-    except Exception as error:  # no such connection: webhook delivery is optional
-        if type(error).__name__ != "AirflowNotFoundException":
-            log.error(
-                "ThreatStream alert webhook %s: connection unreadable (%s)", conn_id, type(error).__name__
-            )
-        return False
-    payload_format = settings().alert_payload
-    try:
-        hook = HttpHook(method="POST", http_conn_id=conn_id)
-        response = hook.run(
-            endpoint=connection.password or "",
-            json=webhook_payload(alert, payload_format),
-            extra_options={"check_response": False, "timeout": 10},
-        )
-    except ValueError:
-        raise
-    except Exception as error:
-        log.error("ThreatStream alert webhook %s unreachable (%s)", conn_id, type(error).__name__)
-        return False
-    if response.status_code >= 300:
-        log.error("ThreatStream alert webhook %s answered HTTP %s", conn_id, response.status_code)
-        return False
-    return True
-
-
-def send_alert(alert: Alert, conn_id: str = ALERTS_CONN_ID, *, webhook: bool = True) -> None:
-    """Log the alert, then (unless ``webhook`` is false) deliver it to the webhook connection."""
-    log_alert(alert)
-    if webhook:
-        post_webhook(alert, conn_id)
-
-
-# --- what an alert says: redacted error lines, UI links, durations ---------------------------
-
-
-def redact(text: str) -> str:
-    """``text`` with every secret Airflow's masker knows, and any URL password, replaced by ``***``.
-
-    The masker knows every connection password and sensitive extra a task (or the DAG
-    processor, or the triggerer) read, and what the package's hooks registered
-    (:mod:`threatstream.feeds.credentials`). Task logs are masked by Airflow already; a
-    webhook body is not, so alert text goes through this before it is logged or sent.
-    """
-    masked = _URL_PASSWORD.sub(r"\g<prefix>***@", text)
-    try:
-        from airflow.sdk._shared.secrets_masker import redact as airflow_redact
-    except ImportError:  # pragma: no cover - Airflow 3.0/3.1 layout
-        try:
-            from airflow.sdk.execution_time.secrets_masker import (  # type: ignore[attr-defined,no-redef,unused-ignore]
-                redact as airflow_redact,
-            )
-        except ImportError:
-            return masked
-    return str(airflow_redact(masked))
-
-
-def error_line(error: BaseException | str | None) -> str | None:
-    """``"<ErrorClass>: <first line of its message>"``, redacted and cut; None without an error."""
-    if error is None or error == "":
-        return None
-    if isinstance(error, BaseException):
-        lines = str(error).strip().splitlines()
-        text = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
-    else:
-        text = str(error).strip().splitlines()[0]
-    text = redact(text)  # redacted whole, then cut: no partial secret survives
-    return text if len(text) <= MAX_ERROR_LENGTH else text[: MAX_ERROR_LENGTH - 1] + "…"
-
-
-def ui_base_url() -> str:
-    """``[api] base_url``, the root of every UI link (Airflow's own default when unset)."""
-    try:
-        from airflow.sdk.configuration import conf
-    except ImportError:  # pragma: no cover - Airflow 3.0
-        from airflow.configuration import conf
-    base = conf.get("api", "base_url", fallback=None) or "http://localhost:8080/"
-    return str(base).rstrip("/")
-
-
-def ui_links(
-    dag_id: str | None,
-    run_id: str | None,
-    task_id: str | None = None,
-    *,
-    try_number: int | None = None,
-    map_index: int | None = None,
-) -> dict[str, str]:
-    """Links to the run and to the task's log in the Airflow 3 UI.
-
-    The same routes as ``TaskInstance.log_url`` in Airflow 3.3:
-    ``/dags/{dag_id}/runs/{run_id}`` and ``/dags/{dag_id}/runs/{run_id}/tasks/{task_id}``
-    (``/mapped/{map_index}`` for a mapped task, ``?try_number=`` for one try's log).
-    """
-    if not dag_id or not run_id:
-        return {}
-    run_url = f"{ui_base_url()}/dags/{quote(dag_id)}/runs/{quote(run_id)}"
-    links = {"run": run_url}
-    if task_id:
-        mapped = f"/mapped/{map_index}" if map_index is not None and map_index >= 0 else ""
-        try_query = f"?try_number={try_number}" if try_number else ""
-        links["task_log"] = f"{run_url}/tasks/{quote(task_id)}{mapped}{try_query}"
-    return links
-
-
-def as_datetime(value: Any) -> datetime | None:
-    """A datetime from a datetime or an ISO string (the triggerer's context is JSON)."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, str) and value:
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return None
-
-
-def describe_seconds(seconds: float) -> str:
-    """``"4 min 12 s"``, ``"1 h 3 min"``, ``"9 s"``: a duration for people."""
-    total = round(abs(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours} h {minutes} min"
-    if minutes:
-        return f"{minutes} min {secs} s"
-    return f"{secs} s"
-
-
-def _context_value(context: Mapping[str, Any], key: str, attribute: str) -> Any:
-    """``context[key].attribute`` whether the value is an object (tasks) or a dict (triggerer)."""
-    value = context.get(key)
-    if isinstance(value, Mapping):
-        return value.get(attribute)
-    return getattr(value, attribute, None)
-
-
-def _int_or_none(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+from threatstream.monitoring.alerts import ALERTS_CONN_ID, EVENTS, TASK_FAILURE_REASON, Alert, send_alert
+from threatstream.monitoring.context import (
+    as_datetime,
+    context_value,
+    describe_seconds,
+    error_line,
+    int_or_none,
+    ui_links,
+)
 
 
 class ThreatStreamNotifier(BaseNotifier):
@@ -374,7 +102,7 @@ class ThreatStreamNotifier(BaseNotifier):
         if self.event == "run_failed" and self.task_alerts:
             return context.get("reason") != TASK_FAILURE_REASON
         if self.event == "deadline_missed":
-            return bool(_context_value(context, "dag_run", "state") != "failed")
+            return bool(context_value(context, "dag_run", "state") != "failed")
         return True
 
     def get_template_env(self, dag: Any = None) -> Any:
@@ -397,12 +125,12 @@ class ThreatStreamNotifier(BaseNotifier):
 
     @staticmethod
     def _run_of(context: Mapping[str, Any]) -> tuple[str | None, str | None]:
-        dag_id = _context_value(context, "dag_run", "dag_id") or _context_value(context, "dag", "dag_id")
+        dag_id = context_value(context, "dag_run", "dag_id") or context_value(context, "dag", "dag_id")
         # A task or DAG context holds a DagRun; the triggerer's deadline context a REST-style
         # DAGRunResponse dict, whose run id key is ``dag_run_id``.
         run_id = (
-            _context_value(context, "dag_run", "run_id")
-            or _context_value(context, "dag_run", "dag_run_id")
+            context_value(context, "dag_run", "run_id")
+            or context_value(context, "dag_run", "dag_run_id")
             or context.get("run_id")
         )
         return dag_id, run_id
@@ -415,9 +143,9 @@ class ThreatStreamNotifier(BaseNotifier):
         dag_id, run_id = self._run_of(context)
         ti = context.get("ti")
         task_id = getattr(ti, "task_id", None)
-        try_number = _int_or_none(getattr(ti, "try_number", None))
-        max_tries = _int_or_none(getattr(ti, "max_tries", None))
-        map_index = _int_or_none(getattr(ti, "map_index", None))
+        try_number = int_or_none(getattr(ti, "try_number", None))
+        max_tries = int_or_none(getattr(ti, "max_tries", None))
+        map_index = int_or_none(getattr(ti, "map_index", None))
         error = error_line(context.get("exception"))
         reason = context.get("reason")
         where = f"{task_id}{f'[{map_index}]' if map_index is not None and map_index >= 0 else ''}"
@@ -460,9 +188,9 @@ class ThreatStreamNotifier(BaseNotifier):
         dag_id, run_id = self._run_of(context)
         deadline = context.get("deadline")
         deadline_time = as_datetime(deadline.get("deadline_time")) if isinstance(deadline, Mapping) else None
-        state = _context_value(context, "dag_run", "state")
-        queued_at = as_datetime(_context_value(context, "dag_run", "queued_at"))
-        end_date = as_datetime(_context_value(context, "dag_run", "end_date"))
+        state = context_value(context, "dag_run", "state")
+        queued_at = as_datetime(context_value(context, "dag_run", "queued_at"))
+        end_date = as_datetime(context_value(context, "dag_run", "end_date"))
         now = datetime.now(UTC)
         overdue = describe_seconds((now - deadline_time).total_seconds()) if deadline_time else None
         deadline_text = deadline_time.isoformat(timespec="seconds") if deadline_time else "its deadline"
@@ -501,53 +229,3 @@ class ThreatStreamNotifier(BaseNotifier):
                 state=state,
             ),
         )
-
-
-def task_context() -> Mapping[str, Any] | None:
-    """The running task's context, or None outside a task."""
-    try:
-        from airflow.sdk import get_current_context
-
-        return get_current_context()
-    except Exception:  # outside a task (tests, the triggerer): no context
-        return None
-
-
-def with_task(alert: Alert, context: Mapping[str, Any] | None = None) -> Alert:
-    """``alert`` with the running task's DAG, run, task, try and UI links filled in."""
-    from dataclasses import replace
-
-    context = task_context() if context is None else context
-    if not context:
-        return alert
-    ti = context.get("ti")
-    dag_id = alert.dag_id or getattr(ti, "dag_id", None)
-    run_id = alert.run_id or getattr(ti, "run_id", None)
-    task_id = alert.task_id or getattr(ti, "task_id", None)
-    try_number = alert.try_number or _int_or_none(getattr(ti, "try_number", None))
-    map_index = _int_or_none(getattr(ti, "map_index", None))
-    return replace(
-        alert,
-        dag_id=dag_id,
-        run_id=run_id,
-        task_id=task_id,
-        try_number=try_number,
-        links=alert.links or ui_links(dag_id, run_id, task_id, try_number=try_number, map_index=map_index),
-    )
-
-
-__all__ = [
-    "ALERTS_CONN_ID",
-    "EVENTS",
-    "TASK_FAILURE_REASON",
-    "Alert",
-    "ThreatStreamNotifier",
-    "error_line",
-    "log_alert",
-    "post_webhook",
-    "redact",
-    "send_alert",
-    "ui_links",
-    "webhook_payload",
-    "with_task",
-]

@@ -21,7 +21,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from threatstream.monitoring.notify import Alert
+from threatstream.monitoring.alerts import Alert
 from threatstream.naming import airflow_name
 from threatstream.records.results import FetchResult, ValidateResult
 from threatstream.settings import settings
@@ -214,7 +214,8 @@ def report_validated(result: ValidateResult, max_ratio: float) -> list[Alert]:
 
 def _send(alerts: Sequence[Alert | None]) -> list[Alert]:
     """Send each alert, named after the running task (DAG, run, task, try, UI links)."""
-    from threatstream.monitoring.notify import send_alert, with_task
+    from threatstream.monitoring.alerts import send_alert
+    from threatstream.monitoring.context import with_task
 
     sent = [with_task(alert) for alert in alerts if alert is not None]
     for alert in sent:
