@@ -20,7 +20,7 @@ LAYERS: list[set[str]] = [
     {"sources"},
     {"monitoring"},
     {"operators"},
-    {"pipelines", "cli", "provider_info"},
+    {"pipelines", "cli", "provider_info", "api"},
 ]
 LAYER_OF = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 

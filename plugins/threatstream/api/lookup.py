@@ -1,0 +1,108 @@
+"""Lookups for the API: the CLI's canonicalisation and point reads, one store client reused.
+
+Every value goes through :func:`threatstream.cli.canonical_candidates` (refanging and
+canonicalising exactly as ``threatstream lookup`` and the pipeline do) and is point-read per
+candidate type, most likely first. A bulk lookup reads with bounded concurrency (a thread
+pool of :data:`BULK_CONCURRENCY`), one result per input in input order; an invalid value or a
+store failure is that item's result and never fails the batch.
+
+Nothing here imports the Azure SDK at module load.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from threatstream.canonical.errors import InvalidIndicator
+from threatstream.canonical.vocabulary import IndicatorType
+from threatstream.cli import _bounded_hook, canonical_candidates, one_line, store_error_message
+from threatstream.naming import COSMOS_CONN_ID
+
+if TYPE_CHECKING:
+    from threatstream.store.merged import MergedViewHook
+
+#: The most values one bulk request may hold.
+MAX_BULK_VALUES = 1000
+#: Point reads in flight at once during a bulk lookup (the SDK's connection pool holds 10).
+BULK_CONCURRENCY = 10
+#: Indicator types a caller may name (``type=``).
+TYPES = tuple(kind.value for kind in IndicatorType)
+
+
+class StoreUnavailable(Exception):
+    """The store could not be asked; the message is safe to show (no secret)."""
+
+
+def check_type(type: str | None) -> None:
+    """:raises InvalidIndicator: ``unknown_type`` when ``type`` is not an indicator type."""
+    if type is not None and type not in TYPES:
+        known = ", ".join(TYPES)
+        raise InvalidIndicator("unknown_type", f"{type!r} is not an indicator type; one of {known}")
+
+
+class Lookups:
+    """Point reads of the merged view through one bounded-timeout client, created on first use."""
+
+    def __init__(self, cosmos_conn_id: str | None = None, container_name: str | None = None) -> None:
+        self.conn_id = cosmos_conn_id or COSMOS_CONN_ID
+        self._container_name = container_name
+        self._hook: MergedViewHook | None = None
+        self._lock = threading.Lock()
+
+    def hook(self) -> MergedViewHook:
+        """The merged-view hook, its client and container ready (created once, thread-safe)."""
+        with self._lock:
+            if self._hook is None:
+                hook = _bounded_hook(self.conn_id, self._container_name)
+                try:
+                    hook.get_container()
+                except Exception as err:
+                    raise StoreUnavailable(one_line(store_error_message(err, self.conn_id))) from None
+                self._hook = hook
+            return self._hook
+
+    def one(self, value: str, type: str | None = None, *, now: datetime | None = None) -> dict[str, Any]:
+        """The result of one lookup: ``status`` found / not_found / invalid / error.
+
+        Found: ``record`` (the merged document without Cosmos' system properties, plus
+        ``current_score``); every status but invalid: ``tried``, the ``(type, value)`` pairs read.
+        """
+        result: dict[str, Any] = {"query": value}
+        try:
+            check_type(type)
+            candidates = canonical_candidates(value, type)
+        except InvalidIndicator as err:
+            return {**result, "status": "invalid", "reason": err.reason, "message": one_line(str(err))}
+        from threatstream.merged.merge import score_at
+
+        tried: list[dict[str, str]] = []
+        charge = 0.0
+        result["tried"] = tried
+        try:
+            hook = self.hook()
+            for kind, canonical_value in candidates:
+                tried.append({"type": kind.value, "value": canonical_value})
+                document, cost = hook.read_merged(kind.value, canonical_value)
+                charge += cost
+                if document is not None:
+                    record = {key: item for key, item in document.items() if not key.startswith("_")}
+                    record["current_score"] = score_at(document, now or datetime.now(UTC), hook.policy)
+                    return {**result, "status": "found", "record": record, "request_charge": charge}
+        except StoreUnavailable as err:
+            return {**result, "status": "error", "message": str(err)}
+        except Exception as err:
+            return {**result, "status": "error", "message": one_line(store_error_message(err, self.conn_id))}
+        return {**result, "status": "not_found", "request_charge": charge}
+
+    def many(
+        self, items: list[tuple[str, str | None]], *, now: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """One result per ``(value, type)``, in input order (see :meth:`one`)."""
+        moment = now or datetime.now(UTC)
+        if not items:
+            return []
+        with ThreadPoolExecutor(max_workers=min(BULK_CONCURRENCY, len(items))) as pool:
+            return list(pool.map(lambda item: self.one(item[0], item[1], now=moment), items))
