@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from threatstream.monitoring.alerts import Alert, post_webhook, send_alert, webhook_payload
+from threatstream.monitoring.alerts import Alert, logged_alerts, post_webhook, send_alert, webhook_payload
 from threatstream.monitoring.notify import ThreatStreamNotifier
 
 ALERT = Alert(
@@ -157,14 +157,6 @@ def base_url(monkeypatch: pytest.MonkeyPatch) -> str:
     return "https://airflow.example.org"
 
 
-def _logged(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
-    return [
-        json.loads(r.getMessage().removeprefix("ThreatStream alert "))
-        for r in caplog.records
-        if r.name == "threatstream.alerts" and r.getMessage().startswith("ThreatStream alert ")
-    ]
-
-
 def test_a_failed_tasks_alert_names_everything_and_masks_the_secret(
     webhook: type[_Sink], base_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -179,7 +171,7 @@ def test_a_failed_tasks_alert_names_everything_and_masks_the_secret(
     with caplog.at_level(logging.INFO, logger="threatstream.alerts"):
         notifier.notify({"ti": _TI(), "dag_run": _DagRun(), "exception": error})
 
-    (logged,) = _logged(caplog)
+    (logged,) = logged_alerts(caplog.records)
     ((_, body),) = webhook.received
     run_url = f"{base_url}/dags/threatstream_urlhaus/runs/scheduled__2026-11-28T10%3A00%3A00%2B00%3A00"
     assert logged["event"] == "task_failed"
@@ -214,7 +206,7 @@ def test_the_runs_failure_callback_logs_only_when_the_task_alerted(
     notifier = ThreatStreamNotifier(event="run_failed", source="urlhaus", task_alerts=True)
     with caplog.at_level(logging.INFO, logger="threatstream.alerts"):
         notifier.notify({"ti": _TI(), "dag_run": _DagRun(), "reason": "task_failure"})
-    (logged,) = _logged(caplog)
+    (logged,) = logged_alerts(caplog.records)
     assert not webhook.received
     assert logged["event"] == "run_failed"
     assert logged["task_id"] == "fetch"
@@ -254,7 +246,7 @@ def test_a_deadline_that_fires_for_an_already_failed_run_is_logged_only(
     }
     with caplog.at_level(logging.INFO, logger="threatstream.alerts"):
         ThreatStreamNotifier(event="deadline_missed", source="otx").notify(context)
-    (logged,) = _logged(caplog)
+    (logged,) = logged_alerts(caplog.records)
     assert not webhook.received
     assert logged["severity"] == "info"
     assert "already failed at 2026-11-28T10:05:00+00:00" in logged["message"]

@@ -5,24 +5,16 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import quote
 
 import pytest
 
+from threatstream.monitoring.alerts import logged_alerts
 from threatstream_dev.feed_replay import FeedReplayServer
 from threatstream_dev.runs import RunDag
 
 DAG_ID = "threatstream_threatfox"
 LOGICAL_DATE = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
-
-
-def _alerts(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
-    return [
-        json.loads(r.getMessage().removeprefix("ThreatStream alert "))
-        for r in caplog.records
-        if r.name == "threatstream.alerts" and r.getMessage().startswith("ThreatStream alert ")
-    ]
 
 
 def test_a_failed_run_alerts_once_with_the_tasks_error(
@@ -37,7 +29,7 @@ def test_a_failed_run_alerts_once_with_the_tasks_error(
     outcome = run_dag(DAG_ID, LOGICAL_DATE)
     assert outcome.state == "failed"
 
-    alerts = _alerts(caplog)
+    alerts = logged_alerts(caplog.records)
     (task_alert,) = [a for a in alerts if a["event"] == "task_failed"]
     (run_alert,) = [a for a in alerts if a["event"] == "run_failed"]
     assert (task_alert["dag_id"], task_alert["run_id"]) == (DAG_ID, outcome.run_id)

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from airflow.sdk.definitions.param import ParamsDict
 
+from threatstream.monitoring.alerts import logged_alerts
 from threatstream.monitoring.notify import ThreatStreamNotifier
 from threatstream.pipelines.defaults import schedule_period
 from threatstream.pipelines.sources import build_source_dag, source_deadline
@@ -216,25 +217,17 @@ def test_dry_run_writes_nothing(
     assert stored_documents() == []
 
 
-def _alerts(caplog: pytest.LogCaptureFixture) -> list[dict[str, object]]:
-    return [
-        json.loads(r.getMessage().removeprefix("ThreatStream alert "))
-        for r in caplog.records
-        if r.name == "threatstream.alerts"
-    ]
-
-
 @pytest.mark.dagrun
 def test_quota_nearly_exhausted_alerts(
     run_dag: RunDag, feed_connections: FeedReplayServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="threatstream.alerts")
     assert run_dag("threatstream_abuseipdb", LOGICAL_DATE).succeeded
-    assert not [a for a in _alerts(caplog) if a["event"] == "quota_low"]  # 4 of 5 left
+    assert not [a for a in logged_alerts(caplog.records) if a["event"] == "quota_low"]  # 4 of 5 left
     feed_connections.use_scenario("abuseipdb", "quota_low")
     outcome = run_dag("threatstream_abuseipdb", LOGICAL_DATE)
     assert outcome.succeeded
-    (alert,) = [a for a in _alerts(caplog) if a["event"] == "quota_low"]
+    (alert,) = [a for a in logged_alerts(caplog.records) if a["event"] == "quota_low"]
     assert alert["run_id"] == outcome.run_id
     assert alert["source"] == "abuseipdb"
 
@@ -252,7 +245,7 @@ def test_zero_records_from_a_usually_busy_feed_alerts(
     feed_connections.use_scenario("urlhaus", "no_results")
     outcome = run_dag("threatstream_urlhaus", LOGICAL_DATE)
     assert outcome.succeeded
-    (alert,) = [a for a in _alerts(caplog) if a["event"] == "zero_records"]
+    (alert,) = [a for a in logged_alerts(caplog.records) if a["event"] == "zero_records"]
     assert alert["run_id"] == outcome.run_id
     assert decode_history(Variable.get(history_key("urlhaus"))) == [30, 29, 31, 0]
 

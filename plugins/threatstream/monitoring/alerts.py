@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -123,10 +124,20 @@ def webhook_payload(alert: Alert, payload_format: str = "slack") -> dict[str, An
     return {"text": alert.text()}
 
 
+#: What starts every alert's log line; the rest of the line is the alert as JSON.
+ALERT_LOG_PREFIX = "ThreatStream alert "
+
+
 def log_alert(alert: Alert) -> None:
     """The structured log line every alert produces."""
     level = {"error": logging.ERROR, "info": logging.INFO}.get(alert.severity, logging.WARNING)
-    log.log(level, "ThreatStream alert %s", json.dumps(asdict(alert), sort_keys=True, default=str))
+    log.log(level, "%s%s", ALERT_LOG_PREFIX, json.dumps(asdict(alert), sort_keys=True, default=str))
+
+
+def logged_alerts(records: Iterable[logging.LogRecord]) -> list[dict[str, Any]]:
+    """The alerts (as dicts) among log records: the reader of :func:`log_alert`'s lines."""
+    messages = (record.getMessage() for record in records if record.name == log.name)
+    return [json.loads(m.removeprefix(ALERT_LOG_PREFIX)) for m in messages if m.startswith(ALERT_LOG_PREFIX)]
 
 
 def post_webhook(alert: Alert, conn_id: str = ALERTS_CONN_ID) -> bool:
