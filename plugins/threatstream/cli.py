@@ -56,13 +56,16 @@ __all__ = [
     "EXIT_INVALID",
     "EXIT_NOT_FOUND",
     "EXIT_STORE_ERROR",
+    "INDICATOR_TYPES",
     "LookupResult",
     "StoreConfigError",
+    "bounded_hook",
     "candidate_types",
     "canonical_candidates",
     "lookup",
     "lookup_result",
     "main",
+    "read_first",
 ]
 
 EXIT_FOUND = 0
@@ -74,6 +77,8 @@ EXIT_STORE_ERROR = 3
 MAX_VALUE_BYTES = 64 * 1024
 #: The longest line a failure prints.
 MAX_MESSAGE_CHARS = 300
+#: The indicator types a caller may name (``--type``, the API's ``type``).
+INDICATOR_TYPES = tuple(kind.value for kind in IndicatorType)
 #: Seconds to connect to the store, seconds to wait for an answer, retries of a request.
 CONNECT_TIMEOUT = 5
 READ_TIMEOUT = 5
@@ -158,6 +163,9 @@ def canonical_candidates(value: str, type: str | None = None) -> list[tuple[Indi
     size = len(value.encode("utf-8", "surrogatepass"))
     if size > MAX_VALUE_BYTES:
         raise InvalidIndicator("too_long", f"the value is {size} bytes, more than {MAX_VALUE_BYTES}")
+    if type is not None and type not in INDICATOR_TYPES:
+        known = ", ".join(INDICATOR_TYPES)
+        raise InvalidIndicator("unknown_type", f"{preview(type)} is not an indicator type; one of {known}")
     kinds: Sequence[IndicatorType] = (IndicatorType(type),) if type else candidate_types(value)
     if not kinds:
         raise InvalidIndicator(
@@ -178,7 +186,7 @@ def canonical_candidates(value: str, type: str | None = None) -> list[tuple[Indi
     return canonical
 
 
-def _bounded_hook(cosmos_conn_id: str | None, container_name: str | None) -> MergedViewHook:
+def bounded_hook(cosmos_conn_id: str | None, container_name: str | None) -> MergedViewHook:
     """The merged-view hook with a Cosmos client of bounded timeouts and retries."""
     from threatstream.store.merged import MergedViewHook
 
@@ -233,17 +241,24 @@ def lookup_result(
 ) -> LookupResult:
     """Canonicalise ``value`` and point-read its merged document (see :func:`lookup`)."""
     canonical = canonical_candidates(value, type)
+    return read_first(bounded_hook(cosmos_conn_id, container_name), canonical, now or datetime.now(UTC))
+
+
+def read_first(
+    hook: MergedViewHook, candidates: Sequence[tuple[IndicatorType, str]], now: datetime
+) -> LookupResult:
+    """Point-read the candidates in order; the first merged document found, with its
+    ``current_score`` at ``now`` and without Cosmos DB's system properties."""
     from threatstream.merged.merge import score_at
 
-    hook = _bounded_hook(cosmos_conn_id, container_name)
     result = LookupResult(record=None)
-    for kind, canonical_value in canonical:
+    for kind, canonical_value in candidates:
         result.tried.append((kind.value, canonical_value))
         document, charge = hook.read_merged(kind.value, canonical_value)
         result.request_charge += charge
         if document is not None:
             record = {key: item for key, item in document.items() if not key.startswith("_")}
-            record["current_score"] = score_at(document, now or datetime.now(UTC), hook.policy)
+            record["current_score"] = score_at(document, now, hook.policy)
             result.record = record
             break
     return result
@@ -350,7 +365,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     lookup_parser.add_argument("value")
-    lookup_parser.add_argument("--type", choices=[kind.value for kind in IndicatorType])
+    lookup_parser.add_argument("--type", choices=INDICATOR_TYPES)
     lookup_parser.add_argument("--json", action="store_true", help="print the record as JSON")
     lookup_parser.add_argument("--conn-id", help="Cosmos DB connection (default threatstream_cosmos)")
     lookup_parser.add_argument("--container", help="merged container (default indicators_merged)")

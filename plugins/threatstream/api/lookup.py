@@ -17,8 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from threatstream.canonical.errors import InvalidIndicator
-from threatstream.canonical.vocabulary import IndicatorType
-from threatstream.cli import _bounded_hook, canonical_candidates, one_line, store_error_message
+from threatstream.cli import bounded_hook, canonical_candidates, one_line, read_first, store_error_message
 from threatstream.naming import COSMOS_CONN_ID
 
 if TYPE_CHECKING:
@@ -28,19 +27,10 @@ if TYPE_CHECKING:
 MAX_BULK_VALUES = 1000
 #: Point reads in flight at once during a bulk lookup (the SDK's connection pool holds 10).
 BULK_CONCURRENCY = 10
-#: Indicator types a caller may name (``type=``).
-TYPES = tuple(kind.value for kind in IndicatorType)
 
 
 class StoreUnavailable(Exception):
     """The store could not be asked; the message is safe to show (no secret)."""
-
-
-def check_type(type: str | None) -> None:
-    """:raises InvalidIndicator: ``unknown_type`` when ``type`` is not an indicator type."""
-    if type is not None and type not in TYPES:
-        known = ", ".join(TYPES)
-        raise InvalidIndicator("unknown_type", f"{type!r} is not an indicator type; one of {known}")
 
 
 class Lookups:
@@ -56,7 +46,7 @@ class Lookups:
         """The merged-view hook, its client and container ready (created once, thread-safe)."""
         with self._lock:
             if self._hook is None:
-                hook = _bounded_hook(self.conn_id, self._container_name)
+                hook = bounded_hook(self.conn_id, self._container_name)
                 try:
                     hook.get_container()
                 except Exception as err:
@@ -72,30 +62,20 @@ class Lookups:
         """
         result: dict[str, Any] = {"query": value}
         try:
-            check_type(type)
             candidates = canonical_candidates(value, type)
         except InvalidIndicator as err:
             return {**result, "status": "invalid", "reason": err.reason, "message": one_line(str(err))}
-        from threatstream.merged.merge import score_at
-
-        tried: list[dict[str, str]] = []
-        charge = 0.0
-        result["tried"] = tried
+        result["tried"] = [{"type": kind.value, "value": canonical} for kind, canonical in candidates]
         try:
-            hook = self.hook()
-            for kind, canonical_value in candidates:
-                tried.append({"type": kind.value, "value": canonical_value})
-                document, cost = hook.read_merged(kind.value, canonical_value)
-                charge += cost
-                if document is not None:
-                    record = {key: item for key, item in document.items() if not key.startswith("_")}
-                    record["current_score"] = score_at(document, now or datetime.now(UTC), hook.policy)
-                    return {**result, "status": "found", "record": record, "request_charge": charge}
+            found = read_first(self.hook(), candidates, now or datetime.now(UTC))
         except StoreUnavailable as err:
             return {**result, "status": "error", "message": str(err)}
         except Exception as err:
             return {**result, "status": "error", "message": one_line(store_error_message(err, self.conn_id))}
-        return {**result, "status": "not_found", "request_charge": charge}
+        result["tried"] = [{"type": kind, "value": canonical} for kind, canonical in found.tried]
+        if found.record is None:
+            return {**result, "status": "not_found", "request_charge": found.request_charge}
+        return {**result, "status": "found", "record": found.record, "request_charge": found.request_charge}
 
     def many(
         self, items: list[tuple[str, str | None]], *, now: datetime | None = None
