@@ -30,6 +30,8 @@ from threatstream.sources.registry import all_sources
 
 #: Where the plugin mounts the app in the api-server.
 URL_PREFIX = "/threatstream"
+#: The largest request body the app reads (1,000 values of up to ~4 KiB each).
+MAX_BODY_BYTES = 4 * 1024 * 1024
 #: HTTP status of each lookup result (``status``) when it is the whole answer.
 STATUS_CODES = {"found": 200, "not_found": 404, "invalid": 400, "error": 503}
 
@@ -67,6 +69,56 @@ CanLookup = Depends(requires_dag_read(_merged_view_dag))
 CanReadHealth = Depends(requires_dag_read(_source_dags, "RUN"))
 
 
+class BodyLimit:
+    """ASGI middleware: a request body over ``max_bytes`` is answered 413 before it is parsed.
+
+    A declared ``Content-Length`` over the limit is refused without reading; a body without
+    one (chunked) is counted as it arrives and refused as soon as it passes the limit, so
+    memory stays bounded whatever a client sends.
+    """
+
+    def __init__(self, app: Any, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or ()).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+        too_large = False
+
+        async def bounded_receive() -> Any:
+            nonlocal received, too_large
+            message = await receive()
+            if message.get("type") == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    too_large = True
+                    return {"type": "http.disconnect"}  # the app stops reading here
+            return message
+
+        async def guarded_send(message: Any) -> None:
+            if not too_large:  # the app's own answer to the cut body is replaced by the 413
+                await send(message)
+
+        try:
+            await self.app(scope, bounded_receive, guarded_send)
+        except Exception:
+            if not too_large:
+                raise
+        if too_large:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Any, receive: Any, send: Any) -> None:
+        detail = f"request body over {self.max_bytes} bytes; split the values into smaller requests"
+        await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
+
+
 class LookupItem(BaseModel):
     """One value of a bulk lookup, with its type when known."""
 
@@ -87,6 +139,7 @@ def create_app(lookups: Lookups | None = None) -> FastAPI:
         ),
     )
     app.state.lookups = store
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
 
     @app.get("/api/v1/lookup", dependencies=[CanLookup], summary="Look up one value")
     def lookup_one(
