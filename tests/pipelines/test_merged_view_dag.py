@@ -311,6 +311,7 @@ def test_upserts_trigger_the_merged_view_through_their_assets(run_dag: RunDag) -
         "data_interval_start",
         "data_interval_end",
         "summary",  # the run's counts, shown with the asset event in the UI
+        "reasons",  # the most frequent quarantine reasons, for the feed health API
     }
     outcome = asset_triggered_run(DAG_ID)
     assert outcome is not None

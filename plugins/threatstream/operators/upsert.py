@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,9 @@ from threatstream.records.results import FetchResult, UpsertResult, ValidateResu
 
 if TYPE_CHECKING:
     from threatstream.store.indicators import WriteStats
+
+#: Quarantine reasons kept in the asset event (the most frequent first); all are in the XCom.
+MAX_EVENT_REASONS = 10
 
 
 class UpsertIndicatorsOperator(BaseOperator):
@@ -142,6 +146,7 @@ class UpsertIndicatorsOperator(BaseOperator):
             "data_interval_start": _iso(fetched.data_interval_start),
             "data_interval_end": _iso(fetched.data_interval_end),
             "summary": summary.counts(),
+            "reasons": dict(Counter(validated.reasons).most_common(MAX_EVENT_REASONS)),
         }
         return result.model_dump(mode="json")
 
