@@ -249,7 +249,7 @@ def read_first(
 ) -> LookupResult:
     """Point-read the candidates in order; the first merged document found, with its
     ``current_score`` at ``now`` and without Cosmos DB's system properties."""
-    from threatstream.merged.merge import score_at
+    from threatstream.merged.merge import public_record
 
     result = LookupResult(record=None)
     for kind, canonical_value in candidates:
@@ -257,9 +257,7 @@ def read_first(
         document, charge = hook.read_merged(kind.value, canonical_value)
         result.request_charge += charge
         if document is not None:
-            record = {key: item for key, item in document.items() if not key.startswith("_")}
-            record["current_score"] = score_at(document, now, hook.policy)
-            result.record = record
+            result.record = public_record(document, now, hook.policy)
             break
     return result
 

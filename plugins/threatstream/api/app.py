@@ -16,7 +16,7 @@ blocking calls and the ORM never block the api-server's event loop.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from airflow.api_fastapi.core_api.security import get_user
 from fastapi import Depends, FastAPI, HTTPException, Query, status
@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from threatstream.api.health import DEFAULT_RUNS, MAX_RUNS, feed_health
-from threatstream.api.lookup import MAX_BULK_VALUES, Lookups
+from threatstream.api.lookup import MAX_BULK_VALUES, Lookups, StoreUnavailable
 from threatstream.naming import MERGED_VIEW_DAG_ID
 from threatstream.sources.registry import all_sources
 
@@ -32,6 +32,11 @@ from threatstream.sources.registry import all_sources
 URL_PREFIX = "/threatstream"
 #: The largest request body the app reads (1,000 values of up to ~4 KiB each).
 MAX_BODY_BYTES = 4 * 1024 * 1024
+#: The largest page of ``/api/v1/indicators``, and its default.
+MAX_PAGE = 100
+DEFAULT_PAGE = 20
+#: The longest continuation token accepted (the store's tokens are far shorter).
+MAX_CONTINUATION_CHARS = 4096
 #: HTTP status of each lookup result (``status``) when it is the whole answer.
 STATUS_CODES = {"found": 200, "not_found": 404, "invalid": 400, "error": 503}
 
@@ -174,6 +179,27 @@ def create_app(lookups: Lookups | None = None) -> FastAPI:
         results = store.many(items)
         counts = {name: sum(r["status"] == name for r in results) for name in STATUS_CODES}
         return {"count": len(results), "counts": counts, "results": results}
+
+    @app.get("/api/v1/indicators", dependencies=[CanLookup], summary="Top and recent indicators")
+    def indicators(
+        order: Annotated[
+            Literal["score", "recent"],
+            Query(description="score: highest stored score first; recent: most recently changed first"),
+        ] = "score",
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="records per page")] = DEFAULT_PAGE,
+        continuation: Annotated[
+            str | None,
+            Query(max_length=MAX_CONTINUATION_CHARS, description="the previous page's `continuation`"),
+        ] = None,
+    ) -> dict[str, Any]:
+        """A page of the merged view's unexpired records (as lookups show them), with the
+        ``continuation`` token of the next page (null on the last) and the page's RU charge."""
+        try:
+            return store.ranked(order, limit, continuation or None)
+        except ValueError as err:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, str(err)) from None
+        except StoreUnavailable as err:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(err)) from None
 
     @app.get("/api/v1/health", dependencies=[CanReadHealth], summary="Feed health")
     def health(

@@ -11,6 +11,7 @@ Nothing here imports the Azure SDK at module load.
 
 from __future__ import annotations
 
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -77,6 +78,42 @@ class Lookups:
             return {**result, "status": "not_found", "request_charge": found.request_charge}
         return {**result, "status": "found", "record": found.record, "request_charge": found.request_charge}
 
+    def ranked(
+        self, order: str, limit: int, continuation: str | None = None, *, now: datetime | None = None
+    ) -> dict[str, Any]:
+        """One page of the merged view's unexpired records, by ``order`` (``score``: highest
+        stored score first; ``recent``: most recently changed first), as lookups show them.
+
+        :raises StoreUnavailable: the store cannot be asked.
+        :raises ValueError: ``continuation`` is not a token the store issued.
+        """
+        from azure.cosmos.exceptions import CosmosHttpResponseError
+
+        from threatstream.merged.merge import public_record
+
+        if continuation is not None and not _is_store_token(continuation):
+            raise ValueError("the continuation token is not valid for this query")
+        moment = now or datetime.now(UTC)
+        hook = self.hook()
+        try:
+            page = hook.ranked(order, limit, continuation, now=moment)
+        except CosmosHttpResponseError as err:
+            if err.status_code == 400 and continuation:
+                raise ValueError("the continuation token is not valid for this query") from None
+            raise StoreUnavailable(one_line(store_error_message(err, self.conn_id))) from None
+        except (ValueError, TypeError, KeyError) as err:
+            if continuation:
+                raise ValueError("the continuation token is not valid for this query") from None
+            raise StoreUnavailable(one_line(store_error_message(err, self.conn_id))) from None
+        except Exception as err:
+            raise StoreUnavailable(one_line(store_error_message(err, self.conn_id))) from None
+        return {
+            "order": order,
+            "items": [public_record(document, moment, hook.policy) for document in page.documents],
+            "continuation": page.continuation,
+            "request_charge": page.request_charge,
+        }
+
     def many(
         self, items: list[tuple[str, str | None]], *, now: datetime | None = None
     ) -> list[dict[str, Any]]:
@@ -86,3 +123,13 @@ class Lookups:
             return []
         with ThreadPoolExecutor(max_workers=min(BULK_CONCURRENCY, len(items))) as pool:
             return list(pool.map(lambda item: self.one(item[0], item[1], now=moment), items))
+
+
+def _is_store_token(continuation: str) -> bool:
+    """Whether ``continuation`` has the shape of the SDK's query continuation (a JSON object
+    with a ``token``); anything else would silently restart the query at its first page."""
+    try:
+        token = json.loads(continuation)
+    except ValueError:
+        return False
+    return isinstance(token, dict) and isinstance(token.get("token"), str)

@@ -170,6 +170,16 @@ def score_at(document: Mapping[str, Any], at: datetime, policy: ScoringPolicy = 
     return score(_evidence(document.get("sources", [])), str(document["indicator_type"]), at, policy)
 
 
+def public_record(
+    document: Mapping[str, Any], at: datetime, policy: ScoringPolicy = DEFAULT_POLICY
+) -> dict[str, Any]:
+    """A merged document as lookups show it: without the store's system properties (``_*``),
+    with ``current_score``, its score decayed up to ``at``."""
+    record = {key: value for key, value in document.items() if not key.startswith("_")}
+    record["current_score"] = score_at(document, at, policy)
+    return record
+
+
 def recompute(document: Mapping[str, Any], policy: ScoringPolicy = DEFAULT_POLICY) -> dict[str, Any]:
     """Recompute every aggregate from the provenance entries.
 

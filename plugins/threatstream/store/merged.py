@@ -97,6 +97,19 @@ class MergeStats:
         return result
 
 
+#: The orders :meth:`MergedViewHook.ranked` offers, and the document field each sorts by.
+RANKED_ORDERS = {"score": "score", "recent": "updated_at"}
+
+
+@dataclass
+class RankedPage:
+    """A page of merged documents, the token of the next page (None: last) and its RU charge."""
+
+    documents: list[dict[str, Any]]
+    continuation: str | None
+    request_charge: float
+
+
 class _Charge:
     """A ``response_hook`` that adds up request charges."""
 
@@ -182,6 +195,34 @@ class MergedViewHook(CosmosStoreHook):
             max_item_count=page_size,
         )
         yield from items
+
+    def ranked(
+        self, order: str, limit: int, continuation: str | None = None, *, now: datetime | None = None
+    ) -> RankedPage:
+        """One page of unexpired merged documents, highest stored ``score`` first (``order``
+        ``score``) or most recently changed first (``recent``: ``updated_at``).
+
+        Both orders are served by the container's range indexes; ``continuation`` is the
+        previous page's token (opaque, from the store).
+        """
+        from threatstream.parsing.timestamps import SORTABLE, format_utc
+
+        field_name = RANKED_ORDERS[order]
+        charge = _Charge()
+        pages = (
+            self.get_container()
+            .query_items(
+                f"SELECT * FROM c WHERE c.expires_at > @now ORDER BY c.{field_name} DESC",  # noqa: S608 (a RANKED_ORDERS field)
+                parameters=[{"name": "@now", "value": format_utc(now or datetime.now(UTC), SORTABLE)}],
+                enable_cross_partition_query=True,
+                max_item_count=limit,
+                response_hook=charge,
+            )
+            .by_page(continuation)
+        )
+        items = list(islice(next(pages, iter(())), limit))
+        next_page: str | None = getattr(pages, "continuation_token", None)
+        return RankedPage(items, next_page, charge.total)
 
     # -- merges ------------------------------------------------------------------------
 
