@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "plugins" / "threatstream"
 #: Lowest first. A module may import from its own layer's packages and from any layer below.
 LAYERS: list[set[str]] = [
     {"exceptions", "compat", "settings", "naming", "connections"},
-    {"canonical", "parsing", "records"},
+    {"canonical", "parsing", "records", "rules"},
     {"batches", "feeds", "store", "merged"},
     {"sources"},
     {"monitoring"},

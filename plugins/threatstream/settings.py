@@ -235,6 +235,21 @@ class ThreatStreamSettings:
         json_object=True,
     )
     merged_container: str = _option("indicators_merged", "Cosmos DB container of the merged view.")
+    warninglists: str = _option(
+        "",
+        "MISP warninglists every indicator is checked against in validate: comma-separated list "
+        "names (folders of misp-warninglists), default for the default set, none for no check. "
+        "Empty: the default set (docs/warninglists.md).",
+        example="default,sinkholes",
+    )
+    warninglist_policy: str = _option(
+        "",
+        "What a warninglist hit does, per list category (false_positive, known) or per list name: "
+        "flag (kept, marked, lower merged score) or quarantine (reason warninglist), as a JSON "
+        "object. Empty: flag every hit.",
+        example='{"false_positive": "flag", "public-dns-v4": "quarantine"}',
+        json_object=True,
+    )
 
     def scoring_overrides(self) -> dict[str, Any]:
         """The ``scoring`` option as a mapping (empty when unset)."""

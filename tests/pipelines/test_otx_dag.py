@@ -24,14 +24,34 @@ def test_end_to_end(run_dag: RunDag, stored_documents: StoredDocuments) -> None:
         "2026-11-28T10:00:00Z",
     )
     assert len(fetch["pages"]) == 5
-    assert fetch["records"] == 38
+    assert fetch["records"] == 43
     assert validate["reasons"] == {"unknown_type": 1}  # NIDS
     assert validate["expired"] == 3
-    assert (validate["valid"], upsert["written"]) == (30, 30)
+    assert (validate["valid"], upsert["written"]) == (35, 35)
+    assert validate["warninglisted"] == 4
+    assert validate["warninglist_hits"] == {
+        "cisco_top1000": 1,
+        "common-ioc-false-positive": 1,
+        "google": 1,
+        "public-dns-v4": 2,
+        "ti-falsepositives": 1,
+    }
 
     documents = stored_documents()
-    assert len(documents) == 30
+    assert len(documents) == 35
     by_value = {d["indicator_value"]: d for d in documents}
+    # Benign values on the default MISP warninglists are kept, and flagged.
+    assert by_value["8.8.8.8"]["warninglists"] == ["public-dns-v4"]
+    assert by_value["1.1.1.1"]["warninglists"] == ["public-dns-v4"]
+    assert by_value["google.com"]["warninglists"] == ["cisco_top1000", "google"]
+    assert by_value["b5bb9d8014a0f9b1d61e21e796d78dccdf1352f23cd32812f4850b878ae4944c"]["warninglists"] == [
+        "common-ioc-false-positive",
+        "ti-falsepositives",
+    ]
+    # Near misses are not: the address next to a listed one, a subdomain the exact list leaves out.
+    assert "warninglists" not in by_value["8.8.8.9"]
+    assert "warninglists" not in by_value["update-check.microsoft.com"]
+    assert sum("warninglists" in d for d in documents) == 4
     assert by_value["2a0d:5600:24::/48"]["indicator_type"] == "CIDR"
     assert "5.188.10.197" not in by_value  # inactive
     assert "news-portal.example" not in by_value  # expired
@@ -61,8 +81,8 @@ def test_consecutive_hourly_runs_request_their_windows_and_leave_no_duplicates(
         ["2026-11-28T10:30:00"],
     ]
     documents = stored_documents()
-    assert len(documents) == 30
-    assert len({d["id"] for d in documents}) == 30
+    assert len(documents) == 35
+    assert len({d["id"] for d in documents}) == 35
     assert {d["ingested_at"] for d in documents} == {"2026-11-28T12:00:00Z"}  # the latest window wrote last
 
 

@@ -40,8 +40,9 @@ def test_end_to_end(run_dag: RunDag, stored_documents: StoredDocuments) -> None:
     assert validate["valid"] + validate["rejected"] + validate["duplicates"] + validate["expired"] == len(
         records
     )
-    assert (validate["valid"], validate["rejected"], validate["duplicates"]) == (25, 3, 2)
+    assert (validate["valid"], validate["rejected"], validate["duplicates"]) == (29, 3, 2)
     assert validate["reasons"] == {"empty": 1, "invalid_url": 1, "non_global_ip": 1}
+    assert (validate["warninglisted"], validate["warninglist_hits"]) == (2, {"whats-my-ip": 2})
     assert upsert["written"] == validate["valid"]
     assert upsert["failed"] == 0
 
@@ -70,6 +71,15 @@ def test_end_to_end(run_dag: RunDag, stored_documents: StoredDocuments) -> None:
         assert stored[canonical] == 1, canonical
     for raw in ("HTTP://EVIL.Example.COM:80/Path", "http://bücher.example/download/setup.exe"):
         assert raw not in stored
+    # What-is-my-IP services a sample queried are flagged (MISP matches a URL by its host name);
+    # a host that merely ends with a listed name, or starts with one, is not.
+    flagged = {d["indicator_value"]: d["warninglists"] for d in documents if "warninglists" in d}
+    assert flagged == {
+        "http://checkip.dyndns.org/": ["whats-my-ip"],
+        "https://api.ipify.org/?format=json": ["whats-my-ip"],
+    }
+    assert stored["http://notipify.org/gate/ip.php"] == 1
+    assert stored["https://update-check.microsoft.com.kb-patch.example/KB5034441.exe"] == 1
 
     quarantine = [json.loads(line) for line in open_path(validate["quarantine_uri"]).read_text().splitlines()]
     assert len(quarantine) == validate["rejected"]

@@ -213,13 +213,13 @@ def walk(server: FeedReplayServer, path: str, **params: Any) -> list[dict[str, A
 def test_otx_next_chain_points_at_the_server_and_ends(server: FeedReplayServer) -> None:
     pages = walk(server, "/api/v1/pulses/subscribed", limit=3, modified_since="2026-05-01T00:00:00")
     assert len(pages) == 3
-    assert [len(p["results"]) for p in pages] == [3, 2, 2]
+    assert [len(p["results"]) for p in pages] == [3, 2, 3]
     assert pages[-1]["next"] is None
     assert pages[0]["previous"] is None
     assert pages[1]["previous"].startswith(server.url)
-    assert all(p["count"] == 7 for p in pages)
+    assert all(p["count"] == 8 for p in pages)
     ids = [pulse["id"] for page in pages for pulse in page["results"]]
-    assert len(ids) == len(set(ids)) == 7
+    assert len(ids) == len(set(ids)) == 8
     assert [r.query.get("page") for r in server.requests("otx")] == [None, ["2"], ["3"]]
     assert server.requests("otx")[0].query["modified_since"] == ["2026-05-01T00:00:00"]
 
@@ -308,7 +308,7 @@ def test_urlhaus_no_results_scenario_and_back(server: FeedReplayServer) -> None:
 def test_otx_empty_page_scenario(server: FeedReplayServer) -> None:
     server.use_scenario("otx", "empty_page")
     pages = walk(server, "/api/v1/pulses/subscribed")
-    assert [len(p["results"]) for p in pages] == [3, 2, 2, 0]
+    assert [len(p["results"]) for p in pages] == [3, 2, 3, 0]
     assert pages[-1]["next"] is not None  # the client stopped on the empty results
     assert get(server, "otx", pages[-1]["next"]).status_code == 404
 
@@ -469,8 +469,8 @@ def test_urlhaus_fixture_content() -> None:
     body = load("urlhaus", "urls_recent.json")
     assert body["query_status"] == "ok"
     records = body["urls"]
-    assert len(records) == 30
-    assert len({r["id"] for r in records}) == 30
+    assert len(records) == 34
+    assert len({r["id"] for r in records}) == 34
     assert all(isinstance(r["id"], str) and r["larted"] in ("true", "false") for r in records)
     assert all(r["date_added"].endswith(" UTC") for r in records)
     dates = [r["date_added"] for r in records]
@@ -504,8 +504,8 @@ def test_urlhaus_fixture_content() -> None:
         "not a url": "not an http(s) URL",
         "http://192.168.1.10/x": "non-public IP host",
     }
-    assert len(canonical) == 27
-    assert len(set(canonical.values())) == 25
+    assert len(canonical) == 31
+    assert len(set(canonical.values())) == 29
     assert canonical["HTTP://EVIL.Example.COM:80/Path"] == canonical["http://evil.example.com/Path"]
     assert (
         canonical["http://files.example.net/dl%2fpayload.exe"] == "http://files.example.net/dl%2Fpayload.exe"
@@ -520,10 +520,10 @@ def otx_pulses() -> list[dict[str, Any]]:
 def test_otx_fixture_content() -> None:
     pulses = otx_pulses()
     indicators = [i for p in pulses for i in p["indicators"]]
-    assert len(pulses) == 7
-    assert len(indicators) == 31
+    assert len(pulses) == 8
+    assert len(indicators) == 36
     assert {i["type"] for i in indicators} == OTX_TYPES | {"NIDS"}
-    assert len({i["id"] for i in indicators}) == 31
+    assert len({i["id"] for i in indicators}) == 36
 
     assert {repr(i["is_active"]) for i in indicators} == {"1", "0", "'0'"}
     expirations = [datetime.fromisoformat(i["expiration"]) for i in indicators if i["expiration"]]

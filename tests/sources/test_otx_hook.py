@@ -26,7 +26,7 @@ def _hook() -> OTXHook:
 def test_follows_next_links_and_pages_more_indicators(feed_connections: FeedReplayServer) -> None:
     pages = list(_hook().iter_pages(WINDOW, limit=3, overlap_minutes=30))
     assert [p.kind for p in pages] == ["pulses", "pulse_indicators", "pulse_indicators", "pulses", "pulses"]
-    assert sum(len(list(split_records(p))) for p in pages) == 31 + 7
+    assert sum(len(list(split_records(p))) for p in pages) == 36 + 7
     requests = feed_connections.requests("otx")
     assert [(r.path, r.query.get("page")) for r in requests] == [
         ("/api/v1/pulses/subscribed", None),

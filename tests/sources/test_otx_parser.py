@@ -42,7 +42,7 @@ def _observations() -> dict[str, Observation]:
 
 def test_one_record_per_indicator_with_pulse_context() -> None:
     records = _subscribed_records()
-    assert len(records) == 31
+    assert len(records) == 36
     first = records[0]
     assert first["pulse"]["id"] == "64e38336d783f91d6948a7b1"
     assert "indicators" not in first["pulse"]

@@ -4,7 +4,9 @@ A merged document's id and partition key depend on the indicator type and canoni
 only (:func:`~threatstream.canonical.identity.merged_keys`), so a lookup is a
 point read. It holds one provenance entry per reporting source and aggregates derived from
 them: the union of tags, the strictest TLP, first/last seen across sources, the number of
-sources, the latest expiry and the score (:func:`threatstream.merged.scoring.score`).
+sources, the latest expiry, the MISP warninglists the value is on (``warninglists``, the
+union of the sources' flags, absent when none) and the score
+(:func:`threatstream.merged.scoring.score`, lowered for a warninglisted value).
 
 :func:`merge` folds a canonical source document (a line of a batch's ``valid.jsonl``) into
 a merged document. It is a join: idempotent (merging the same document again changes
@@ -39,6 +41,7 @@ __all__ = [
     "recompute",
     "score",
     "score_at",
+    "warninglists_of",
 ]
 
 #: ``doc_type`` of a merged document (the merged view lives in a container of its own).
@@ -111,7 +114,19 @@ def provenance(
         "ingested_at": format_utc(ingested_at, SORTABLE),
         "reference": _reference(str(document["source"]), document.get("raw_metadata") or {}),
         "batch_uri": batch_uri,
+        **_listed(document.get("warninglists")),
     }
+
+
+def _listed(names: Any) -> dict[str, list[str]]:
+    """``{"warninglists": [...]}`` when ``names`` holds any list name, else nothing."""
+    listed = sorted({str(name) for name in names or ()})
+    return {"warninglists": listed} if listed else {}
+
+
+def warninglists_of(document: Mapping[str, Any]) -> list[str]:
+    """The warninglists a merged document's sources flagged its value on (sorted, deduplicated)."""
+    return sorted({name for entry in document.get("sources", []) for name in entry.get("warninglists") or ()})
 
 
 def _canonical_json(value: Any) -> str:
@@ -167,7 +182,13 @@ def _evidence(entries: Iterable[Mapping[str, Any]]) -> list[SourceEvidence]:
 
 def score_at(document: Mapping[str, Any], at: datetime, policy: ScoringPolicy = DEFAULT_POLICY) -> float:
     """The score of a merged document at time ``at`` (decayed up to then)."""
-    return score(_evidence(document.get("sources", [])), str(document["indicator_type"]), at, policy)
+    return score(
+        _evidence(document.get("sources", [])),
+        str(document["indicator_type"]),
+        at,
+        policy,
+        warninglisted=bool(warninglists_of(document)),
+    )
 
 
 def public_record(
@@ -191,12 +212,14 @@ def recompute(document: Mapping[str, Any], policy: ScoringPolicy = DEFAULT_POLIC
         **{key: value for key, value in document.items() if key not in VOLATILE_FIELDS},
         "sources": entries,
     }
+    result.pop("warninglists", None)
     if not entries:
         for key in ("source_names", "tags", "tlp", "first_seen", "last_seen", "expires_at", "score"):
             result.pop(key, None)
         result.update(source_count=0, source_names=[], tags=[])
         return result
     last_seen = max(entry["last_reported"] for entry in entries)
+    listed = warninglists_of(result)
     result.update(
         source_names=[entry["source"] for entry in entries],
         source_count=len(entries),
@@ -206,9 +229,14 @@ def recompute(document: Mapping[str, Any], policy: ScoringPolicy = DEFAULT_POLIC
         last_seen=last_seen,
         expires_at=max(entry["expires_at"] for entry in entries),
         score=score(
-            _evidence(entries), str(document["indicator_type"]), _require_time(last_seen, "last_seen"), policy
+            _evidence(entries),
+            str(document["indicator_type"]),
+            _require_time(last_seen, "last_seen"),
+            policy,
+            warninglisted=bool(listed),
         ),
         score_as_of=last_seen,
+        **_listed(listed),
     )
     return result
 

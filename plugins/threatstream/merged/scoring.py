@@ -15,6 +15,11 @@ Each source gives the evidence ``p_s = w_s * c_s * d_s`` (0-1). Sources are comb
 noisy-OR, as independent witnesses: ``score = 100 * (1 - prod_s (1 - p_s))``, rounded to
 one decimal. A second source can only raise the score; a source never pushes it past 100.
 
+A value on a MISP warninglist (a known-benign value: a public resolver, a top domain, the
+hash of an empty file; see ``docs/warninglists.md``) keeps only a fraction of that:
+``score = 100 * (1 - prod_s (1 - p_s)) * f``, ``f`` being
+:attr:`ScoringPolicy.warninglist_factor` (default 0.2), whichever list and however many.
+
 Pure functions only: no I/O, no Airflow.
 """
 
@@ -73,8 +78,12 @@ class ScoringPolicy:
     fallback_weight: float = 0.5
     fallback_confidence: int = 50
     fallback_half_life_days: float = 30.0
+    #: Share of its score a value on a warninglist keeps (0-1).
+    warninglist_factor: float = 0.2
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.warninglist_factor <= 1.0:
+            raise ValueError(f"warninglist_factor must be within 0-1, got {self.warninglist_factor}")
         for name, weight in {**self.source_weights, "<fallback>": self.fallback_weight}.items():
             if not 0.0 <= weight <= 1.0:
                 raise ValueError(f"source weight of {name} must be within 0-1, got {weight}")
@@ -101,6 +110,7 @@ class ScoringPolicy:
             fallback_half_life_days=float(
                 settings.get("fallback_half_life_days", base.fallback_half_life_days)
             ),
+            warninglist_factor=float(settings.get("warninglist_factor", base.warninglist_factor)),
         )
 
     def weight(self, source: str) -> float:
@@ -145,16 +155,21 @@ def score(
     indicator_type: str,
     at: datetime,
     policy: ScoringPolicy = DEFAULT_POLICY,
+    *,
+    warninglisted: bool = False,
 ) -> float:
-    """The indicator's score at time ``at``: ``100 * (1 - prod(1 - w*c*d))`` over its sources.
+    """The indicator's score at time ``at``: ``100 * (1 - prod(1 - w*c*d))`` over its sources,
+    times :attr:`ScoringPolicy.warninglist_factor` when the value is on a warninglist.
 
     :param sources: each reporting source's confidence (None = the source's default) and
         when it last reported the value.
     :param indicator_type: selects the half-life of the recency decay.
     :param at: the time the score is for (the decay is measured up to it).
+    :param warninglisted: the value is on at least one MISP warninglist.
     :returns: 0-100, one decimal; 0 when no source reports the value.
     """
     disbelief = 1.0
     for item in sources:
         disbelief *= 1.0 - evidence(item, indicator_type, at, policy)
-    return round(100.0 * (1.0 - disbelief), 1)
+    factor = policy.warninglist_factor if warninglisted else 1.0
+    return round(100.0 * (1.0 - disbelief) * factor, 1)

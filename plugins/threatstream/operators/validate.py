@@ -21,12 +21,15 @@ from threatstream.monitoring import quality
 from threatstream.parsing.streams import ChunkReader
 from threatstream.records.indicators import DocumentBuilder
 from threatstream.records.results import FetchResult, StoredPage, ValidateResult
+from threatstream.rules import warninglists
 from threatstream.sources import SourceSpec, get_source
 
 _T = TypeVar("_T")
 
 #: Longest error message kept in a quarantine entry (a pydantic error may quote a huge input).
 MAX_MESSAGE_CHARS = 2000
+#: Quarantine reason of a value on a warninglist whose policy is ``quarantine``.
+WARNINGLIST_REASON = "warninglist"
 
 
 def _reject_reason(error: Exception) -> tuple[str, str]:
@@ -122,6 +125,11 @@ class ValidateIndicatorsOperator(BaseOperator):
     counted, not stored. When the share of rejected records exceeds ``max_reject_ratio``
     the task fails without retry: the feed has most likely changed shape.
 
+    Every canonical indicator is checked against the configured MISP warninglists
+    (``[threatstream] warninglists``, see ``docs/warninglists.md``): a hit is flagged in the
+    document's ``warninglists`` field, or quarantined with reason ``warninglist`` when the
+    policy says so; such quarantines do not count toward ``max_reject_ratio``.
+
     :param source: registered source name.
     :param fetch_task_id: task whose XCom holds the :class:`FetchResult`.
     :param max_reject_ratio: 0-1, templated; defaults to the source's setting.
@@ -148,21 +156,27 @@ class ValidateIndicatorsOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         spec = get_source(self.source)
+        lists = warninglists.configured()  # a bad list name or policy fails here, at once
         fetched = FetchResult.model_validate(context["ti"].xcom_pull(task_ids=self.fetch_task_id))
         prefix = open_path(fetched.prefix, fetched.storage_conn_id)
         max_ratio = float(
             self.max_reject_ratio if self.max_reject_ratio is not None else spec.max_reject_ratio
         )
-        result = self._validate(spec, fetched, prefix / "valid.jsonl", prefix / "quarantine.jsonl")
+        result = self._validate(
+            spec, fetched, prefix / "valid.jsonl", prefix / "quarantine.jsonl", lists=lists
+        )
         self.log.info(
-            "%d records: %d valid (%d trimmed), %d rejected, %d expired, %d duplicates; reasons %s",
+            "%d records: %d valid (%d trimmed, %d warninglisted), %d rejected, %d expired, "
+            "%d duplicates; reasons %s; warninglist hits %s",
             result.records,
             result.valid,
             result.trimmed,
+            result.warninglisted,
             result.rejected,
             result.expired,
             result.duplicates,
             result.reasons,
+            result.warninglist_hits,
         )
         if result.reject_ratio > max_ratio:
             raise RejectRatioExceeded(
@@ -179,6 +193,8 @@ class ValidateIndicatorsOperator(BaseOperator):
         fetched: FetchResult,
         valid_path: ObjectStoragePath,
         quarantine_path: ObjectStoragePath,
+        *,
+        lists: warninglists.Warninglists | None = None,
     ) -> ValidateResult:
         # The batch's logical time: identical documents whenever the same window is rerun.
         ingested_at = fetched.data_interval_end or fetched.fetched_at
@@ -189,9 +205,12 @@ class ValidateIndicatorsOperator(BaseOperator):
             written_at=fetched.fetched_at,
         )
         parse_record, build_document, now = spec.parse_record, builder.fields, fetched.fetched_at
+        lists = lists or warninglists.configured()
+        check, quarantining = lists.check, lists.quarantining
         reasons: Counter[str] = Counter()
+        hits_per_list: Counter[str] = Counter()
         seen = SeenKeys()
-        records = expired = duplicates = trimmed = unknown_tlp = 0
+        records = expired = duplicates = trimmed = unknown_tlp = flagged = 0
         with (
             JsonLinesWriter(valid_path) as valid,
             JsonLinesWriter(quarantine_path) as quarantine,
@@ -211,6 +230,9 @@ class ValidateIndicatorsOperator(BaseOperator):
                             expired += 1
                             continue
                         document = build_document(observation)
+                        hits = check(document["indicator_type"], document["indicator_value"])
+                        if hits:
+                            document["warninglists"] = list(hits)
                         line, was_trimmed = encode_document(document)
                     except Exception as error:  # quarantined with its reason
                         reason, message = _reject_reason(error)
@@ -222,11 +244,24 @@ class ValidateIndicatorsOperator(BaseOperator):
                     if not seen.add(_id_key(document["id"])):
                         duplicates += 1
                         continue
+                    if hits:
+                        hits_per_list.update(hits)
+                        quarantined_by = quarantining(hits)
+                        if quarantined_by:
+                            reasons[WARNINGLIST_REASON] += 1
+                            entry = _quarantine_entry(
+                                spec.name, stored.uri, record, WARNINGLIST_REASON, _listed(document, hits)
+                            )
+                            entry["warninglists"] = list(quarantined_by)
+                            quarantine.write_line(encode_entry(entry))
+                            continue
+                        flagged += 1
                     trimmed += was_trimmed
                     if observation.tlp is None:  # as an unknown label leaves it
                         unknown_tlp += observation.has_unknown_tlp
                     valid.write_line(line)
         rejected = quarantine.count
+        failed = rejected - reasons[WARNINGLIST_REASON]  # quarantined by policy: not a bad record
         return ValidateResult(
             source=spec.name,
             run_id=fetched.run_id,
@@ -241,8 +276,10 @@ class ValidateIndicatorsOperator(BaseOperator):
             duplicates=duplicates,
             trimmed=trimmed,
             unknown_tlp=unknown_tlp,
-            reject_ratio=round(rejected / records, 6) if records else 0.0,
+            reject_ratio=round(failed / records, 6) if records else 0.0,
             reasons=dict(reasons),
+            warninglisted=flagged,
+            warninglist_hits=dict(sorted(hits_per_list.items())),
         )
 
 
@@ -293,6 +330,14 @@ class StoredPageReader(ChunkReader):
             raise BatchIntegrityError(
                 f"{self._stored.uri} changed since it was fetched (SHA-256 mismatch); rerun fetch."
             )
+
+
+def _listed(document: Mapping[str, Any], hits: Sequence[str]) -> str:
+    """The quarantine message of a value on a warninglist the policy quarantines."""
+    return (
+        f"{document['indicator_type']} {document['indicator_value'][:200]} is on the MISP "
+        f"warninglist(s) {', '.join(hits)}"
+    )
 
 
 def _quarantine_entry(

@@ -249,7 +249,11 @@ class Indicator(BaseModel):
     ingested_at: UtcDatetime
     raw_metadata: dict[str, Any] = Field(default_factory=dict)
     ttl: int = Field(ge=1, description="Seconds until Cosmos DB expires the document.")
+    warninglists: list[str] | None = Field(
+        default=None,
+        description="The MISP warninglists the value is on (set by validate; absent when none).",
+    )
 
     def to_document(self) -> dict[str, Any]:
-        """The JSON-ready document written to Cosmos DB."""
-        return self.model_dump(mode="json")
+        """The JSON-ready document written to Cosmos DB (``warninglists`` only when set)."""
+        return self.model_dump(mode="json", exclude=None if self.warninglists else {"warninglists"})

@@ -58,8 +58,12 @@ class ValidateResult(BaseModel):
     duplicates: int
     trimmed: int = Field(default=0, description="Valid documents whose raw metadata was cut to fit.")
     unknown_tlp: int = Field(default=0, description="Valid documents whose TLP label was not recognised.")
-    reject_ratio: float
+    reject_ratio: float = Field(description="Rejected records (but not warninglist quarantines) / records.")
     reasons: dict[str, int]
+    warninglisted: int = Field(default=0, description="Valid documents flagged as on a warninglist.")
+    warninglist_hits: dict[str, int] = Field(
+        default_factory=dict, description="Indicators on each warninglist (flagged or quarantined)."
+    )
 
 
 class UpsertResult(BaseModel):

@@ -1,0 +1,1 @@
+"""Rules applied to canonical indicators: MISP warninglists (:mod:`.warninglists`)."""

@@ -1,0 +1,194 @@
+"""MISP warninglists: the published lists, matched the way MISP matches them, and the policy."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from pymispwarninglists.api import WarningList
+
+from threatstream.compat import AirflowFailException
+from threatstream.rules import warninglists
+from threatstream.rules.warninglists import (
+    DEFAULT_WARNINGLISTS,
+    WarninglistConfigError,
+    Warninglists,
+    available,
+    configured,
+    load,
+    parse_policy,
+    parse_selection,
+)
+from threatstream.settings import SettingsError
+
+
+@pytest.fixture(scope="module")
+def default_lists() -> Warninglists:
+    return load(DEFAULT_WARNINGLISTS)
+
+
+def test_every_default_list_is_published_in_the_installed_package() -> None:
+    assert set(DEFAULT_WARNINGLISTS) <= set(available())
+    assert len(available()) > 100  # the package's whole catalogue, not a copied subset
+
+
+@pytest.mark.parametrize(
+    ("indicator_type", "value", "lists"),
+    [
+        ("IPv4", "8.8.8.8", ("public-dns-v4",)),
+        ("IPv4", "1.1.1.1", ("public-dns-v4",)),
+        ("IPv6", "2001:4860:4860::8888", ("public-dns-v6",)),
+        ("domain", "google.com", ("cisco_top1000", "google")),
+        ("domain", "microsoft.com", ("cisco_top1000", "microsoft")),
+        ("hostname", "checkip.dyndns.org", ("whats-my-ip",)),
+        ("URL", "http://checkip.dyndns.org/", ("whats-my-ip",)),
+        ("URL", "https://user@api.ipify.org:8443/?format=json", ("whats-my-ip",)),
+        ("FileHash-MD5", "d41d8cd98f00b204e9800998ecf8427e", None),  # the empty file
+        # sha256("foo\n"), a test value IOC lists pick up by mistake (in the OTX fixture too)
+        (
+            "FileHash-SHA256",
+            "b5bb9d8014a0f9b1d61e21e796d78dccdf1352f23cd32812f4850b878ae4944c",
+            ("common-ioc-false-positive", "ti-falsepositives"),
+        ),
+        ("CIDR", "224.0.0.0/7", ("multicast",)),  # spans two listed /8 blocks
+        ("domain", "example.com", ("rfc6761",)),
+        ("domain", "com", ("tlds",)),  # the list spells TLDs in upper case
+    ],
+)
+def test_benign_values_are_on_default_lists(
+    default_lists: Warninglists, indicator_type: str, value: str, lists: tuple[str, ...] | None
+) -> None:
+    hits = default_lists.check(indicator_type, value)
+    if lists is None:
+        assert "empty-hashes" in hits
+    else:
+        assert hits == lists
+
+
+@pytest.mark.parametrize(
+    ("indicator_type", "value"),
+    [
+        ("IPv4", "8.8.8.9"),  # next to the listed 8.8.8.8
+        ("IPv4", "223.255.255.255"),  # just below the multicast block 224.0.0.0/4
+        ("IPv6", "2001:4860:4860::8889"),
+        ("CIDR", "223.255.255.0/24"),
+        ("CIDR", "8.8.8.0/24"),  # holds listed addresses but is not within a listed range
+        ("hostname", "update-check.microsoft.com"),  # microsoft.com is listed as an exact name only
+        ("hostname", "notipify.org"),  # ends with the listed ipify.org, not at a label boundary
+        ("hostname", "api.ipify.org.evil.example"),
+        ("URL", "https://update-check.microsoft.com.kb-patch.example/KB5034441.exe"),
+        ("URL", "http://notipify.org/gate/ip.php"),
+        ("domain", "google.com.evil.example"),
+        ("FileHash-SHA256", "8849a3273e0362c45b4928375d196714224ec22cb1d2df5d029bf57349860347"),
+        ("CVE", "CVE-2023-4966"),  # no list applies to the type
+    ],
+)
+def test_near_misses_are_not_flagged(default_lists: Warninglists, indicator_type: str, value: str) -> None:
+    assert default_lists.check(indicator_type, value) == ()
+
+
+def test_a_list_applies_to_the_types_its_matching_attributes_name(default_lists: Warninglists) -> None:
+    # tlds names hostname and domain, not url: a URL is never compared with it.
+    assert default_lists.check("URL", "com") == ()
+    assert not default_lists.applicable("CVE")
+    assert default_lists.applicable("IPv4")
+
+
+def test_hostname_lists_match_a_host_and_its_subdomains_label_by_label() -> None:
+    lists = load(["public-dns-hostname"])
+    assert lists.check("hostname", "dns.google") == ("public-dns-hostname",)
+    assert lists.check("hostname", "a.b.dns.google") == ("public-dns-hostname",)
+    assert lists.check("URL", "https://x.dns.google/dns-query") == ("public-dns-hostname",)
+    assert lists.check("hostname", "evildns.google") == ()
+
+
+def _published(slug: str) -> WarningList:
+    return WarningList(json.loads(available()[slug].read_text(encoding="utf-8")), slow_search=True)
+
+
+@pytest.mark.parametrize("slug", ["public-dns-v4", "multicast", "public-dns-v6"])
+def test_address_matching_agrees_with_pymispwarninglists(slug: str) -> None:
+    published = _published(slug)
+    ours = load([slug])
+    rng = random.Random(20)
+    entries = [entry.partition("/")[0] for entry in published.list]
+    samples = rng.sample(entries, min(200, len(entries)))
+    if ":" in samples[0]:
+        samples += [f"2001:db9::{rng.randrange(1 << 16):x}" for _ in range(100)]
+        kind = "IPv6"
+    else:
+        samples += [".".join(str(rng.randrange(1, 224)) for _ in range(4)) for _ in range(300)]
+        kind = "IPv4"
+    for value in samples:
+        assert (slug in ours.check(kind, value)) == (value in published), value
+
+
+def test_hostname_matching_agrees_with_pymispwarninglists() -> None:
+    published = _published("whats-my-ip")
+    ours = load(["whats-my-ip"])
+    for value in [
+        "api.ipify.org",
+        "x.ipinfo.io",
+        "ipinfo.io",
+        "notipinfo.io",
+        "ipinfo.io.example",
+        "myip.com",
+    ]:
+        assert (ours.check("hostname", value) != ()) == (value in published), value
+
+
+def test_substring_and_regex_lists_are_scanned_only_when_configured() -> None:
+    lists = load(["automated-malware-analysis", "common-contact-emails"])
+    assert lists.check("hostname", "app.any.run") == ("automated-malware-analysis",)
+    assert lists.check("email", "abuse@example.org") == ("common-contact-emails",)
+    assert lists.check("email", "ABUSE@example.org") == ("common-contact-emails",)  # /i
+    assert lists.check("email", "billing@account-verify.example") == ()
+
+
+def test_selection_defaults_extends_and_disables() -> None:
+    assert parse_selection("") == DEFAULT_WARNINGLISTS
+    assert parse_selection(None) == DEFAULT_WARNINGLISTS
+    assert parse_selection("none") == ()
+    assert parse_selection(" NONE ") == ()
+    assert parse_selection("default, sinkholes") == (*DEFAULT_WARNINGLISTS, "sinkholes")
+    assert parse_selection("rfc1918,rfc1918") == ("rfc1918",)
+
+
+def test_an_unknown_list_name_fails_at_once_with_a_clear_error() -> None:
+    with pytest.raises(
+        WarninglistConfigError, match=r"no warninglist named 'public-dns-v5'.*did you mean"
+    ) as err:
+        parse_selection("default,public-dns-v5")
+    assert isinstance(err.value, AirflowFailException)  # no retry: the setting must be fixed
+    assert isinstance(err.value, SettingsError)
+    with pytest.raises(WarninglistConfigError, match="warninglist_policy: no warninglist named 'nope'"):
+        parse_policy({"nope": "flag"})
+
+
+def test_policy_per_category_with_list_overrides() -> None:
+    assert parse_policy("") == {"false_positive": "flag", "known": "flag"}
+    policy = parse_policy('{"false-positive": "quarantine", "public-dns-v4": "flag"}')
+    lists = load(["public-dns-v4", "whats-my-ip"], policy)
+    assert lists.actions == {"public-dns-v4": "flag", "whats-my-ip": "quarantine"}
+    assert lists.quarantining(("public-dns-v4", "whats-my-ip")) == ("whats-my-ip",)
+    with pytest.raises(WarninglistConfigError, match="must be flag or quarantine"):
+        parse_policy({"known": "drop"})
+    with pytest.raises(WarninglistConfigError, match="must be a JSON object"):
+        parse_policy("[1]")
+
+
+def test_every_bundled_list_declares_a_known_category() -> None:
+    lists = load(DEFAULT_WARNINGLISTS)
+    assert {info.category for info in lists.info.values()} <= set(warninglists.CATEGORIES)
+
+
+def test_configured_reads_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW__THREATSTREAM__WARNINGLISTS", "rfc1918,public-dns-v4")
+    monkeypatch.setenv("AIRFLOW__THREATSTREAM__WARNINGLIST_POLICY", '{"known": "quarantine"}')
+    lists = configured()
+    assert lists.names == ("rfc1918", "public-dns-v4")
+    assert lists is configured()  # loaded once per process
+    monkeypatch.setenv("AIRFLOW__THREATSTREAM__WARNINGLISTS", "rfc1918,public-dns")
+    with pytest.raises(WarninglistConfigError, match="did you mean"):
+        configured()
