@@ -217,6 +217,13 @@ class ThreatStreamSettings:
         minimum=0,
         maximum=1,
     )
+    warn_warninglist_ratio: float = _option(
+        0.05,
+        "Alert warninglist_hits above this share of a run's records on MISP warninglists "
+        "(flagged or quarantined).",
+        minimum=0,
+        maximum=1,
+    )
     zero_records_min_usual: float = _option(
         10.0, "Alert zero_records only for feeds whose recent median count is at least this.", minimum=0
     )

@@ -101,6 +101,8 @@ def test_run_summary_counts_every_stage() -> None:
         "wall_seconds": 12.0,
         "clear_number": 0,
         "dry_run": False,
+        "warninglisted": 0,
+        "warninglist_hits": {},
     }
     assert summary.line().startswith("urlhaus: fetched 10, valid 8, quarantined 1")
     assert summary.line().endswith("0.5s of work in 12.0s")

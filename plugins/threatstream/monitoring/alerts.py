@@ -36,6 +36,7 @@ EVENTS: dict[str, str] = {
     "zero_records": "feed returned no records",
     "quota_low": "feed quota nearly exhausted",
     "unknown_tlp": "records with an unknown TLP label",
+    "warninglist_hits": "many values on MISP warninglists",
 }
 
 #: The run failure reason Airflow gives a DAG's failure callback when a task failed.

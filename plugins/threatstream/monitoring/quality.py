@@ -5,6 +5,9 @@
 * ``zero_records``: the feed returned nothing although its recent runs usually returned at
   least ``[threatstream] zero_records_min_usual`` records (default 10). The recent counts
   are kept in the Airflow Variable ``threatstream_<source>_record_counts`` (last 10 runs).
+* ``warninglist_hits``: more of the run's records than ``[threatstream] warn_warninglist_ratio``
+  (default 5 %) are on MISP warninglists (flagged or quarantined), with the count per list:
+  the feed reports resolvers, top domains or empty-file hashes as indicators.
 * ``quota_low``: the feed's ``X-RateLimit-Remaining`` (recorded by fetch in
   ``source_metadata``) is at or below ``[threatstream] quota_warn_fraction`` (default 20 %)
   of ``X-RateLimit-Limit``, or at most 1 when the limit is unknown.
@@ -109,6 +112,34 @@ def unknown_tlp_alert(result: ValidateResult) -> Alert | None:
     )
 
 
+def warninglist_alert(result: ValidateResult, warn_ratio: float | None = None) -> Alert | None:
+    """An alert when a large share of the run's records is on MISP warninglists."""
+    warn = settings().warn_warninglist_ratio if warn_ratio is None else warn_ratio
+    listed = result.warninglisted + result.reasons.get("warninglist", 0)
+    if result.records == 0 or listed == 0 or listed / result.records <= warn:
+        return None
+    per_list = ", ".join(f"{name}: {count}" for name, count in sorted(result.warninglist_hits.items()))
+    return Alert(
+        event="warninglist_hits",
+        severity="warning",
+        source=result.source,
+        run_id=result.run_id,
+        message=(
+            f"{listed} of {result.records} records ({listed / result.records:.1%}) are on MISP "
+            f"warninglists ({per_list}), above the warning level {warn:.1%}: "
+            f"{result.warninglisted} flagged, {listed - result.warninglisted} quarantined."
+        ),
+        details={
+            "listed": listed,
+            "records": result.records,
+            "flagged": result.warninglisted,
+            "quarantined": listed - result.warninglisted,
+            "warn_warninglist_ratio": warn,
+            "lists": per_list,
+        },
+    )
+
+
 def quota_alert(result: FetchResult, warn_fraction: float | None = None) -> Alert | None:
     """An alert when the feed's remaining request quota is nearly used up."""
     metadata: Mapping[str, Any] = result.source_metadata
@@ -208,6 +239,7 @@ def report_validated(result: ValidateResult, max_ratio: float) -> list[Alert]:
             reject_ratio_alert(result, max_ratio),
             zero_records_alert(result.source, result.run_id, result.records, history),
             unknown_tlp_alert(result),
+            warninglist_alert(result),
         ]
     )
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -140,6 +140,10 @@ class RunSummary:
     wall_seconds: float
     clear_number: int = 0
     dry_run: bool = False
+    #: Valid documents flagged as on a MISP warninglist.
+    warninglisted: int = 0
+    #: Indicators on each warninglist, flagged or quarantined.
+    warninglist_hits: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -170,6 +174,8 @@ class RunSummary:
             wall_seconds=timing.wall_seconds,
             clear_number=timing.clear_number,
             dry_run=dry_run,
+            warninglisted=validated.warninglisted,
+            warninglist_hits=dict(validated.warninglist_hits),
         )
 
     def counts(self) -> dict[str, Any]:
@@ -181,11 +187,18 @@ class RunSummary:
         return (
             f"{self.source}: fetched {self.fetched}, valid {self.valid}, quarantined {self.quarantined}, "
             f"expired {self.expired}, duplicates {self.duplicates}, unknown TLP {self.unknown_tlp}, "
-            f"written {self.written}, "
+            + (f"on warninglists {_hits(self.warninglist_hits)}, " if self.warninglist_hits else "")
+            + f"written {self.written}, "
             f"failed {self.failed}, {self.request_units:.1f} RU, "
             f"{self.work_seconds:.1f}s of work in {self.wall_seconds:.1f}s"
             + (" (dry run: nothing written)" if self.dry_run else "")
         )
+
+
+def _hits(hits: Mapping[str, int]) -> str:
+    """``{"public-dns-v4": 2}`` as ``2 (public-dns-v4: 2)``: indicators per list."""
+    listed = ", ".join(f"{name}: {count}" for name, count in sorted(hits.items()))
+    return f"{sum(hits.values())} ({listed})"
 
 
 def log_summary(summary: RunSummary, logger: logging.Logger | logging.LoggerAdapter[Any] | Any) -> None:
