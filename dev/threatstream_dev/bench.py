@@ -855,6 +855,11 @@ def main(argv: list[str] | None = None) -> int:
             rows += measure_validate(
                 work, env, args.sources.split(","), args.validate_records, rounds=args.repeats, log=log
             )
+            from threatstream_dev.warninglist_bench import measure as measure_warninglists
+
+            rows += measure_warninglists(
+                work, env, args.sources.split(","), args.validate_records, rounds=args.repeats, log=log
+            )
         if "upsert" in sections:
             rows += measure_upsert(work, args.upsert_documents, args.per_document_sample, args.repeats, log)
         if "rss" in sections:

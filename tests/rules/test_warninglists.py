@@ -192,3 +192,20 @@ def test_configured_reads_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW__THREATSTREAM__WARNINGLISTS", "rfc1918,public-dns")
     with pytest.raises(WarninglistConfigError, match="did you mean"):
         configured()
+
+
+def test_overlapping_ranges_of_several_lists_are_cut_into_segments_that_name_each_list() -> None:
+    slugs = ["rfc1918", "rfc5735", "multicast", "rfc6598"]
+    ours = load(slugs)
+    published = {slug: _published(slug) for slug in slugs}
+    rng = random.Random(5735)
+    samples = ["10.0.0.0", "10.255.255.255", "11.0.0.0", "172.31.255.255", "172.32.0.0", "100.127.255.255"]
+    samples += [
+        f"{rng.choice([10, 100, 127, 169, 172, 192, 224, 239, 240])}.{rng.randrange(256)}.0.1"
+        for _ in range(300)
+    ]
+    for value in samples:
+        expected = tuple(sorted(slug for slug, wl in published.items() if value in wl))
+        assert ours.check("IPv4", value) == expected, value
+    assert ours.check("CIDR", "10.0.0.0/8") == ("rfc1918", "rfc5735")
+    assert ours.check("CIDR", "10.0.0.0/7") == ()

@@ -271,35 +271,59 @@ class _Ranges:
     def build(
         cls, ranges: Iterable[tuple[int, int, str]], intern: Callable[[Names], Names], bits: int
     ) -> _Ranges:
-        events: dict[int, list[tuple[int, str]]] = {}
-        for start, end, name in ranges:
-            events.setdefault(start, []).append((1, name))
-            events.setdefault(end + 1, []).append((-1, name))
-        active: dict[str, int] = {}
+        """Sorted, disjoint segments: a range that overlaps none is kept as it is; only a
+        cluster of overlapping ranges is cut where its ranges start and end."""
         starts: list[int] = []
         ends: list[int] = []
         names: list[Names] = []
+
+        def emit(start: int, end: int, covering: Names) -> None:
+            if ends and ends[-1] + 1 == start and names[-1] is covering:
+                ends[-1] = end  # adjacent, same lists: one segment
+            else:
+                starts.append(start)
+                ends.append(end)
+                names.append(covering)
+
+        cluster: list[tuple[int, int, str]] = []
+        reach = -1
+        for item in sorted(ranges):
+            if cluster and item[0] > reach:
+                cls._cut(cluster, intern, emit)
+                cluster = []
+            cluster.append(item)
+            reach = max(reach, item[1]) if len(cluster) > 1 else item[1]
+        if cluster:
+            cls._cut(cluster, intern, emit)
+        if bits <= 32:  # the ends compactly (one read per look-up); the starts stay a list for bisect
+            return cls(starts, array("I", ends), names)
+        return cls(starts, ends, names)
+
+    @staticmethod
+    def _cut(
+        cluster: list[tuple[int, int, str]],
+        intern: Callable[[Names], Names],
+        emit: Callable[[int, int, Names], None],
+    ) -> None:
+        if len(cluster) == 1:
+            start, end, name = cluster[0]
+            emit(start, end, intern((name,)))
+            return
+        events: dict[int, list[tuple[int, str]]] = {}
+        for start, end, name in cluster:
+            events.setdefault(start, []).append((1, name))
+            events.setdefault(end + 1, []).append((-1, name))
+        active: dict[str, int] = {}
         positions = sorted(events)
-        for index, position in enumerate(positions):
+        for index, position in enumerate(positions[:-1]):
             for delta, name in events[position]:
                 count = active.get(name, 0) + delta
                 if count:
                     active[name] = count
                 else:
                     active.pop(name, None)
-            if not active or index + 1 == len(positions):
-                continue
-            covering = intern(tuple(sorted(active)))
-            end = positions[index + 1] - 1
-            if ends and ends[-1] + 1 == position and names[-1] is covering:
-                ends[-1] = end
-            else:
-                starts.append(position)
-                ends.append(end)
-                names.append(covering)
-        if bits <= 32:  # the ends compactly (one read per look-up); the starts stay a list for bisect
-            return cls(starts, array("I", ends), names)
-        return cls(starts, ends, names)
+            if active:
+                emit(position, positions[index + 1] - 1, intern(tuple(sorted(active))))
 
     def at(self, number: int) -> Names:
         index = bisect_right(self.starts, number) - 1
@@ -472,6 +496,14 @@ class _Builder:
     def __init__(self, lists: Mapping[str, dict[str, Any]]) -> None:
         self._lists = lists
         self._tuples: dict[Names, Names] = {}
+        self._ranges: dict[tuple[int, Names], _Ranges] = {}
+        self._parsed: dict[str, list[tuple[int, int, int]]] = {}
+
+    def _networks(self, slug: str, entries: list[str]) -> list[tuple[int, int, int]]:
+        """A cidr list's entries as ``(bits, first, last)``, parsed once."""
+        if slug not in self._parsed:
+            self._parsed[slug] = [network for entry in entries if (network := _network(entry))]
+        return self._parsed[slug]
 
     def intern(self, names: Names) -> Names:
         return self._tuples.setdefault(names, names)
@@ -493,10 +525,8 @@ class _Builder:
             entries = _entries(data)
             if list_type == "cidr":
                 if kind in ("ip", "cidr"):
-                    for entry in entries:
-                        network = _network(entry)
-                        if network is not None:
-                            ranges.setdefault(network[0], []).append((network[1], network[2], slug))
+                    for bits, first, last in self._networks(slug, entries):
+                        ranges.setdefault(bits, []).append((first, last, slug))
             elif list_type == "substring":
                 matcher.substrings.extend((entry, slug) for entry in entries)
             elif list_type == "regex":
@@ -512,7 +542,10 @@ class _Builder:
                         text = text.lower().rstrip(".") if kind == "host" else text.lower()
                     self._add(matcher.exact, text, slug)
         for bits, items in ranges.items():
-            matcher.ranges[bits] = _Ranges.build(items, self.intern, bits)
+            key = (bits, tuple(sorted({item[2] for item in items})))
+            if key not in self._ranges:
+                self._ranges[key] = _Ranges.build(items, self.intern, bits)
+            matcher.ranges[bits] = self._ranges[key]
         return matcher
 
 
