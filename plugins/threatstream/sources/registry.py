@@ -1,11 +1,13 @@
-"""The one registry of sources: the built-in feeds and the declarative list feeds, alike.
+"""The one registry of sources: the built-in feeds, the declarative list feeds and the MISP
+feeds, alike.
 
 Everything derived from a source (its DAG, connection, pool, Asset, storage folder, scoring
 weight, default confidence and deadline) comes from its :class:`SourceSpec`, and every
 consumer (the DAG factory, the merged view's schedule, retention, pools, the STIX export,
 scoring, the docs) iterates :func:`all_sources`. A list spec added to the specs folder
-(``THREATSTREAM_LIST_SPECS``, default ``include/feeds/lists``) is picked up everywhere with
-no code change.
+(``THREATSTREAM_LIST_SPECS``, default ``include/feeds/lists``), or a MISP feed spec added to
+``THREATSTREAM_MISP_SPECS`` (default ``include/feeds/misp``), is picked up everywhere with no
+code change.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from threatstream.sources.cisa_kev import CISA_KEV
 from threatstream.sources.feodo import FEODO
 from threatstream.sources.lists import list_sources, specs_dir
 from threatstream.sources.malwarebazaar import MALWAREBAZAAR
+from threatstream.sources.misp import misp_sources
+from threatstream.sources.misp import specs_dir as misp_specs_dir
 from threatstream.sources.otx import OTX
 from threatstream.sources.taxii import TAXII
 from threatstream.sources.threatfox import THREATFOX
@@ -47,24 +51,34 @@ class RegistryError(ValueError):
 
 
 def all_sources() -> tuple[SourceSpec, ...]:
-    """Every registered source: the built-in feeds, then the list specs sorted by name.
+    """Every registered source: the built-in feeds, then the list specs sorted by name, then the
+    MISP feed specs sorted by name.
 
-    List specs are read again only when the specs folder or one of its files changed.
+    Specs are read again only when a specs folder or one of its files changed.
 
     :raises RegistryError: two sources share a name.
     :raises ListSpecError: a list spec is invalid.
+    :raises MispSpecError: a MISP feed spec is invalid.
     """
-    folder = specs_dir()
+    folder, misp_folder = specs_dir(), misp_specs_dir()
+    return _registry(folder, _stamp(folder), misp_folder, _stamp(misp_folder))
+
+
+def _stamp(folder: Path) -> tuple[tuple[str, int], ...]:
     try:
-        stamp = tuple(sorted((p.name, p.stat().st_mtime_ns) for p in folder.glob("*.json")))
+        return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in folder.glob("*.json")))
     except OSError:
-        stamp = ()
-    return _registry(folder, stamp)
+        return ()
 
 
 @functools.lru_cache(maxsize=8)
-def _registry(folder: Path, stamp: tuple[tuple[str, int], ...]) -> tuple[SourceSpec, ...]:
-    sources = (*BUILT_IN_SOURCES, *list_sources(folder))
+def _registry(
+    folder: Path,
+    stamp: tuple[tuple[str, int], ...],
+    misp_folder: Path,
+    misp_stamp: tuple[tuple[str, int], ...],
+) -> tuple[SourceSpec, ...]:
+    sources = (*BUILT_IN_SOURCES, *list_sources(folder), *misp_sources(misp_folder))
     seen: dict[str, SourceSpec] = {}
     for spec in sources:
         if spec.name in RESERVED_SOURCE_NAMES:
@@ -75,7 +89,7 @@ def _registry(folder: Path, stamp: tuple[tuple[str, int], ...]) -> tuple[SourceS
         if spec.name in seen:
             raise RegistryError(
                 f"two sources are named {spec.name!r} ({seen[spec.name].title} and {spec.title}); "
-                "rename the list spec"
+                "rename the list or MISP feed spec"
             )
         seen[spec.name] = spec
     return sources

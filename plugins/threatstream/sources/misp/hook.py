@@ -1,0 +1,98 @@
+"""The MISP feed client: the manifest, the events new or changed since the bookmark, the state."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
+
+import orjson
+
+from threatstream.exceptions import FeedTooLargeError
+from threatstream.feeds.hook import FeedHook
+from threatstream.feeds.pages import FetchedPage, FetchWindow
+from threatstream.parsing.streams import ByteStream, ChunkReader
+from threatstream.sources.misp.bookmark import committed_state
+from threatstream.sources.misp.events import EVENT_PAGE, STATE_PAGE
+from threatstream.sources.misp.manifest import FetchPlan, plan_fetch, read_manifest
+
+log = logging.getLogger(__name__)
+
+
+class MispFeedHook(FeedHook):
+    """Reads one MISP feed folder; subclasses made by :func:`~threatstream.sources.misp.source.to_source`
+    name the folder, the manifest and the bounds."""
+
+    key_required = False
+    #: The feed's folder below the connection's base URL (``doc/misp/feed-osint/``).
+    endpoint: ClassVar[str] = ""
+    manifest: ClassVar[str] = "manifest.json"
+    max_manifest_bytes: ClassVar[int] = 32 << 20
+    max_event_bytes: ClassVar[int] = 64 << 20
+    max_events_per_run: ClassVar[int] = 500
+
+    @staticmethod
+    def bookmark() -> Mapping[str, int] | None:
+        """The events fetched so far, as the last run whose upsert succeeded left them."""
+        return committed_state()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._plan: FetchPlan | None = None
+
+    def iter_pages(self, window: FetchWindow, **_: Any) -> Iterator[FetchedPage]:
+        """Yield each event new or changed since the bookmark (streamed), then the run's state."""
+        what = f"{self.hook_name} manifest {self.endpoint}{self.manifest} (connection '{self.http_conn_id}')"
+        response = self.get(f"{self.endpoint}{self.manifest}")
+        size = len(response.content)
+        if size > self.max_manifest_bytes:
+            raise FeedTooLargeError(
+                f"{what}: {size} bytes, more than max_manifest_bytes={self.max_manifest_bytes}"
+            )
+        bookmark = type(self).bookmark()
+        plan = plan_fetch(read_manifest(response.content, what), bookmark, self.max_events_per_run)
+        self._plan = plan
+        log.info("%s: %s", what, plan.counts())
+        for entry in plan.fetch:
+            endpoint = f"{self.endpoint}{entry.uuid}.json"
+            event = f"{self.hook_name} event {entry.uuid}"
+            yield FetchedPage(
+                _Bounded(self.open_stream(endpoint), self.max_event_bytes, event),
+                kind=EVENT_PAGE,
+                context=entry.context(),
+                reopen=functools.partial(self._reopen, endpoint, event),
+            )
+        yield FetchedPage(orjson.dumps(plan.state_document()), kind=STATE_PAGE, context=plan.counts())
+
+    def _reopen(self, endpoint: str, event: str) -> ByteStream:
+        return _Bounded(self.open_once("GET", endpoint), self.max_event_bytes, event)
+
+    def source_metadata(self) -> dict[str, Any]:
+        """The run's plan: events listed, new, changed, unchanged, deferred and fetched."""
+        return self._plan.counts() if self._plan is not None else {}
+
+
+class _Bounded(ChunkReader):
+    """Passes a body through, failing once it exceeds ``limit`` bytes."""
+
+    def __init__(self, source: ByteStream, limit: int, what: str) -> None:
+        super().__init__()
+        self._source = source
+        self._limit = limit
+        self._what = what
+        self._read = 0
+
+    def read_chunk(self, size: int) -> bytes:
+        data = self._source.read(size)
+        self._read += len(data)
+        if self._read > self._limit:
+            raise FeedTooLargeError(
+                f"{self._what}: more than max_event_bytes={self._limit} bytes (raise the spec's limit "
+                "if the feed's events really are that large)"
+            )
+        return data
+
+    def close(self) -> None:
+        self._source.close()
+        super().close()
