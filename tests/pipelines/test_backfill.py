@@ -42,7 +42,7 @@ def test_otx_backfill_fetches_each_past_window(
     ]
     assert asked == [["2026-11-20T05:30:00"], ["2026-11-20T06:30:00"], ["2026-11-20T07:30:00"]]
     documents = stored_documents()
-    assert len({d["id"] for d in documents}) == len(documents) == 30
+    assert len({d["id"] for d in documents}) == len(documents) == 35
 
 
 def test_snapshot_feed_backfill_runs_skip_without_calling_the_feed(

@@ -212,7 +212,7 @@ def test_dry_run_writes_nothing(
     outcome = run_outcome(dag.dag_id, dag_run.run_id)
     assert outcome is not None
     assert outcome.succeeded
-    assert outcome.results["validate"]["valid"] == 25
+    assert outcome.results["validate"]["valid"] == 29
     assert "upsert" not in outcome.results
     assert stored_documents() == []
 
