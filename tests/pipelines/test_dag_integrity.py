@@ -75,6 +75,7 @@ def test_schedules_respect_feed_rules(dagbag: Any) -> None:
         ("threatstream_threatfox", "20 * * * *"),  # days=1: every run overlaps the last 23 hours
         ("threatstream_malwarebazaar", "*/30 * * * *"),  # half of the 60-minute selector=time window
         ("threatstream_threatfox_csv", "40 * * * *"),  # a list spec: the 48-hour export, hourly
+        ("threatstream_misp_circl", "15 */6 * * *"),  # a MISP feed: incremental, the manifest every 6 h
     ):
         timetable = dagbag.dags[snapshot].timetable
         assert isinstance(timetable, CronTriggerTimetable), snapshot

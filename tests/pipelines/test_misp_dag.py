@@ -14,6 +14,7 @@ from threatstream_dev.runs import RunDag, StoredDocuments
 pytestmark = pytest.mark.dagrun
 
 DAG_ID = "threatstream_misp_circl"
+DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 FEED = "/doc/misp/feed-osint/"
 CHANGED_EVENT = "5e8f3c2a-1b4d-4f6e-9a2c-0d1e2f3a4b5c"
 FIRST, SECOND, THIRD = (datetime(2026, 12, 2, hour, 15, tzinfo=UTC) for hour in (0, 6, 12))
@@ -100,12 +101,28 @@ def test_ingests_new_events_then_only_what_changed(
     assert documents["CVE-2017-11882"]["ingested_at"] == "2026-12-02T00:15:00Z"
 
 
+def test_its_documents_reach_the_merged_view(no_earlier_runs: None, run_dag: RunDag) -> None:
+    from threatstream.store.merged import MergedViewHook
+    from threatstream_dev.runs import load_dagbag, run_outcome
+
+    validate = run_dag(DAG_ID, FIRST).results["validate"]
+    batch = {"valid_uri": validate["valid_uri"], "storage_conn_id": validate["storage_conn_id"]}
+    merge_dag = load_dagbag(DAGS_FOLDER).dags["threatstream_merged_view"]
+    merged_run = run_outcome("threatstream_merged_view", merge_dag.test(run_conf={"batches": [batch]}).run_id)
+    assert merged_run is not None
+    assert merged_run.succeeded
+    merged, _ = MergedViewHook().read_merged("IPv4", "45.153.241.88")
+    assert merged is not None
+    assert merged["source_names"] == ["misp_circl"]
+    assert merged["tlp"] == "amber"
+
+
 def test_a_dry_run_moves_no_bookmark(
     no_earlier_runs: None, run_dag: RunDag, feed_connections: FeedReplayServer
 ) -> None:
     from threatstream_dev.runs import run_dag_file
 
-    dry = run_dag_file(str(Path(__file__).resolve().parents[2] / "dags"), DAG_ID, FIRST, {"dry_run": True})
+    dry = run_dag_file(str(DAGS_FOLDER), DAG_ID, FIRST, {"dry_run": True})
     assert dry.results["fetch"]["source_metadata"]["new_events"] == 4
     again = run_dag(DAG_ID, SECOND)
     assert again.succeeded

@@ -48,7 +48,7 @@ def split_event(page: FetchedPage, rules: Rules) -> Iterator[Mapping[str, Any]]:
             for prefix, event, value in events:
                 if builder is not None:
                     if prefix == builder.prefix and event in ("end_map", "end_array") and builder.depth == 0:
-                        attribute = builder.value
+                        attribute = builder.finish()
                         builder = None
                         yield from _records(attribute, obj or None, object_deleted, rules)
                         continue
@@ -91,8 +91,8 @@ class _Builder:
             self.depth -= 1
         self._builder.event(event, value)
 
-    @property
-    def value(self) -> Any:
+    def finish(self) -> Any:
+        """The attribute, once its closing brace was read."""
         self._builder.event("end_map", None)
         return self._builder.value
 

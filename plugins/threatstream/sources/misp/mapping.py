@@ -195,12 +195,7 @@ def _indicator_type(kind: IndicatorType | str | None, value: str) -> IndicatorTy
         return kind
     if "/" in value:
         return IndicatorType.CIDR
-    try:
-        return ip_indicator_type(value)
-    except InvalidIndicator:
-        raise
-    except ValueError as err:
-        raise InvalidIndicator("invalid_ip", f"{value[:80]!r}: {err}") from None
+    return ip_indicator_type(value)
 
 
 def _metadata(
