@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from threatstream.exceptions import FeedTooLargeError
+from threatstream.exceptions import FeedRequestError, FeedTooLargeError
 from threatstream.feeds.pages import FetchWindow
 from threatstream.sources import get_source
 from threatstream.sources.misp.events import EVENT_PAGE, STATE_PAGE
@@ -77,3 +77,24 @@ def test_manifest_and_event_sizes_are_bounded(feed_connections: FeedReplayServer
         _fetch(_hook(max_manifest_bytes=100))
     with pytest.raises(FeedTooLargeError, match="max_event_bytes=100"):
         _fetch(_hook(max_event_bytes=100))
+
+
+def test_an_event_listed_but_absent_is_skipped_and_asked_for_next_run(
+    feed_connections: FeedReplayServer,
+) -> None:
+    absent = "6a1b2c3d-4e5f-4a7b-8c9d-0e1f2a3b4c5d"
+    feed_connections.inject_fault("misp_circl", status=404, path=f"{FEED}{absent}.json")
+    hook = _hook()
+    pages = _fetch(hook)
+    assert absent not in [p.context.get("uuid") for p in pages]
+    assert (hook.source_metadata()["missing_events"], hook.source_metadata()["fetched_events"]) == (1, 3)
+    state = json.loads(pages[-1].body)["events"]
+    assert absent not in state
+    feed_connections.reset()
+    assert [p.context.get("uuid") for p in _fetch(_hook(state))][:-1] == [absent]
+
+
+def test_a_missing_manifest_fails_the_run(feed_connections: FeedReplayServer) -> None:
+    feed_connections.inject_fault("misp_circl", status=404, path=f"{FEED}manifest.json")
+    with pytest.raises(FeedRequestError, match="HTTP 404"):
+        _fetch(_hook())

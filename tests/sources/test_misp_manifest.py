@@ -91,3 +91,12 @@ def test_the_state_document_round_trips() -> None:
 def test_a_bad_manifest_fails_the_run(body: bytes, message: str) -> None:
     with pytest.raises(FeedFormatError, match=message):
         list(read_manifest(body, "manifest"))
+
+
+def test_an_event_that_could_not_be_fetched_keeps_its_old_state() -> None:
+    plan = plan_fetch(_entries(**{A: 31, B: 10}), {A: 30}, max_events=10)
+    for entry in plan.fetch:
+        plan.missed(entry)
+    assert plan.state == {A: 30}
+    assert plan.counts()["missing_events"] == 2
+    assert plan.counts()["fetched_events"] == 0

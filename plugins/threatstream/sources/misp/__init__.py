@@ -17,7 +17,8 @@ and attributes without a ``tlp:`` tag); ``static_tags``; ``auth_header`` and
 
 Each run reads the manifest and fetches only the events whose manifest ``timestamp``
 differs from the bookmark (new or changed), oldest change first, at most
-``max_events_per_run`` (the rest wait for the next run). The bookmark is the state stored
+``max_events_per_run`` (the rest wait for the next run); an event file that answers 404 is
+skipped and asked for again by the next run. The bookmark is the state stored
 with the batch of the last run whose upsert succeeded (:mod:`.bookmark`), so a failed or dry
 run moves nothing. Each event is streamed: ``Event.Attribute`` and
 ``Event.Object[].Attribute`` are built one attribute at a time. A changed event is fetched

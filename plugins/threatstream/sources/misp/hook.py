@@ -5,11 +5,13 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Iterator, Mapping
+from http import HTTPStatus
 from typing import Any, ClassVar
 
 import orjson
+import requests
 
-from threatstream.exceptions import FeedTooLargeError
+from threatstream.exceptions import FeedRequestError, FeedTooLargeError
 from threatstream.feeds.hook import FeedHook
 from threatstream.feeds.pages import FetchedPage, FetchWindow
 from threatstream.parsing.streams import ByteStream, ChunkReader
@@ -57,13 +59,27 @@ class MispFeedHook(FeedHook):
         for entry in plan.fetch:
             endpoint = f"{self.endpoint}{entry.uuid}.json"
             event = f"{self.hook_name} event {entry.uuid}"
+            try:
+                body = self.open_stream(endpoint)
+            except EventMissing as err:
+                log.warning(
+                    "%s is listed in the manifest but absent (%s); the next run asks again.", event, err
+                )
+                plan.missed(entry)
+                continue
             yield FetchedPage(
-                _Bounded(self.open_stream(endpoint), self.max_event_bytes, event),
+                _Bounded(body, self.max_event_bytes, event),
                 kind=EVENT_PAGE,
                 context=entry.context(),
                 reopen=functools.partial(self._reopen, endpoint, event),
             )
         yield FetchedPage(orjson.dumps(plan.state_document()), kind=STATE_PAGE, context=plan.counts())
+
+    def raise_for_status(self, response: requests.Response) -> None:
+        """A 404 is :class:`EventMissing` (for an event file: skipped, asked for again next run)."""
+        if response.status_code == HTTPStatus.NOT_FOUND:
+            raise EventMissing(f"{self.hook_name}: HTTP 404 from connection '{self.http_conn_id}'")
+        super().raise_for_status(response)
 
     def _reopen(self, endpoint: str, event: str) -> ByteStream:
         return _Bounded(self.open_once("GET", endpoint), self.max_event_bytes, event)
@@ -71,6 +87,10 @@ class MispFeedHook(FeedHook):
     def source_metadata(self) -> dict[str, Any]:
         """The run's plan: events listed, new, changed, unchanged, deferred and fetched."""
         return self._plan.counts() if self._plan is not None else {}
+
+
+class EventMissing(FeedRequestError):
+    """The feed answered 404: a manifest that is missing fails the run, an event file is skipped."""
 
 
 class _Bounded(ChunkReader):

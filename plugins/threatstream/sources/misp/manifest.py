@@ -107,6 +107,9 @@ class FetchPlan:
     unchanged: int = 0
     deferred: int = 0
     dropped: int = 0
+    missing: int = 0
+    #: The bookmark's timestamp of each event fetched (None: new), restored if it cannot be.
+    before: dict[str, int | None] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         """The plan's numbers, for the batch metadata and the log."""
@@ -117,8 +120,19 @@ class FetchPlan:
             "unchanged_events": self.unchanged,
             "deferred_events": self.deferred,
             "dropped_events": self.dropped,
-            "fetched_events": len(self.fetch),
+            "missing_events": self.missing,
+            "fetched_events": len(self.fetch) - self.missing,
         }
+
+    def missed(self, entry: ManifestEntry) -> None:
+        """``entry``'s file could not be had (listed but absent): it keeps its old state, so the
+        next run asks for it again."""
+        self.missing += 1
+        previous = self.before.get(entry.uuid)
+        if previous is None:
+            self.state.pop(entry.uuid, None)
+        else:
+            self.state[entry.uuid] = previous
 
     def state_document(self) -> dict[str, Any]:
         """The state stored with the batch: the next run's bookmark once this run's upsert succeeded."""
@@ -153,6 +167,7 @@ def plan_fetch(
     plan.fetch = wanted[:max_events]
     plan.deferred = len(wanted) - len(plan.fetch)
     for entry in plan.fetch:
+        plan.before[entry.uuid] = plan.state.get(entry.uuid)
         plan.state[entry.uuid] = entry.timestamp
     return plan
 
