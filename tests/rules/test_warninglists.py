@@ -176,6 +176,8 @@ def test_policy_per_category_with_list_overrides() -> None:
         parse_policy({"known": "drop"})
     with pytest.raises(WarninglistConfigError, match="must be a JSON object"):
         parse_policy("[1]")
+    with pytest.raises(WarninglistConfigError, match="is not JSON"):
+        parse_policy("{flag}")
 
 
 def test_every_bundled_list_declares_a_known_category() -> None:

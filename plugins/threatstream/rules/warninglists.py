@@ -7,8 +7,8 @@ process into one matcher per indicator type:
 
 * ``string`` lists: a dict of exact values (as MISP compares them: ``.bing.com`` in a
   string list matches that text only, never ``www.bing.com``);
-* ``hostname`` lists: a dict of host names, walked label by label from the value's
-  registered suffix up, so ``a.b.example.com`` is looked up as ``com``, ``example.com``...;
+* ``hostname`` lists: a dict of host names; a host is looked up, then each of its parent
+  domains label by label (``a.b.example.com``, ``b.example.com``, ``example.com``, ``com``);
 * ``cidr`` lists: the ranges of every list of one address family cut into disjoint sorted
   intervals, each carrying the lists that cover it, searched with :func:`bisect.bisect_right`;
 * ``substring`` and ``regex`` lists: scanned, only when such a list is configured.
@@ -206,7 +206,10 @@ def parse_policy(value: str | Mapping[str, Any] | None) -> dict[str, Action]:
     Categories are ``false_positive`` and ``known`` (``false-positive`` also works); both
     default to ``flag``. A list's own entry wins over its category's.
     """
-    decoded: Any = json.loads(value) if isinstance(value, str) and value.strip() else value or {}
+    try:
+        decoded: Any = json.loads(value) if isinstance(value, str) and value.strip() else value or {}
+    except json.JSONDecodeError as err:
+        raise WarninglistConfigError(f"[threatstream] warninglist_policy is not JSON ({err})") from None
     if not isinstance(decoded, Mapping):
         raise WarninglistConfigError("[threatstream] warninglist_policy must be a JSON object")
     policy: dict[str, Action] = dict.fromkeys(CATEGORIES, "flag")
@@ -530,7 +533,12 @@ class _Builder:
             elif list_type == "substring":
                 matcher.substrings.extend((entry, slug) for entry in entries)
             elif list_type == "regex":
-                matcher.regexes.extend((_regex(entry), slug) for entry in entries)
+                try:
+                    matcher.regexes.extend((_regex(entry), slug) for entry in entries)
+                except re.error as err:
+                    raise WarninglistConfigError(
+                        f"warninglist {slug}: a pattern Python cannot use ({err})"
+                    ) from None
             elif list_type == "hostname" and kind in ("host", "url"):
                 for entry in entries:
                     if host := entry.strip().strip(".").lower():
