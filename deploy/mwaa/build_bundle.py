@@ -12,8 +12,8 @@ Layout of the output folder (default ``build/mwaa``), copied 1:1 to the environm
     dags/threatstream_*.py            the DAG files
     dags/constraints-<version>.txt    constraints for requirements.txt (read from the DAG folder)
     plugins.zip                       threatstream/ (the package, with its Cosmos container
-                                      settings), .airflowignore, include/feeds/lists/ (the list
-                                      feed specs)
+                                      settings), .airflowignore, include/feeds/lists/ and
+                                      include/feeds/misp/ (the list and MISP feed specs)
     requirements.txt                  --constraint line, requirements.txt, amazon[s3fs]
     startup.sh                        environment of every Airflow component
 
@@ -86,10 +86,10 @@ def _zip_file(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
     archive.writestr(info, data)
 
 
-#: What the package reads from ``include/`` at run time: the list feed specs (MWAA has no
-#: ``include/`` folder, so they travel in plugins.zip). The Cosmos container settings are
+#: What the package reads from ``include/`` at run time: the list and MISP feed specs (MWAA
+#: has no ``include/`` folder, so they travel in plugins.zip). The Cosmos container settings are
 #: package data (``threatstream/store/container_settings/``), zipped with the package.
-INCLUDED = ("feeds/lists/*.json",)
+INCLUDED = ("feeds/lists/*.json", "feeds/misp/*.json")
 
 
 def build_plugins_zip(target: Path) -> list[str]:
@@ -129,6 +129,7 @@ def startup_script(storage_base: str, storage_conn_id: str) -> str:
         "#!/bin/sh",
         "# MWAA startup script: runs before every Airflow component starts (generated).",
         f"export THREATSTREAM_LIST_SPECS={include}/feeds/lists",
+        f"export THREATSTREAM_MISP_SPECS={include}/feeds/misp",
         f"export AIRFLOW__THREATSTREAM__STORAGE_BASE={storage_base}",
     ]
     if storage_conn_id:

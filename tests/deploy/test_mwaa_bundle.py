@@ -124,6 +124,13 @@ def test_startup_script_points_at_what_the_bundle_ships(bundle: Path, tmp_path: 
     printed = _run_python(code, plugins, THREATSTREAM_LIST_SPECS=str(local_list_specs))
     list_names = sorted(p.stem for p in (REPO / "include" / "feeds" / "lists").glob("*.json"))
     assert printed.split() == ["/partition_key", "/partition_key", *list_names]
+    misp_specs = plugins / env["THREATSTREAM_MISP_SPECS"].removeprefix("/usr/local/airflow/plugins/")
+    printed = _run_python(
+        "from threatstream.sources.misp import misp_sources\nprint(*(s.name for s in misp_sources()))",
+        plugins,
+        THREATSTREAM_MISP_SPECS=str(misp_specs),
+    )
+    assert printed.split() == sorted(p.stem for p in (REPO / "include" / "feeds" / "misp").glob("*.json"))
 
 
 def test_container_settings_are_read_from_the_zip_itself(bundle: Path) -> None:
