@@ -6,7 +6,7 @@ import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from airflow.sdk import ObjectStoragePath
@@ -14,7 +14,13 @@ from airflow.sdk import ObjectStoragePath
 from threatstream.operators.validate import ValidateIndicatorsOperator
 from threatstream.records.indicators import Indicator
 from threatstream.records.results import FetchResult, ValidateResult
-from threatstream.rules.warninglists import DEFAULT_WARNINGLISTS, Warninglists, load, parse_policy
+from threatstream.rules.warninglists import (
+    DEFAULT_WARNINGLISTS,
+    WarninglistConfigError,
+    Warninglists,
+    load,
+    parse_policy,
+)
 from threatstream.sources import get_source
 
 NOW = datetime(2026, 5, 30, 10, tzinfo=UTC)
@@ -160,3 +166,17 @@ def test_no_lists_no_flags(tmp_path: Path) -> None:
     result, documents, _ = _run(tmp_path, load(()))
     assert (result.valid, result.warninglisted, result.warninglist_hits) == (6, 0, {})
     assert not any("warninglists" in d for d in documents)
+
+
+def test_an_unknown_list_name_fails_validate_before_it_reads_the_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AIRFLOW__THREATSTREAM__WARNINGLISTS", "default,public-dns-v5")
+
+    class _TI:
+        def xcom_pull(self, task_ids: str) -> Any:
+            raise AssertionError("validate read its batch despite a bad warninglists setting")
+
+    operator = ValidateIndicatorsOperator(task_id="validate", source="otx")
+    with pytest.raises(WarninglistConfigError, match="no warninglist named 'public-dns-v5'"):
+        operator.execute(cast(Any, {"ti": _TI()}))

@@ -180,7 +180,8 @@ class ValidateIndicatorsOperator(BaseOperator):
         )
         if result.reject_ratio > max_ratio:
             raise RejectRatioExceeded(
-                f"{spec.title}: {result.rejected} of {result.records} records rejected "
+                f"{spec.title}: {result.rejected - result.reasons.get(WARNINGLIST_REASON, 0)} of "
+                f"{result.records} records rejected "
                 f"({result.reject_ratio:.1%} > {max_ratio:.1%}); the feed may have changed shape. "
                 f"Rejected records and reasons: {result.quarantine_uri}"
             )
