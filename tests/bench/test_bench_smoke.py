@@ -56,6 +56,8 @@ def test_quick_bench_prints_the_table_and_writes_the_page(
     assert completed.returncode == 0, completed.stderr[-3000:]
     table = completed.stdout
     assert "| validate abuseipdb, 2,000 records (records/CPU-s) |" in table
+    assert "| validate abuseipdb with the default warninglists, 2,000 records (records/CPU-s) |" in table
+    assert "| warninglists: load the 13 default lists" in table
     assert "vs one upsert_item per doc" in table
     assert "vs raw 100-op execute_item_batch loop" in table
     page = output.read_text(encoding="utf-8")
