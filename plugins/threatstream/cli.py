@@ -11,9 +11,18 @@ The Cosmos DB account is the Airflow connection ``threatstream_cosmos`` (e.g. th
 is configured with).
 
 The value is checked and canonicalised before Airflow or the Azure SDK is imported, so a
-value that cannot be looked up is refused at once. The store is asked with bounded
-patience: each request gives up after :data:`CONNECT_TIMEOUT` seconds to connect and
-:data:`READ_TIMEOUT` seconds to answer, with at most :data:`RETRIES` retries.
+value that cannot be looked up is refused at once. Importing Airflow costs seconds, so a
+lookup reaches the store without it when that gives the same answer (:func:`direct_store`):
+the connection is an account key in JSON form in its environment variable, and the settings
+Airflow would give (``[threatstream] merged_container``, the scoring policy, whether a
+secrets backend is configured) were read by an earlier lookup under the same configuration
+and remembered in ``$XDG_CACHE_HOME/threatstream/`` (:data:`PROFILE_FILE`, no secret in
+it). Any other case (first run, changed configuration, a URI connection, Microsoft Entra
+ID, a secrets backend) goes through Airflow's connection lookup and the merged-view hook.
+
+The store is asked with bounded patience: each request gives up after
+:data:`CONNECT_TIMEOUT` seconds to connect and :data:`READ_TIMEOUT` seconds to answer, with
+at most :data:`RETRIES` retries.
 
 Exit status:
 
@@ -30,24 +39,30 @@ no traceback and never the account key.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
+import hashlib
 import ipaddress
 import json
 import os
 import re
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from threatstream.canonical.dispatch import canonical_indicator
 from threatstream.canonical.errors import InvalidIndicator
 from threatstream.canonical.refang import refang
 from threatstream.canonical.vocabulary import IndicatorType
+from threatstream.merged.scoring import ScoringPolicy
 from threatstream.naming import COSMOS_CONN_ID
 
 if TYPE_CHECKING:
-    from azure.cosmos import CosmosClient
+    from azure.cosmos import ContainerProxy, CosmosClient
 
     from threatstream.store.merged import MergedViewHook
 
@@ -57,11 +72,14 @@ __all__ = [
     "EXIT_NOT_FOUND",
     "EXIT_STORE_ERROR",
     "INDICATOR_TYPES",
+    "DirectStore",
     "LookupResult",
+    "MergedReader",
     "StoreConfigError",
     "bounded_hook",
     "candidate_types",
     "canonical_candidates",
+    "direct_store",
     "lookup",
     "lookup_result",
     "main",
@@ -231,6 +249,265 @@ _CLIENT_OPTIONS: dict[str, Any] = {
 _SECRETS: set[str] = set()
 
 
+class MergedReader(Protocol):
+    """What a lookup reads through: point reads of merged documents, and the scoring policy."""
+
+    @property
+    def policy(self) -> ScoringPolicy: ...
+
+    def read_merged(
+        self, indicator_type: str, canonical_value: str
+    ) -> tuple[dict[str, Any] | None, float]: ...
+
+
+#: The file (in :func:`profile_dir`) holding the settings a lookup needs from Airflow.
+PROFILE_FILE = "lookup-profile.json"
+#: Keys Airflow accepts in a connection's JSON form (anything else: Airflow decides).
+_CONNECTION_KEYS = frozenset(
+    {"conn_type", "description", "host", "schema", "login", "password", "port", "extra"}
+)
+
+
+@dataclass(frozen=True)
+class _Profile:
+    """The settings a lookup reads through Airflow, as an earlier lookup found them."""
+
+    merged_container: str
+    policy: ScoringPolicy
+    secrets_backend: bool
+
+
+def profile_dir() -> Path | None:
+    """``$XDG_CACHE_HOME/threatstream`` (default ``~/.cache/threatstream``); None without a home."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    if base:
+        return Path(base) / "threatstream"
+    try:
+        return Path.home() / ".cache" / "threatstream"
+    except RuntimeError:
+        return None
+
+
+def _stamp(digest: Any, folder: Path, pattern: str) -> None:
+    """Add the names, times and sizes of ``folder``'s files matching ``pattern`` to ``digest``."""
+    try:
+        entries = sorted(folder.glob(pattern))
+    except OSError:
+        entries = []
+    for path in entries:
+        with contextlib.suppress(OSError):
+            info = path.stat()
+            digest.update(f"{path}\0{info.st_mtime_ns}\0{info.st_size}\n".encode())
+
+
+def profile_key() -> str | None:
+    """A digest of everything Airflow's answers for a lookup depend on: this package's code
+    and specs folders, the ``AIRFLOW*`` and ``THREATSTREAM*`` environment (connections and
+    variables aside) and the Airflow configuration file. None when the package is not a plain
+    folder (e.g. imported from a zip)."""
+    package = Path(__file__).resolve().parent
+    if not package.is_dir():
+        return None
+    digest = hashlib.sha256(f"{sys.executable}\0{sys.prefix}\n".encode())
+    _stamp(digest, package, "**/*.py")
+    _stamp(digest, package, "**/*.json")
+    repo = package.parents[1]
+    for variable, default in (
+        ("THREATSTREAM_LIST_SPECS", repo / "include" / "feeds" / "lists"),
+        ("THREATSTREAM_MISP_SPECS", repo / "include" / "feeds" / "misp"),
+    ):
+        _stamp(digest, Path(os.environ.get(variable) or default), "*.json")
+    for name in sorted(os.environ):
+        if name.startswith(("AIRFLOW", "_AIRFLOW", "THREATSTREAM")) and not name.startswith(
+            ("AIRFLOW_CONN_", "AIRFLOW_VAR_")
+        ):
+            digest.update(f"{name}={os.environ[name]}\n".encode())
+    home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
+    config = Path(os.environ.get("AIRFLOW_CONFIG") or os.path.join(home, "airflow.cfg"))
+    _stamp(digest, config.parent, config.name)
+    return digest.hexdigest()
+
+
+def _load_profile() -> _Profile | None:
+    folder = profile_dir()
+    if folder is None:
+        return None
+    try:
+        saved = json.loads((folder / PROFILE_FILE).read_text(encoding="utf-8"))
+        if saved.get("key") != profile_key():
+            return None
+        return _Profile(
+            merged_container=str(saved["merged_container"]),
+            policy=ScoringPolicy(**saved["policy"]),
+            secrets_backend=bool(saved["secrets_backend"]),
+        )
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+def _save_profile(hook: MergedViewHook) -> None:
+    """Remember what Airflow said for this configuration (Airflow is imported by now)."""
+    from airflow.configuration import conf
+
+    from threatstream.settings import settings
+
+    folder = profile_dir()
+    key = profile_key()
+    if folder is None or key is None:
+        return
+    try:
+        saved = {
+            "key": key,
+            "merged_container": settings().merged_container,
+            "secrets_backend": bool(conf.get("secrets", "backend", fallback="")),
+            "policy": {
+                item.name: dict(value) if isinstance(value, Mapping) else value
+                for item in dataclasses.fields(hook.policy)
+                for value in [getattr(hook.policy, item.name)]
+            },
+        }
+    except Exception:  # the hook's own reads report a bad configuration
+        return
+    with contextlib.suppress(OSError):
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=folder, prefix=".profile-", suffix=".tmp", delete=False
+        ) as out:
+            json.dump(saved, out)
+        os.replace(out.name, folder / PROFILE_FILE)
+
+
+def _key_connection(conn_id: str) -> tuple[str, str, dict[str, Any]] | None:
+    """Endpoint, key and extras of ``conn_id`` from its environment variable in JSON form,
+    or None when Airflow's own lookup must decide (absent, URI form, no key, ...)."""
+    raw = os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}", "").strip()
+    if not raw.startswith("{"):
+        return None
+    try:
+        fields = json.loads(raw)
+        extra = fields.get("extra") or {}
+        extras = json.loads(extra) if isinstance(extra, str) else extra
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(fields, dict) or not set(fields) <= _CONNECTION_KEYS or not isinstance(extras, dict):
+        return None
+    login, password = fields.get("login"), fields.get("password")
+    if not (isinstance(login, str) and login and isinstance(password, str) and password):
+        return None
+    return login, password, extras
+
+
+class DirectStore:
+    """The merged view read with the Azure SDK alone: what :func:`bounded_hook` does for an
+    account-key connection (same client options, database and container preparation, point
+    reads and errors), without importing Airflow."""
+
+    def __init__(
+        self,
+        conn_id: str,
+        *,
+        endpoint: str,
+        key: str,
+        extras: Mapping[str, Any],
+        container_name: str,
+        policy: ScoringPolicy,
+    ) -> None:
+        self.conn_id = conn_id
+        self._endpoint = endpoint
+        self._key = key
+        self._database_name = extras.get("database_name") or None
+        self.container_name = container_name
+        self._policy = policy
+        self._container: ContainerProxy | None = None
+
+    @property
+    def policy(self) -> ScoringPolicy:
+        return self._policy
+
+    def get_container(self) -> ContainerProxy:
+        """The merged container (the database and container created when missing)."""
+        if self._container is None:
+            from azure.cosmos import CosmosClient, PartitionKey
+            from azure.cosmos.exceptions import CosmosHttpResponseError
+
+            from threatstream.store.containers import DEFAULT_DATABASE, MERGED_SETTINGS, container_settings
+
+            _SECRETS.add(self._key)
+            client = CosmosClient(self._endpoint, {"masterKey": self._key}, **_CLIENT_OPTIONS)
+            settings = container_settings(MERGED_SETTINGS)
+            for attempt in (1, 2):
+                try:
+                    database = client.create_database_if_not_exists(self._database_name or DEFAULT_DATABASE)
+                    self._container = database.create_container_if_not_exists(
+                        id=self.container_name,
+                        partition_key=PartitionKey(path=settings["partition_key_path"]),
+                        default_ttl=settings.get("default_ttl", -1),
+                        indexing_policy=settings.get("indexing_policy"),
+                    )
+                    break
+                except CosmosHttpResponseError as err:
+                    if err.status_code == 409 and attempt == 1:
+                        continue
+                    raise self._classify(err, "preparing the database and container") from None
+        assert self._container is not None
+        return self._container
+
+    def read_merged(self, indicator_type: str, canonical_value: str) -> tuple[dict[str, Any] | None, float]:
+        """Point read of one value's merged document (None when absent) and its RU charge."""
+        from azure.cosmos.exceptions import CosmosHttpResponseError
+
+        from threatstream.canonical.identity import merged_keys
+
+        charges: list[float] = []
+
+        def charge(headers: Mapping[str, Any], _body: Any) -> None:
+            with contextlib.suppress(TypeError, ValueError):
+                charges.append(float((headers or {}).get("x-ms-request-charge", 0.0)))
+
+        document_id, partition_key = merged_keys(indicator_type, canonical_value)
+        try:
+            item: dict[str, Any] = self.get_container().read_item(
+                document_id, partition_key=partition_key, response_hook=charge
+            )
+        except CosmosHttpResponseError as err:
+            if err.status_code == 404:
+                return None, sum(charges)
+            if err.status_code in (401, 403):
+                raise self._classify(err, "reading a merged document") from None
+            raise
+        return item, sum(charges)
+
+    def _classify(self, error: Any, doing: str) -> Exception:
+        message = f"Cosmos DB ({self.conn_id}): HTTP {error.status_code} while {doing}"
+        if error.status_code in (401, 403):
+            from threatstream.exceptions import StoreAuthError
+
+            return StoreAuthError(f"{message}; check the key or identity of the connection.")
+        return error  # type: ignore[no-any-return]
+
+
+def direct_store(cosmos_conn_id: str | None, container_name: str | None) -> DirectStore | None:
+    """The store without Airflow when it gives what Airflow would: the connection is in its
+    environment variable in JSON form with an endpoint and an account key, no secrets backend
+    could hold another, and the remembered settings match this configuration. Else None."""
+    conn_id = cosmos_conn_id or COSMOS_CONN_ID
+    connection = _key_connection(conn_id)
+    if connection is None:
+        return None
+    profile = _load_profile()
+    if profile is None or profile.secrets_backend:
+        return None
+    endpoint, key, extras = connection
+    return DirectStore(
+        conn_id,
+        endpoint=endpoint,
+        key=key,
+        extras=extras,
+        container_name=container_name or profile.merged_container,
+        policy=profile.policy,
+    )
+
+
 def lookup_result(
     value: str,
     type: str | None = None,
@@ -241,11 +518,17 @@ def lookup_result(
 ) -> LookupResult:
     """Canonicalise ``value`` and point-read its merged document (see :func:`lookup`)."""
     canonical = canonical_candidates(value, type)
-    return read_first(bounded_hook(cosmos_conn_id, container_name), canonical, now or datetime.now(UTC))
+    moment = now or datetime.now(UTC)
+    reader: MergedReader | None = direct_store(cosmos_conn_id, container_name)
+    if reader is None:
+        hook = bounded_hook(cosmos_conn_id, container_name)
+        _save_profile(hook)
+        reader = hook
+    return read_first(reader, canonical, moment)
 
 
 def read_first(
-    hook: MergedViewHook, candidates: Sequence[tuple[IndicatorType, str]], now: datetime
+    hook: MergedReader, candidates: Sequence[tuple[IndicatorType, str]], now: datetime
 ) -> LookupResult:
     """Point-read the candidates in order; the first merged document found, with its
     ``current_score`` at ``now`` and without Cosmos DB's system properties."""
@@ -316,11 +599,12 @@ def store_error_message(error: BaseException, conn_id: str) -> str:
     from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError, ServiceResponseError
     from azure.cosmos.exceptions import CosmosHttpResponseError
 
-    from threatstream.connections import is_not_found, missing_connection_message
-    from threatstream.exceptions import ConnectionMissingError
+    if "airflow" in sys.modules:  # only Airflow's lookup raises "not defined"
+        from threatstream.connections import is_not_found, missing_connection_message
+        from threatstream.exceptions import ConnectionMissingError
 
-    if isinstance(error, ConnectionMissingError) or is_not_found(error):
-        return missing_connection_message(conn_id)
+        if isinstance(error, ConnectionMissingError) or is_not_found(error):
+            return missing_connection_message(conn_id)
     if isinstance(error, ServiceRequestError | ServiceResponseError):
         reason = str(error).rsplit(":", 1)[-1].strip() or type(error).__name__
         return f"the store of connection {conn_id!r} cannot be reached: {reason}"
