@@ -1,10 +1,14 @@
 """Lookups for the API: the CLI's canonicalisation and point reads, one store client reused.
 
 Every value goes through :func:`threatstream.cli.canonical_candidates` (refanging and
-canonicalising exactly as ``threatstream lookup`` and the pipeline do) and is point-read per
-candidate type, most likely first. A bulk lookup reads with bounded concurrency (a thread
-pool of :data:`BULK_CONCURRENCY`), one result per input in input order; an invalid value or a
-store failure is that item's result and never fails the batch.
+canonicalising exactly as ``threatstream lookup`` and the pipeline do). A single lookup
+point-reads per candidate type, most likely first. A bulk lookup reads every candidate of
+every value at once with the SDK's read-many (``ContainerProxy.read_items``: one query per
+partition key range and 1,000 ids, :data:`BULK_CONCURRENCY` in flight), an order of
+magnitude faster than as many point reads at that concurrency (``make bench``), and answers
+one result per input in input order, each the first candidate found; an invalid value or a
+store failure is that item's result and never fails the batch. A bulk item's
+``request_charge`` is its share of the read-many's charge (by the candidates it read).
 
 Nothing here imports the Azure SDK at module load.
 """
@@ -13,7 +17,6 @@ from __future__ import annotations
 
 import json
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -117,12 +120,88 @@ class Lookups:
     def many(
         self, items: list[tuple[str, str | None]], *, now: datetime | None = None
     ) -> list[dict[str, Any]]:
-        """One result per ``(value, type)``, in input order (see :meth:`one`)."""
+        """One result per ``(value, type)``, in input order, shaped as :meth:`one`'s; every
+        candidate of every value read with one read-many."""
+        from threatstream.canonical.identity import merged_keys
+        from threatstream.merged.merge import public_record
+
         moment = now or datetime.now(UTC)
-        if not items:
-            return []
-        with ThreadPoolExecutor(max_workers=min(BULK_CONCURRENCY, len(items))) as pool:
-            return list(pool.map(lambda item: self.one(item[0], item[1], now=moment), items))
+        results: list[dict[str, Any]] = []
+        planned: list[tuple[dict[str, Any], list[tuple[str, str, tuple[str, str]]]]] = []
+        keys: dict[tuple[str, str], None] = {}
+        for value, type in items:
+            result: dict[str, Any] = {"query": value}
+            results.append(result)
+            try:
+                candidates = canonical_candidates(value, type)
+            except InvalidIndicator as err:
+                result.update(status="invalid", reason=err.reason, message=one_line(str(err)))
+                continue
+            reads = [(kind.value, canonical, merged_keys(kind, canonical)) for kind, canonical in candidates]
+            result["tried"] = [{"type": kind, "value": canonical} for kind, canonical, _ in reads]
+            planned.append((result, reads))
+            keys.update(dict.fromkeys(key for _, _, key in reads))
+        if not planned:
+            return results
+        try:
+            hook = self.hook()
+            documents, charge = self._read_many(hook, list(keys))
+        except StoreUnavailable as err:
+            failure = str(err)
+        except Exception as err:
+            failure = one_line(store_error_message(err, self.conn_id))
+        else:
+            per_key = charge / len(keys)
+            for result, reads in planned:
+                tried = reads
+                for position, (_, _, key) in enumerate(reads):
+                    if key in documents:
+                        tried = reads[: position + 1]
+                        result.update(
+                            status="found", record=public_record(documents[key], moment, hook.policy)
+                        )
+                        break
+                else:
+                    result["status"] = "not_found"
+                result["tried"] = [{"type": kind, "value": canonical} for kind, canonical, _ in tried]
+                result["request_charge"] = round(per_key * len(reads), 4)
+            return [_ordered(result) for result in results]
+        for result, _ in planned:
+            result.update(status="error", message=failure)
+        return [_ordered(result) for result in results]
+
+    @staticmethod
+    def _read_many(
+        hook: MergedViewHook, keys: list[tuple[str, str]]
+    ) -> tuple[dict[tuple[str, str], dict[str, Any]], float]:
+        """The merged documents of ``keys`` (``(id, partition key)``) found, and the RU charge."""
+        from azure.cosmos.exceptions import CosmosHttpResponseError
+
+        container = hook.get_container()
+        try:
+            found = container.read_items(keys, max_concurrency=BULK_CONCURRENCY)
+        except CosmosHttpResponseError as err:
+            if err.status_code in (401, 403):
+                raise hook._classify(err, "reading merged documents") from None
+            raise
+        documents = {(document["id"], document["partition_key"]): document for document in found}
+        return documents, request_charge(found.get_response_headers())
+
+
+#: The order of a result's fields, as :meth:`Lookups.one` builds them.
+_FIELDS = ("query", "tried", "status", "reason", "message", "record", "request_charge")
+
+
+def _ordered(result: dict[str, Any]) -> dict[str, Any]:
+    return {name: result[name] for name in _FIELDS if name in result}
+
+
+def request_charge(headers: Any) -> float:
+    """The RU charge in a response's headers (0 when absent or unreadable)."""
+    try:
+        return float((headers or {}).get("x-ms-request-charge", 0.0))
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def _is_store_token(continuation: str) -> bool:
