@@ -795,6 +795,15 @@ How each line is measured:
   an empty folder (imports included), with Python's bytecode cache on and filled by one
   untimed parse, as in a running dag-processor. **Task start**: a fresh interpreter parsing
   one DAG file and importing the modules the `upsert` task needs.
+* **lookup** (`dev/threatstream_dev/lookup_bench.py`): the merged view seeded with values two
+  sources report; the real API app served by uvicorn in its own process on 127.0.0.1 (the
+  caller authenticated as in `tests/api`), called over keep-alive HTTP, against the same
+  values' raw `read_item` through a plain SDK client, interleaved; bulk is best of rounds,
+  raw reads on as many threads as the API uses. The local server charges 1 RU per request;
+  on the real service a point read costs 1 RU up to 1 KB and 10 RU at 100 KB (its only other
+  factor is strong or bounded-staleness consistency, which doubles it). The CLI is the
+  console script in a fresh process: the first run reads its settings through Airflow, the
+  next ones reach the store with the Azure SDK alone (`threatstream.cli.direct_store`).
 """
 
 
@@ -808,7 +817,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument("--work", type=Path, help="where feeds and batches go (default: a temp dir)")
-    parser.add_argument("--sections", default="validate,upsert,rss,parse", help="comma-separated subset")
+    parser.add_argument(
+        "--sections", default="validate,upsert,rss,parse,lookup", help="comma-separated subset"
+    )
     parser.add_argument("--sources", default=",".join(SOURCES), help="sources for the validate section")
     parser.add_argument(
         "--no-assert", action="store_true", help="report only; exit 0 even if a target is missed"
@@ -866,6 +877,11 @@ def main(argv: list[str] | None = None) -> int:
             rows += measure_rss(work, env, rss_sizes, log)
         if "parse" in sections:
             rows += measure_parsing(work, env, args.repeats, log)
+        if "lookup" in sections:
+            from threatstream_dev.lookup_bench import measure as measure_lookups
+
+            sizes = {"requests": 50, "bulk": 50, "cli_runs": 1} if args.quick else {}
+            rows += measure_lookups(work, **sizes, rounds=args.repeats, log=log)
     seconds = time.perf_counter() - started
     print(render_table(rows))
     args.output.parent.mkdir(parents=True, exist_ok=True)
