@@ -7,9 +7,18 @@ PY := $(VENV)/bin/python
 EMULATOR := dev/cosmos-emulator
 AZURITE := dev/azurite
 
-.PHONY: setup demo airflow test test-fast test-compat audit lint format lock lock-compat mwaa-bundle mwaa-constraints clean reliability bench
+.PHONY: setup chromium demo airflow test test-fast test-compat audit lint format lock lock-compat mwaa-bundle mwaa-constraints clean reliability bench
 
-setup: $(VENV)/.synced $(EMULATOR)/node_modules/.installed $(AZURITE)/node_modules/.installed
+setup: $(VENV)/.synced $(EMULATOR)/node_modules/.installed $(AZURITE)/node_modules/.installed chromium
+
+# The browser test (tests/integration) drives Debian's chromium with Playwright, which cannot
+# download its own browsers here: installed with apt when missing and apt is usable (root: CI,
+# containers); otherwise a notice, and the test skips (fails under CI=true).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; \
+	  else echo "setup: chromium is missing; the browser test needs it: sudo apt-get install -y chromium" >&2; fi
 
 # The project itself goes in editable, with no dependencies (they are the hashed lock's), for the
 # `threatstream` console script; `uv pip sync` removes it, so every sync re-adds it. The build's

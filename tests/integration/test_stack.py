@@ -9,9 +9,12 @@ trigger, the merged view fills from the sources' upserts, and the ``threatstream
 ``make airflow`` prints finds a value four sources report; a clear of ``validate`` with
 downstream reruns both tasks and leaves the container unchanged, a native backfill covers
 three OTX hours (and snapshot feeds skip theirs), invalid params are refused with a message,
-a slow feed makes the freshness deadline fire through the triggerer to the alerts webhook,
-and a headless Chromium sees every DAG in the UI.
-Timings go to ``test-artifacts/integration-timings.json``.
+a slow feed makes the freshness deadline fire through the triggerer to the alerts webhook.
+Then a real browser (Playwright driving Debian's Chromium) logs in through Airflow's login form,
+sees every DAG in the UI, opens the ThreatStream page from the navigation, sees every feed in
+its health table, looks a stored value up (plain and defanged) and a bad one; the API without
+a token is 401. Screenshots go to ``test-artifacts/`` (and ``docs/images/`` with
+``THREATSTREAM_UPDATE_SCREENSHOTS=1``); timings to ``test-artifacts/integration-timings.json``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -36,6 +40,7 @@ import requests
 from threatstream.naming import MAINTENANCE_DAG_ID, MERGED_VIEW_DAG_ID, STIX_EXPORT_DAG_ID
 from threatstream_dev.feed_replay import FeedReplayServer, Response
 from threatstream_dev.stack import (
+    ADMIN,
     EXAMPLE_LOOKUP_VALUE,
     PIPELINE_DAG_IDS,
     AirflowStack,
@@ -57,6 +62,10 @@ HELD_FETCHES = {
 #: The URLhaus DAG's freshness deadline in this stack (6 s); the "slow" replay scenario answers in 8 s.
 URLHAUS_DEADLINE_MINUTES = 0.1
 TIMINGS: dict[str, Any] = {}
+#: Where the screenshots of the ThreatStream page are kept when THREATSTREAM_UPDATE_SCREENSHOTS=1.
+DOCS_IMAGES = REPO / "docs" / "images"
+#: The sources that report EXAMPLE_LOOKUP_VALUE in the replayed feeds.
+EXAMPLE_SOURCES = ["feodo", "taxii", "threatfox", "threatfox_csv"]
 
 
 class _AlertSink(BaseHTTPRequestHandler):
@@ -107,7 +116,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, alert_sink: type[_AlertSink]
         worker_concurrency=1,
         database=database,
         unpause=False,
-        login=False,
+        login=True,  # the browser logs in through Airflow's form; the API's 401 needs a real login
         extra_env={
             "AIRFLOW_CONN_THREATSTREAM_ALERTS": json.dumps(alerts),
             "AIRFLOW__THREATSTREAM__URLHAUS_DEADLINE_MINUTES": str(URLHAUS_DEADLINE_MINUTES),
@@ -506,46 +515,248 @@ def test_a_failed_run_notifies_through_the_same_notifier(
     pytest.fail(f"no failure alert for {run_id}")
 
 
-def test_headless_chromium_sees_every_dag(stack: AirflowStack) -> None:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+def _chromium() -> str:
+    """Debian's Chromium, which Playwright drives (it cannot download its own browsers here).
+
+    Missing, the browser steps fail under CI (``CI=true``: ``make setup`` installs it) and are
+    skipped elsewhere, with the command that installs it.
+    """
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        message = "chromium is not installed: apt-get install -y chromium (make setup does it)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+def _screenshot(target: Any, name: str, *, docs: bool = False) -> Path:
+    """A screenshot of ``target`` (a page or a locator) in ``test-artifacts/``; one the docs
+    show goes to ``docs/images/`` too when ``THREATSTREAM_UPDATE_SCREENSHOTS=1``."""
     ARTIFACTS.mkdir(exist_ok=True)
-    screenshot = ARTIFACTS / "dag-list.png"
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1400,1000",
-        "--virtual-time-budget=20000",
-    ]
-    url = f"{stack.url}/dags"
-    subprocess.run(
-        [chromium, *flags, f"--screenshot={screenshot}", url], capture_output=True, timeout=120, check=False
-    )
-    dom = subprocess.run(
-        [chromium, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120, check=False
-    ).stdout
-    assert screenshot.exists()
-    assert screenshot.stat().st_size > 10_000
+    path = ARTIFACTS / name
+    target.screenshot(path=str(path), animations="disabled")
+    assert path.stat().st_size > 10_000, name
+    if docs and os.environ.get("THREATSTREAM_UPDATE_SCREENSHOTS") == "1":
+        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, DOCS_IMAGES / name)
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser(stack: AirflowStack) -> Iterator[Any]:
+    """Headless Chromium (Debian's, through Playwright)."""
+    from playwright.sync_api import sync_playwright
+
+    executable = _chromium()
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=executable, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="module")
+def airflow_ui(stack: AirflowStack, browser: Any) -> Iterator[Any]:
+    """A browser tab logged in to the Airflow UI through its login form (light theme)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, color_scheme="light")
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    started = time.monotonic()
+    page.goto(f"{stack.url}/")
+    page.wait_for_url("**/auth/login**")  # the UI sends a visitor without a session to the form
+    page.fill("input[name=username]", ADMIN)
+    page.fill("input[name=password]", stack.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda url: "/auth/" not in url)
+    TIMINGS["ui_login_seconds"] = round(time.monotonic() - started, 1)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def test_the_ui_shows_every_dag(stack: AirflowStack, airflow_ui: Any) -> None:
+    from playwright.sync_api import expect
+
+    page = airflow_ui
+    page.goto(f"{stack.url}/dags")
     for dag_id in stack.dag_ids:
-        assert dag_id in dom, dag_id
+        expect(page.locator("body")).to_contain_text(dag_id)
+    _screenshot(page, "dag-list.png")
 
     # The run summary, on the source Asset's events (no XCom needed; see asset-events.png).
     asset = stack.api("GET", "/api/v2/assets", params={"name_pattern": "threatstream_abuseipdb"}).json()
-    asset_url = f"{stack.url}/assets/{asset['assets'][0]['id']}"
-    subprocess.run(
-        [chromium, *flags, f"--screenshot={ARTIFACTS / 'asset-events.png'}", asset_url],
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
-    dom = subprocess.run(
-        [chromium, *flags, "--dump-dom", asset_url], capture_output=True, text=True, timeout=120, check=False
-    ).stdout
-    assert "threatstream_abuseipdb_indicators" in dom
-    assert "Asset Events" in dom  # each event's extra (the summary) expands with one click
+    page.goto(f"{stack.url}/assets/{asset['assets'][0]['id']}")
+    expect(page.locator("body")).to_contain_text("threatstream_abuseipdb_indicators")
+    expect(page.locator("body")).to_contain_text("Asset Events")  # each event's extra expands with one click
+    _screenshot(page, "asset-events.png")
+
+
+def _threatstream_page(stack: AirflowStack, page: Any) -> Any:
+    """Open the ThreatStream page from the UI's navigation; its frame."""
+    page.goto(f"{stack.url}/")
+    page.get_by_role("link", name="ThreatStream", exact=True).click()  # the navigation entry
+    page.wait_for_url("**/plugin/threatstream**")
+    frame = page.frame_locator("iframe[title='ThreatStream']")
+    frame.locator("#health-body tr[data-source]").first.wait_for()
+    return frame
+
+
+def test_the_threatstream_page_shows_every_feed(stack: AirflowStack, airflow_ui: Any) -> None:
+    from playwright.sync_api import expect
+
+    page = airflow_ui
+    started = time.monotonic()
+    frame = _threatstream_page(stack, page)
+    TIMINGS["ui_page_seconds"] = round(time.monotonic() - started, 1)
+    rows = frame.locator("#health-body tr[data-source]")
+    expect(rows).to_have_count(len(stack.sources))
+    feeds = stack.api("GET", "/threatstream/api/v1/health", params={"runs": 10}).json()["feeds"]
+    shown_at = frame.locator("#health-updated").inner_text()
+    time.sleep(1.1)
+    frame.locator("#health-refresh").click()  # the same runs as the API's answer just above
+    expect(frame.locator("#health-updated")).not_to_have_text(shown_at)
+    unwired = {source.name for source in stack.unwired}
+    for index, (source, feed) in enumerate(zip(stack.sources, feeds, strict=True)):
+        assert feed["source"] == source.name
+        row = rows.nth(index)
+        assert row.get_attribute("data-source") == source.name  # registry order
+        expect(row).to_contain_text(source.dag_id)
+        freshness = row.locator("[data-freshness]").get_attribute("data-freshness")
+        if source.name in unwired:
+            assert freshness in ("paused", "never"), (source.name, freshness)
+            continue
+        assert freshness == feed["freshness"] == "fresh", source.name  # every wired feed ran just now
+        expect(row.locator("svg.chart a.run")).to_have_count(len(feed["runs"]))
+        counted = [run["counts"] for run in feed["runs"] if run["counts"] and run["counts"]["fetched"]]
+        if counted:  # the reject ratio: quarantined / fetched over the runs shown
+            ratio = 100 * sum(c["quarantined"] for c in counted) / sum(c["fetched"] for c in counted)
+            shown = row.locator(".ratio").inner_text()
+            assert abs(float(shown.removesuffix(" %")) - ratio) <= 0.6, (source.name, shown, ratio)
+            expect(row.locator("td").nth(3)).to_contain_text("written")
+    _screenshot(page, "ui-page.png", docs=True)  # the page in Airflow's navigation
+    _screenshot(frame.locator("#health"), "ui-health.png", docs=True)
+
+    # A feed's DAG link opens the DAG in Airflow's UI (the whole window, not the frame).
+    frame.locator("#health-body tr[data-source='otx'] a[data-top]").first.click()
+    page.wait_for_url("**/dags/threatstream_otx")
+    expect(page.locator("body")).to_contain_text("threatstream_otx")
+
+
+def _look_up(frame: Any, text: str, cards: int = 1) -> Any:
+    from playwright.sync_api import expect
+
+    frame.locator("#lookup-values").fill(text)
+    frame.locator("#lookup-submit").click()
+    expect(frame.locator("#lookup-status")).to_have_text(re.compile(r"^\d+ values?: "))
+    results = frame.locator("#lookup-results .card")
+    expect(results).to_have_count(cards)
+    return results
+
+
+def test_the_page_looks_up_a_stored_value_plain_and_defanged(stack: AirflowStack, airflow_ui: Any) -> None:
+    from playwright.sync_api import expect
+
+    lookup = stack.api("GET", "/threatstream/api/v1/lookup", params={"value": EXAMPLE_LOOKUP_VALUE})
+    stored = lookup.json()["record"]
+    page = airflow_ui
+    frame = _threatstream_page(stack, page)
+    defanged = EXAMPLE_LOOKUP_VALUE.replace(".", "[.]", 1)
+    for typed in (EXAMPLE_LOOKUP_VALUE, defanged):
+        card = _look_up(frame, typed).first
+        assert card.get_attribute("data-status") == "found", typed
+        expect(card.locator(".verdict")).to_have_text("Found")
+        expect(card.locator(".value")).to_have_text(EXAMPLE_LOOKUP_VALUE)
+        sources = card.locator(".sources tbody tr[data-source]")
+        expect(sources).to_have_count(len(EXAMPLE_SOURCES))
+        names = [sources.nth(i).get_attribute("data-source") for i in range(sources.count())]
+        assert names == EXAMPLE_SOURCES
+        score = float(card.locator(".score-value").inner_text())
+        assert abs(score - stored["current_score"]) <= 1.0, (score, stored["current_score"])
+        expect(card.locator(".score-note")).to_contain_text(f"{stored['score']:.1f} as of")
+        expect(card.locator(".facts")).to_contain_text("First seen")
+        if typed == EXAMPLE_LOOKUP_VALUE:
+            _screenshot(frame.locator("#lookup"), "ui-lookup.png", docs=True)
+        else:
+            expect(card.locator(".query")).to_contain_text(f"entered as {defanged}")
+
+    # The same page follows Airflow's dark theme.
+    page.evaluate("localStorage.setItem('theme', 'dark')")
+    try:
+        page.reload()
+        frame = page.frame_locator("iframe[title='ThreatStream']")
+        expect(frame.locator("html")).to_have_attribute("data-theme", "dark")
+        _look_up(frame, EXAMPLE_LOOKUP_VALUE)
+        _screenshot(frame.locator("#lookup"), "ui-lookup-dark.png", docs=True)
+    finally:
+        page.evaluate("localStorage.setItem('theme', 'light')")
+
+
+def test_the_page_links_a_source_report_to_the_sources_own_page(stack: AirflowStack, airflow_ui: Any) -> None:
+    from playwright.sync_api import expect
+
+    recent = stack.api("GET", "/threatstream/api/v1/indicators", params={"order": "recent", "limit": 100})
+    referenced = [
+        (record, entry)
+        for record in recent.json()["items"]
+        for entry in record["sources"]
+        if str(entry.get("reference") or "").startswith("https://")
+    ]
+    assert referenced, "no record in the merged view has a source reference"
+    record, entry = referenced[0]
+    frame = _threatstream_page(stack, airflow_ui)
+    frame.locator("#lookup-type").select_option(record["indicator_type"])
+    card = _look_up(frame, record["indicator_value"]).first
+    assert card.get_attribute("data-status") == "found"
+    link = card.locator(f".sources tr[data-source='{entry['source']}'] a[data-outside]")
+    expect(link).to_have_attribute("href", entry["reference"])
+    expect(link).to_have_attribute("target", "_blank")
+    assert "noopener" in (link.get_attribute("rel") or "")
+
+
+def test_the_page_shows_why_a_value_is_invalid(stack: AirflowStack, airflow_ui: Any) -> None:
+    from playwright.sync_api import expect
+
+    frame = _threatstream_page(stack, airflow_ui)
+    card = _look_up(frame, "10.0.0.1").first  # one value: GET, answered 400
+    assert card.get_attribute("data-status") == "invalid"
+    expect(card.locator(".verdict")).to_have_text("Invalid")
+    expect(card.locator(".query")).to_contain_text("non_global_ip")
+    expect(card.locator(".message")).to_contain_text("10.0.0.1")
+    # A list (POST, one result per value, in order): a bad value does not fail the others.
+    cards = _look_up(frame, f"{EXAMPLE_LOOKUP_VALUE}, 10.0.0.1\nnot-a-value", cards=3)
+    statuses = [cards.nth(i).get_attribute("data-status") for i in range(3)]
+    assert statuses == ["found", "invalid", "invalid"], statuses
+    expect(cards.nth(2).locator(".query")).to_contain_text("unknown_type")
+    expect(frame.locator("#lookup-status")).to_contain_text("3 values: 1 found, 2 invalid")
+
+
+def test_without_a_login_the_api_is_401_and_the_page_says_so(stack: AirflowStack, browser: Any) -> None:
+    base = f"{stack.url}/threatstream/api/v1"
+    for method, path, body in (
+        ("GET", f"/lookup?value={EXAMPLE_LOOKUP_VALUE}", None),
+        ("POST", "/lookup", [EXAMPLE_LOOKUP_VALUE]),
+        ("GET", "/indicators", None),
+        ("GET", "/health", None),
+    ):
+        response = requests.request(method, base + path, json=body, timeout=30)
+        assert response.status_code == 401, (path, response.text)
+        assert EXAMPLE_LOOKUP_VALUE not in response.text
+    # The page's shell is public and holds no data; its script shows the way to the login.
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        page.goto(f"{stack.url}/threatstream/ui/")
+        notice = page.locator("#login")
+        notice.wait_for(state="visible", timeout=30_000)
+        href = page.locator("#login-link").get_attribute("href") or ""
+        assert href.startswith(f"{stack.url}/api/v2/auth/login?next="), href
+        page.locator("#login-link").click()
+        page.wait_for_url("**/auth/login**")
+        assert page.locator("input[name=password]").count() == 1
+    finally:
+        context.close()

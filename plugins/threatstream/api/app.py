@@ -9,6 +9,9 @@ manager (403 otherwise), before anything is read:
   they read;
 * feed health: read access to the runs of every registered source's DAG.
 
+The page (:mod:`threatstream.api.page`, ``/threatstream/ui/``) is the exception: a static
+shell without data, whose script reads this API with the UI's session.
+
 The handlers are plain ``def``: FastAPI runs them in its thread pool, so the Azure SDK's
 blocking calls and the ORM never block the api-server's event loop.
 """
@@ -25,6 +28,7 @@ from pydantic import BaseModel, Field
 
 from threatstream.api.health import DEFAULT_RUNS, MAX_RUNS, feed_health
 from threatstream.api.lookup import MAX_BULK_VALUES, Lookups, StoreUnavailable
+from threatstream.api.page import add_page
 from threatstream.naming import MERGED_VIEW_DAG_ID
 from threatstream.sources.registry import all_sources
 
@@ -208,4 +212,5 @@ def create_app(lookups: Lookups | None = None) -> FastAPI:
         """Every registered source's last runs and freshness, from Airflow's metadata database."""
         return {"feeds": feed_health(runs)}
 
+    add_page(app)
     return app
