@@ -67,6 +67,8 @@ def test_zero_records_alerts_only_when_the_feed_usually_returns_many() -> None:
     assert zero_records_alert("otx", "r", 0, [0, 2, 1], min_usual=10) is None  # a quiet feed
     assert zero_records_alert("otx", "r", 0, [], min_usual=10) is None  # no history yet
     assert zero_records_alert("otx", "r", 5, [40, 38], min_usual=10) is None
+    # The feed said nothing changed since the last run (an unchanged MISP manifest).
+    assert zero_records_alert("misp_circl", "r", 0, [40, 38, 41], min_usual=10, up_to_date=True) is None
 
 
 def test_quota_alert_when_few_requests_are_left() -> None:

@@ -62,6 +62,7 @@ def test_ingests_new_events_then_only_what_changed(
         "written": 22,
     }
     assert first.results["fetch"]["source_metadata"]["new_events"] == 4
+    assert first.results["fetch"]["up_to_date"] is False
     documents = {d["indicator_value"]: d for d in stored_documents()}
     c2 = documents["185.244.25.112"]
     assert c2["id"].startswith("misp_circl:IPv4:")
@@ -82,6 +83,7 @@ def test_ingests_new_events_then_only_what_changed(
     assert _paths(feed_connections)[before:] == ["manifest.json"]
     assert (unchanged.counts["records"], unchanged.counts["written"]) == (0, 0)
     assert unchanged.results["fetch"]["source_metadata"]["unchanged_events"] == 4
+    assert unchanged.results["fetch"]["up_to_date"] is True  # no zero_records alert for it
 
     feed_connections.use_scenario("misp_circl", "changed")
     before = len(feed_connections.requests("misp_circl"))
@@ -89,6 +91,7 @@ def test_ingests_new_events_then_only_what_changed(
     assert changed.succeeded
     assert _paths(feed_connections)[before:] == ["manifest.json", f"{CHANGED_EVENT}.json"]
     assert changed.results["fetch"]["source_metadata"]["changed_events"] == 1
+    assert changed.results["fetch"]["up_to_date"] is False
     assert changed.counts["written"] == 6
     documents = {d["indicator_value"]: d for d in stored_documents()}
     assert documents["185.244.25.112"]["ingested_at"] == "2026-12-02T12:15:00Z"

@@ -449,6 +449,11 @@ class FeedHook(RequiredConnection, FeedConnectionMixin, HttpHook):
         """Facts about the last fetch worth keeping in the batch metadata (quota left, ...)."""
         return {}
 
+    def up_to_date(self) -> bool:
+        """Whether the last fetch found, by the feed's own account (an unchanged manifest, ...),
+        nothing new since the last committed bookmark, so that no records is no alarm."""
+        return False
+
 
 _IterPages = Callable[..., Iterator[FetchedPage]]
 

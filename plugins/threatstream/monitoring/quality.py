@@ -64,11 +64,18 @@ def reject_ratio_alert(
 
 
 def zero_records_alert(
-    source: str, run_id: str, records: int, history: Sequence[int], min_usual: float | None = None
+    source: str,
+    run_id: str,
+    records: int,
+    history: Sequence[int],
+    min_usual: float | None = None,
+    *,
+    up_to_date: bool = False,
 ) -> Alert | None:
-    """An alert when a feed that usually returns many records returned none."""
+    """An alert when a feed that usually returns many records returned none, unless the feed
+    itself said nothing changed since the last run (``up_to_date``)."""
     usual_floor = settings().zero_records_min_usual if min_usual is None else min_usual
-    if records > 0 or not history:
+    if records > 0 or up_to_date or not history:
         return None
     usual = statistics.median(history)
     if usual < usual_floor:
@@ -231,13 +238,14 @@ def report_fetched(result: FetchResult) -> list[Alert]:
     return _send([quota_alert(result)])
 
 
-def report_validated(result: ValidateResult, max_ratio: float) -> list[Alert]:
-    """Send the alerts about a validated batch (reject ratio, zero records); returns what was sent."""
+def report_validated(result: ValidateResult, max_ratio: float, *, up_to_date: bool = False) -> list[Alert]:
+    """Send the alerts about a validated batch (reject ratio, zero records unless the feed
+    was ``up_to_date``, unknown TLP, warninglists); returns what was sent."""
     history = record_history(result.source, result.records)
     return _send(
         [
             reject_ratio_alert(result, max_ratio),
-            zero_records_alert(result.source, result.run_id, result.records, history),
+            zero_records_alert(result.source, result.run_id, result.records, history, up_to_date=up_to_date),
             unknown_tlp_alert(result),
             warninglist_alert(result),
         ]

@@ -120,6 +120,7 @@ class FetchFeedOperator(BaseOperator):
             requests=hook.request_count,
             duration_seconds=round(time.monotonic() - started, 3),
             source_metadata=hook.source_metadata(),
+            up_to_date=hook.up_to_date(),
         )
         self.log.info(
             "Fetched %d records in %d pages (%d bytes, %d requests) from %s",

@@ -185,7 +185,7 @@ class ValidateIndicatorsOperator(BaseOperator):
                 f"({result.reject_ratio:.1%} > {max_ratio:.1%}); the feed may have changed shape. "
                 f"Rejected records and reasons: {result.quarantine_uri}"
             )
-        quality.report_validated(result, max_ratio)
+        quality.report_validated(result, max_ratio, up_to_date=fetched.up_to_date)
         return result.model_dump(mode="json")
 
     def _validate(

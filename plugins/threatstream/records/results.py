@@ -40,6 +40,10 @@ class FetchResult(BaseModel):
     requests: int
     duration_seconds: float
     source_metadata: dict[str, Any] = Field(default_factory=dict)
+    up_to_date: bool = Field(
+        default=False,
+        description="The feed said nothing changed since the last committed bookmark: no records is expected.",
+    )
 
 
 class ValidateResult(BaseModel):

@@ -88,6 +88,11 @@ class MispFeedHook(FeedHook):
         """The run's plan: events listed, new, changed, unchanged, deferred and fetched."""
         return self._plan.counts() if self._plan is not None else {}
 
+    def up_to_date(self) -> bool:
+        """The manifest listed no event new or changed since the bookmark (none deferred either)."""
+        plan = self._plan
+        return plan is not None and not plan.fetch and plan.deferred == 0
+
 
 class EventMissing(FeedRequestError):
     """The feed answered 404: a manifest that is missing fails the run, an event file is skipped."""
