@@ -42,7 +42,7 @@ class FetchResult(BaseModel):
     source_metadata: dict[str, Any] = Field(default_factory=dict)
     up_to_date: bool = Field(
         default=False,
-        description="The feed said nothing changed since the last committed bookmark: no records is expected.",
+        description="The feed said nothing changed since the last committed bookmark: no records expected.",
     )
 
 
