@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -92,16 +93,32 @@ def _zip_file(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
 INCLUDED = ("feeds/lists/*.json", "feeds/misp/*.json")
 
 
+def package_data() -> list[str]:
+    """The package's data files (the Cosmos container settings, the UI page), as
+    ``pyproject.toml``'s ``[tool.setuptools.package-data]`` declares them."""
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    package = REPO / "plugins"
+    return sorted(
+        path.relative_to(package).as_posix()
+        for module, patterns in declared.items()
+        for pattern in patterns
+        for path in (package / module.replace(".", "/")).glob(pattern)
+        if path.is_file()
+    )
+
+
 def build_plugins_zip(target: Path) -> list[str]:
-    """The package (with its data files), its ``.airflowignore`` and the list specs."""
+    """The package (its modules and data files), its ``.airflowignore`` and the list specs."""
     entries: dict[str, bytes] = {".airflowignore": (REPO / "plugins" / ".airflowignore").read_bytes()}
     for pattern in INCLUDED:
         for path in sorted((REPO / "include").glob(pattern)):
             entries[path.relative_to(REPO).as_posix()] = path.read_bytes()
     package = REPO / "plugins" / "threatstream"
     for path in sorted(package.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix in {".py", ".json", ".typed"}:
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix in {".py", ".typed"}:
             entries[path.relative_to(REPO / "plugins").as_posix()] = path.read_bytes()
+    for name in package_data():
+        entries[name] = (REPO / "plugins" / name).read_bytes()
     with zipfile.ZipFile(target, "w") as archive:
         for name in sorted(entries):
             _zip_file(archive, name, entries[name])

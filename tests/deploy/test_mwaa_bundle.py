@@ -144,6 +144,16 @@ def test_container_settings_are_read_from_the_zip_itself(bundle: Path) -> None:
     assert _run_python(code, bundle / "plugins.zip").split() == ["/partition_key", "/partition_key"]
 
 
+def test_the_ui_page_is_served_from_the_zip_itself(bundle: Path) -> None:
+    code = (
+        "import threatstream.api.page as p\n"
+        "assert '.zip' in p.__file__, p.__file__\n"
+        "print(*sorted(p.page_files()))"
+    )
+    served = _run_python(code, bundle / "plugins.zip").split()
+    assert {"index.html", "app.js", "style.css", "icon.svg"} <= set(served)
+
+
 def test_refuses_a_non_s3_storage_base(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="s3://"):
         build_bundle.build(tmp_path / "b", VERSION, "file:///tmp/batches")
