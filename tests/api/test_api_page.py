@@ -282,6 +282,20 @@ RECORD = {
     "updated_at": "2026-12-01T12:00:41.000000Z",
 }
 
+#: A value on a MISP warninglist, as the merged view flags it.
+LISTED_RECORD = {
+    **RECORD,
+    "id": "IPv4:1",
+    "indicator_value": "8.8.8.8",
+    "score": 7.2,
+    "current_score": 7.0,
+    "source_count": 1,
+    "source_names": ["otx"],
+    "sources": [{**RECORD["sources"][1], "source": "otx", "warninglists": ["public-dns-v4"]}],
+    "tags": [],
+    "warninglists": ["public-dns-v4"],
+}
+
 
 ZERO_COUNTS = {"expired": 0, "duplicates": 0, "failed": 0}
 
@@ -358,14 +372,15 @@ class StubLookups(Lookups):
         except InvalidIndicator as err:
             return {"query": value, "status": "invalid", "reason": err.reason, "message": str(err)}
         tried = [{"type": kind.value, "value": canonical} for kind, canonical in candidates]
-        if any(item["value"] == RECORD["indicator_value"] for item in tried):
-            return {
-                "query": value,
-                "status": "found",
-                "tried": tried,
-                "record": RECORD,
-                "request_charge": 1.0,
-            }
+        for record in (RECORD, LISTED_RECORD):
+            if any(item["value"] == record["indicator_value"] for item in tried):
+                return {
+                    "query": value,
+                    "status": "found",
+                    "tried": tried,
+                    "record": record,
+                    "request_charge": 1.0,
+                }
         return {"query": value, "status": "not_found", "tried": tried, "request_charge": 1.0}
 
     def many(
@@ -515,6 +530,23 @@ def test_one_value_is_one_get_with_its_type(page_server: PageServer, browser: An
     page.locator("#top-table a", has_text="194.180.48.51").click()
     expect(page.locator("#lookup-values")).to_have_value("194.180.48.51")
     expect(page.locator("#lookup-status")).to_contain_text("1 value: 1 found")
+    assert errors == []
+
+
+def test_a_warninglisted_value_says_which_lists(page_server: PageServer, browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    page, errors = _open(browser, page_server.page())
+    page.fill("#lookup-values", "8.8.8.8 194.180.48.51")
+    page.click("#lookup-submit")
+    cards = page.locator("#lookup-results .card")
+    expect(cards).to_have_count(2)
+    listed, plain = cards.nth(0), cards.nth(1)
+    expect(listed).to_have_class(re.compile(r"\bwarninglisted\b"))
+    expect(listed.locator(".facts")).to_contain_text("Warninglists")
+    expect(listed.locator(".badge.warninglist")).to_have_text(["public-dns-v4"])
+    expect(listed.locator(".score-value")).to_have_text("7.0")
+    expect(plain.locator(".facts")).not_to_contain_text("Warninglists")
     assert errors == []
 
 

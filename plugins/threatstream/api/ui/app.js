@@ -360,6 +360,13 @@
         fact("Tags", tagList(record.tags)),
         fact("Updated", time(record.updated_at)),
       ]);
+      if (record.warninglists && record.warninglists.length) {
+        node.classList.add("warninglisted");
+        facts.append(fact("Warninglists", el("span", {
+          class: "warninglists",
+          title: "on MISP warninglists of known-benign values: likely a false positive, scored lower",
+        }, record.warninglists.map((name) => el("span", { class: "badge warninglist", text: name })))));
+      }
       sources.append(sourcesTable(record.sources));
     } else if (status === "not_found") {
       const tried = (result.tried || []).map((item) => item.type + " " + item.value).join(", ");
