@@ -573,6 +573,11 @@ def render_text(result: LookupResult) -> str:
         f"  tlp        {record.get('tlp') or '-'}",
         f"  tags       {', '.join(record['tags']) or '-'}",
     ]
+    if record.get("warninglists"):
+        lines.append(
+            f"  warning    on MISP warninglists {', '.join(record['warninglists'])}: "
+            "likely benign, scored lower"
+        )
     for entry in record["sources"]:
         confidence = entry["confidence"] if entry["confidence"] is not None else "-"
         lines.append(

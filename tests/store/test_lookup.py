@@ -124,6 +124,37 @@ def test_main_prints_text_and_json(seeded: MergedViewHook, capsys: pytest.Captur
     assert "non_global_ip" in capsys.readouterr().err
 
 
+def test_the_text_names_the_warninglists_a_value_is_on() -> None:
+    from threatstream.cli import LookupResult, render_text
+
+    entry = {
+        "source": "otx",
+        "first_reported": "2026-12-01T00:00:00Z",
+        "last_reported": "2026-12-01T00:00:00Z",
+        "confidence": None,
+        "tlp": None,
+        "expires_at": "2026-12-08T00:00:00Z",
+    }
+    record = {
+        "id": "IPv4:x",
+        "indicator_type": "IPv4",
+        "indicator_value": "8.8.8.8",
+        "current_score": 7.0,
+        "score": 7.2,
+        "score_as_of": "2026-12-01T00:00:00Z",
+        "source_count": 1,
+        "source_names": ["otx"],
+        "first_seen": "2026-12-01T00:00:00Z",
+        "last_seen": "2026-12-01T00:00:00Z",
+        "expires_at": "2026-12-08T00:00:00Z",
+        "tags": [],
+        "sources": [entry],
+    }
+    assert "warninglists" not in render_text(LookupResult(record=record))
+    listed = render_text(LookupResult(record={**record, "warninglists": ["public-dns-v4"]}))
+    assert "  warning    on MISP warninglists public-dns-v4: likely benign, scored lower" in listed
+
+
 def test_python_dash_m_and_the_console_script(seeded: MergedViewHook) -> None:
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
     module, function = scripts["threatstream"].split(":")
