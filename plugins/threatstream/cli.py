@@ -427,29 +427,27 @@ class DirectStore:
     def get_container(self) -> ContainerProxy:
         """The merged container (the database and container created when missing)."""
         if self._container is None:
-            from azure.cosmos import CosmosClient, PartitionKey
+            from azure.cosmos import CosmosClient
             from azure.cosmos.exceptions import CosmosHttpResponseError
 
-            from threatstream.store.containers import DEFAULT_DATABASE, MERGED_SETTINGS, container_settings
+            from threatstream.store.containers import (
+                DEFAULT_DATABASE,
+                MERGED_SETTINGS,
+                container_settings,
+                ensure_container,
+            )
 
             _SECRETS.add(self._key)
             client = CosmosClient(self._endpoint, {"masterKey": self._key}, **_CLIENT_OPTIONS)
-            settings = container_settings(MERGED_SETTINGS)
-            for attempt in (1, 2):
-                try:
-                    database = client.create_database_if_not_exists(self._database_name or DEFAULT_DATABASE)
-                    self._container = database.create_container_if_not_exists(
-                        id=self.container_name,
-                        partition_key=PartitionKey(path=settings["partition_key_path"]),
-                        default_ttl=settings.get("default_ttl", -1),
-                        indexing_policy=settings.get("indexing_policy"),
-                    )
-                    break
-                except CosmosHttpResponseError as err:
-                    if err.status_code == 409 and attempt == 1:
-                        continue
-                    raise self._classify(err, "preparing the database and container") from None
-        assert self._container is not None
+            try:
+                self._container = ensure_container(
+                    client,
+                    self._database_name or DEFAULT_DATABASE,
+                    self.container_name,
+                    container_settings(MERGED_SETTINGS),
+                )
+            except CosmosHttpResponseError as err:
+                raise self._classify(err, "preparing the database and container") from None
         return self._container
 
     def read_merged(self, indicator_type: str, canonical_value: str) -> tuple[dict[str, Any] | None, float]:

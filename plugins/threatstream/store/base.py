@@ -19,13 +19,13 @@ import tenacity
 from airflow.providers.microsoft.azure.hooks.cosmos import AzureCosmosDBHook
 from airflow.providers.microsoft.azure.utils import get_field, get_sync_default_azure_credential
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
-from azure.cosmos import ContainerProxy, CosmosClient, PartitionKey
+from azure.cosmos import ContainerProxy, CosmosClient
 from azure.cosmos.exceptions import CosmosHttpResponseError
 
 from threatstream.connections import RequiredConnection
 from threatstream.exceptions import StoreAuthError
 from threatstream.naming import COSMOS_CONN_ID
-from threatstream.store.containers import DEFAULT_DATABASE, container_settings
+from threatstream.store.containers import DEFAULT_DATABASE, container_settings, ensure_container
 
 #: Cosmos statuses worth retrying: timeout, throttled, write conflict, server busy/unavailable.
 TRANSIENT_STATUSES = frozenset({408, 429, 449, 500, 502, 503, 504})
@@ -179,21 +179,12 @@ class CosmosStoreHook(RequiredConnection, AzureCosmosDBHook):
         task) is followed by one more ``create_*_if_not_exists``, which then finds them.
         """
         if name not in self._containers:
-            settings = self.container_settings()
-            for attempt in (1, 2):
-                try:
-                    database = self.get_conn().create_database_if_not_exists(self.database_name)
-                    self._containers[name] = database.create_container_if_not_exists(
-                        id=name,
-                        partition_key=PartitionKey(path=settings["partition_key_path"]),
-                        default_ttl=settings.get("default_ttl", -1),
-                        indexing_policy=settings.get("indexing_policy"),
-                    )
-                    break
-                except CosmosHttpResponseError as err:
-                    if err.status_code == 409 and attempt == 1:
-                        continue
-                    raise self._classify(err, "preparing the database and container") from None
+            try:
+                self._containers[name] = ensure_container(
+                    self.get_conn(), self.database_name, name, self.container_settings()
+                )
+            except CosmosHttpResponseError as err:
+                raise self._classify(err, "preparing the database and container") from None
         return self._containers[name]
 
     def query(

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from azure.cosmos import ContainerProxy, CosmosClient
 
 DEFAULT_DATABASE = "threatstream"
 #: The per-source indicator container.
@@ -58,3 +62,33 @@ def indicator_container_settings() -> dict[str, Any]:
 def merged_container_settings() -> dict[str, Any]:
     """Settings of the merged view's container."""
     return container_settings(MERGED_SETTINGS)
+
+
+def ensure_container(
+    client: CosmosClient, database_name: str, container_name: str, settings: Mapping[str, Any]
+) -> ContainerProxy:
+    """Container ``container_name`` of ``database_name``, both created when missing (with
+    ``settings``: partition key path, default TTL, indexing policy).
+
+    Tasks starting together may race to create them: a 409 (created meanwhile by another) is
+    followed by one more ``create_*_if_not_exists``, which then finds them. Other errors
+    (``CosmosHttpResponseError``) are the caller's to classify.
+    """
+    from azure.cosmos import PartitionKey
+    from azure.cosmos.exceptions import CosmosHttpResponseError
+
+    def create() -> ContainerProxy:
+        database = client.create_database_if_not_exists(database_name)
+        return database.create_container_if_not_exists(
+            id=container_name,
+            partition_key=PartitionKey(path=settings["partition_key_path"]),
+            default_ttl=settings.get("default_ttl", -1),
+            indexing_policy=settings.get("indexing_policy"),
+        )
+
+    try:
+        return create()
+    except CosmosHttpResponseError as err:
+        if err.status_code != 409:
+            raise
+    return create()
