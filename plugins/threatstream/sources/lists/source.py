@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from threatstream.feeds.hook import FeedHook
 from threatstream.feeds.limits import FeedLimits
 from threatstream.feeds.pages import FetchedPage, FetchWindow
-from threatstream.naming import airflow_name
 from threatstream.records.indicators import Observation
 from threatstream.sources.base import SourceSpec
+from threatstream.sources.declarative import hook_subclass, source_spec
 from threatstream.sources.lists.parse import parse_list_record
 from threatstream.sources.lists.reader import split_list
 from threatstream.sources.lists.spec import ListSpec, load_list_specs
@@ -31,14 +30,11 @@ class ListFeedHook(FeedHook):
 
 def to_source(spec: ListSpec, spec_file: Path | None = None) -> SourceSpec:
     """The :class:`SourceSpec` of a list spec: a hook subclass plus the spec-bound parsers."""
-    hook_class = type(
-        f"{spec.name.title().replace('_', '')}ListHook",
-        (ListFeedHook,),
+    hook_class = hook_subclass(
+        spec,
+        ListFeedHook,
+        "ListHook",
         {
-            "default_conn_name": airflow_name(spec.name),
-            "hook_name": spec.title,
-            "auth_header": spec.auth_header or "",
-            "key_required": spec.key_required,
             "endpoint": spec.endpoint,
             "default_limits": FeedLimits(max_body_bytes=spec.max_body_bytes, max_pages=1),
         },
@@ -50,23 +46,11 @@ def to_source(spec: ListSpec, spec_file: Path | None = None) -> SourceSpec:
     def parse_record(record: Mapping[str, Any], context: Mapping[str, Any]) -> Observation:
         return parse_list_record(spec, record)
 
-    return SourceSpec(
-        name=spec.name,
-        title=spec.title,
-        hook_class=hook_class,
-        split_records=split_records,
-        parse_record=parse_record,
-        schedule=spec.schedule,
-        default_ttl=timedelta(days=spec.ttl_days),
-        max_reject_ratio=spec.max_reject_ratio,
-        weight=spec.weight,
-        default_confidence=spec.default_confidence,
-        description=(
-            f"{spec.description}\n\nA declarative {spec.format} list from `{spec.base_url.rstrip('/')}/"
-            f"{spec.endpoint.lstrip('/')}` (spec `{spec.name}.json`)."
-        ),
-        spec_file=spec_file,
+    origin = (
+        f"A declarative {spec.format} list from `{spec.base_url.rstrip('/')}/"
+        f"{spec.endpoint.lstrip('/')}` (spec `{spec.name}.json`)."
     )
+    return source_spec(spec, hook_class, split_records, parse_record, origin, spec_file=spec_file)
 
 
 def list_sources(directory: Path | None = None) -> list[SourceSpec]:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import functools
-import json
-import os
 from pathlib import Path
 from typing import Any, Literal
 
 import re2
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from threatstream.canonical.vocabulary import TLP, IndicatorType
+from threatstream.canonical.vocabulary import IndicatorType
 from threatstream.feeds.limits import MIB
+from threatstream.sources import declarative
+from threatstream.sources.declarative import DeclarativeSpec
 
 #: Where specs live unless ``THREATSTREAM_LIST_SPECS`` names another directory.
 DEFAULT_SPECS_DIR = Path(__file__).resolve().parents[4] / "include" / "feeds" / "lists"
@@ -80,16 +80,10 @@ class TypeRule(BaseModel):
     _check_regex = field_validator("regex")(_compile)
 
 
-class ListSpec(BaseModel):
+class ListSpec(DeclarativeSpec):
     """One declarative feed (see :mod:`threatstream.sources.lists` for the meaning of each key)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]{1,40}$")
-    title: str = Field(min_length=1)
-    description: str = ""
     endpoint: str = Field(min_length=1)
-    base_url: str = Field(pattern=r"^https?://")
     format: Literal["csv", "lines"]
     comment_prefix: str | None = "#"
     columns: list[str] | None = None
@@ -105,18 +99,7 @@ class ListSpec(BaseModel):
     confidence: FieldSpec | None = None
     tags: TagField | list[TagField] | None = None
     tags_separator: str = Field(default=",", min_length=1)
-    static_tags: list[str] = Field(default_factory=list)
     metadata_columns: list[str | int] = Field(default_factory=list)
-    tlp: TLP | None = None
-    auth_header: str | None = None
-    key_required: bool = False
-    ttl_days: float = Field(default=30, gt=0, le=3650)
-    schedule: str = Field(pattern=r"^\S+( \S+){4}$")
-    max_reject_ratio: float = Field(default=0.2, ge=0, le=1)
-    weight: float = Field(default=0.5, ge=0, le=1, description="Trust in the list's reports (merged score).")
-    default_confidence: int = Field(
-        default=50, ge=0, le=100, description="Confidence of a row that has none."
-    )
     max_body_bytes: int = Field(default=32 * MIB, gt=0)
     max_record_bytes: int = Field(default=64 * KIB, ge=1 * KIB, le=128 * KIB)
     max_line_bytes: int = Field(default=1 * MIB, ge=1 * KIB)
@@ -161,8 +144,7 @@ class ListSpec(BaseModel):
 
 def specs_dir() -> Path:
     """The directory of list specs (``THREATSTREAM_LIST_SPECS`` or ``include/feeds/lists``)."""
-    configured = os.environ.get("THREATSTREAM_LIST_SPECS")
-    return Path(configured) if configured else DEFAULT_SPECS_DIR
+    return declarative.specs_dir("THREATSTREAM_LIST_SPECS", DEFAULT_SPECS_DIR)
 
 
 def load_spec(path: Path) -> ListSpec:
@@ -171,18 +153,7 @@ def load_spec(path: Path) -> ListSpec:
     :raises ListSpecError: unreadable JSON, a failed validation, or a name that differs from
         the file name.
     """
-    try:
-        spec = ListSpec.model_validate(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, json.JSONDecodeError) as err:
-        raise ListSpecError(f"list spec {path}: cannot read it: {err}") from None
-    except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(spec)'}: {e['msg']}" for e in err.errors()
-        )
-        raise ListSpecError(f"list spec {path} is invalid: {problems}") from None
-    if spec.name != path.stem:
-        raise ListSpecError(f"list spec {path}: 'name' is {spec.name!r} but must match the file name")
-    return spec
+    return declarative.read_spec(path, ListSpec, ListSpecError, "list spec")
 
 
 def load_list_specs(directory: Path | None = None) -> dict[Path, ListSpec]:
@@ -190,4 +161,4 @@ def load_list_specs(directory: Path | None = None) -> dict[Path, ListSpec]:
 
     :raises ListSpecError: a spec is invalid.
     """
-    return {path: load_spec(path) for path in sorted((directory or specs_dir()).glob("*.json"))}
+    return declarative.read_specs(directory or specs_dir(), load_spec)

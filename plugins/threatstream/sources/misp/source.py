@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from threatstream.feeds.limits import FeedLimits
 from threatstream.feeds.pages import FetchedPage
-from threatstream.naming import airflow_name
 from threatstream.records.indicators import Observation
 from threatstream.sources.base import SourceSpec
+from threatstream.sources.declarative import hook_subclass, source_spec
 from threatstream.sources.misp.events import split_event
 from threatstream.sources.misp.hook import MispFeedHook
 from threatstream.sources.misp.mapping import parse_attribute
@@ -21,14 +20,11 @@ from threatstream.sources.misp.spec import MispFeedSpec, load_misp_specs
 def to_source(spec: MispFeedSpec) -> SourceSpec:
     """The :class:`SourceSpec` of a MISP feed spec: a hook subclass plus the spec-bound parsers
     (its DAG is built by ``dags/threatstream_misp.py``, not with the list specs')."""
-    hook_class = type(
-        f"{spec.name.title().replace('_', '')}MispHook",
-        (MispFeedHook,),
+    hook_class = hook_subclass(
+        spec,
+        MispFeedHook,
+        "MispHook",
         {
-            "default_conn_name": airflow_name(spec.name),
-            "hook_name": spec.title,
-            "auth_header": spec.auth_header or "",
-            "key_required": spec.key_required,
             "endpoint": spec.endpoint,
             "manifest": spec.manifest,
             "max_manifest_bytes": spec.max_manifest_bytes,
@@ -48,23 +44,12 @@ def to_source(spec: MispFeedSpec) -> SourceSpec:
     def parse_record(record: Mapping[str, Any], context: Mapping[str, Any]) -> Observation:
         return parse_attribute(record, context, rules)
 
-    return SourceSpec(
-        name=spec.name,
-        title=spec.title,
-        hook_class=hook_class,
-        split_records=split_records,
-        parse_record=parse_record,
-        schedule=spec.schedule,
-        default_ttl=timedelta(days=spec.ttl_days),
-        max_reject_ratio=spec.max_reject_ratio,
-        weight=spec.weight,
-        default_confidence=spec.default_confidence,
-        description=(
-            f"{spec.description}\n\nA MISP feed from `{spec.base_url.rstrip('/')}/{spec.endpoint}"
-            f"{spec.manifest}` (spec `{spec.name}.json`): each run fetches the events new or changed "
-            "since the last run whose upsert succeeded."
-        ),
+    origin = (
+        f"A MISP feed from `{spec.base_url.rstrip('/')}/{spec.endpoint}{spec.manifest}` "
+        f"(spec `{spec.name}.json`): each run fetches the events new or changed since the last "
+        "run whose upsert succeeded."
     )
+    return source_spec(spec, hook_class, split_records, parse_record, origin)
 
 
 def misp_sources(directory: Path | None = None) -> list[SourceSpec]:
