@@ -24,7 +24,7 @@ from typing import Any
 
 from threatstream_dev.bench import Row
 
-#: The most throughput the warninglist check may cost (issue 20).
+#: The most validate throughput the warninglist check may cost.
 MAX_OVERHEAD = 0.15
 _SETTING = "AIRFLOW__THREATSTREAM__WARNINGLISTS"
 
@@ -39,19 +39,13 @@ def measure(
     log: Callable[[str], None],
 ) -> list[Row]:
     """One row per source (validate with the default lists against without), then the memory row."""
-    from threatstream_dev.bench import WARM_UP_RECORDS, _fetch_result, generate_feed, run_worker
+    from threatstream_dev.bench import run_worker, validate_input
 
     rows = []
     with_lists = {**env, _SETTING: "default"}
     without = {**env, _SETTING: "none"}
     for source in sources:
-        feed = generate_feed(source, records, work / "feeds" / f"{source}-{records}")
-        warm_up = generate_feed(source, WARM_UP_RECORDS, work / "feeds" / f"{source}-warm-up")
-        spec = {
-            "source": source,
-            "fetched": _fetch_result(feed, work / "batches" / f"{source}-{records}-warninglists"),
-            "warm_up": _fetch_result(warm_up, work / "batches" / f"{source}-warm-up-warninglists"),
-        }
+        _, _, spec = validate_input(source, records, work, "-warninglists")
         listed = plain = 0.0
         for _ in range(rounds):  # interleaved, best of each: a shared machine's load swings
             result = run_worker("validate", spec, with_lists)

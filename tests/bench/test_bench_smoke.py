@@ -55,7 +55,7 @@ def test_quick_bench_prints_the_table_and_writes_the_page(
     completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert completed.returncode == 0, completed.stderr[-3000:]
     table = completed.stdout
-    assert "| validate abuseipdb, 2,000 records (records/CPU-s) |" in table
+    assert "| validate abuseipdb, 2,000 records, no warninglists (records/CPU-s) |" in table
     assert "| validate abuseipdb with the default warninglists, 2,000 records (records/CPU-s) |" in table
     assert "| warninglists: load the 13 default lists" in table
     assert "vs one upsert_item per doc" in table
