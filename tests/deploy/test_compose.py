@@ -270,8 +270,10 @@ def test_settings_in_the_compose_stack_are_ones_the_code_reads(compose: dict[str
 
 
 def test_env_vars_and_paths_the_code_reads_exist_in_the_containers(compose: dict[str, Any]) -> None:
-    env_vars = _code_reads(r'os\.environ(?:\.get\(|\[)\s*"(THREATSTREAM_\w+)"')
-    assert {"THREATSTREAM_CONTAINER_SETTINGS", "THREATSTREAM_LIST_SPECS"} <= env_vars
+    # Read directly, or through the declarative sources' specs_dir("THREATSTREAM_..._SPECS", ...).
+    env_vars = _code_reads(r'(?:os\.environ(?:\.get\(|\[)|specs_dir\()\s*"(THREATSTREAM_\w+)"')
+    specs = {"THREATSTREAM_LIST_SPECS", "THREATSTREAM_MISP_SPECS"}
+    assert {"THREATSTREAM_CONTAINER_SETTINGS", *specs} <= env_vars
     # The Cosmos container settings ship in the package: their override stays unset.
     overrides = {"THREATSTREAM_CONTAINER_SETTINGS"}
     for service in AIRFLOW_SERVICES:
