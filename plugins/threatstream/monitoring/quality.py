@@ -27,6 +27,7 @@ from typing import Any
 from threatstream.monitoring.alerts import Alert
 from threatstream.naming import airflow_name
 from threatstream.records.results import FetchResult, ValidateResult
+from threatstream.rules import warninglists
 from threatstream.settings import settings
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,7 @@ def unknown_tlp_alert(result: ValidateResult) -> Alert | None:
 def warninglist_alert(result: ValidateResult, warn_ratio: float | None = None) -> Alert | None:
     """An alert when a large share of the run's records is on MISP warninglists."""
     warn = settings().warn_warninglist_ratio if warn_ratio is None else warn_ratio
-    listed = result.warninglisted + result.reasons.get("warninglist", 0)
+    listed = result.warninglisted + result.reasons.get(warninglists.QUARANTINE_REASON, 0)
     if result.records == 0 or listed == 0 or listed / result.records <= warn:
         return None
     per_list = ", ".join(f"{name}: {count}" for name, count in sorted(result.warninglist_hits.items()))

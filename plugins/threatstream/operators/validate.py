@@ -28,8 +28,7 @@ _T = TypeVar("_T")
 
 #: Longest error message kept in a quarantine entry (a pydantic error may quote a huge input).
 MAX_MESSAGE_CHARS = 2000
-#: Quarantine reason of a value on a warninglist whose policy is ``quarantine``.
-WARNINGLIST_REASON = "warninglist"
+WARNINGLIST_REASON = warninglists.QUARANTINE_REASON
 
 
 def _reject_reason(error: Exception) -> tuple[str, str]:

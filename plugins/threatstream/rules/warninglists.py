@@ -42,6 +42,7 @@ __all__ = [
     "CATEGORIES",
     "DEFAULT_WARNINGLISTS",
     "MISP_ATTRIBUTE_TYPES",
+    "QUARANTINE_REASON",
     "WarninglistConfigError",
     "WarninglistInfo",
     "Warninglists",
@@ -57,6 +58,8 @@ Action = Literal["flag", "quarantine"]
 ACTIONS: Final[tuple[Action, ...]] = ("flag", "quarantine")
 #: MISP's warninglist categories; a list that declares none is ``false_positive`` (MISP's default).
 CATEGORIES: Final = ("false_positive", "known")
+#: Quarantine reason of a value on a warninglist whose policy is ``quarantine``.
+QUARANTINE_REASON: Final = "warninglist"
 
 #: The lists checked unless ``[threatstream] warninglists`` says otherwise: the kinds MISP's
 #: documentation names as its default warninglists (public resolvers, multicast, RFC 1918,
