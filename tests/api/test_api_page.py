@@ -5,9 +5,7 @@ the ``external_views`` interface (3.1+; on 3.0 the page is reachable at its own 
 from __future__ import annotations
 
 import fnmatch
-import os
 import re
-import shutil
 import threading
 import time
 import tomllib
@@ -23,6 +21,7 @@ from urllib.parse import quote
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from tests.browser import chromium
 
 from threatstream.api.app import URL_PREFIX, create_app
 from threatstream.api.lookup import Lookups
@@ -441,20 +440,8 @@ def page_server(auth: object, monkeypatch: pytest.MonkeyPatch) -> Iterator[PageS
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Debian's Chromium through Playwright; skipped without it (a failure under ``CI=true``)."""
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    if executable is None:
-        message = "chromium is not installed: apt-get install -y chromium (make setup does it)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _open(browser: Any, url: str, **context: Any) -> tuple[Any, list[str]]:

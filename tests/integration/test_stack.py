@@ -36,6 +36,7 @@ from typing import Any
 
 import pytest
 import requests
+from tests.browser import chromium
 
 from threatstream.naming import MAINTENANCE_DAG_ID, MERGED_VIEW_DAG_ID, STIX_EXPORT_DAG_ID
 from threatstream_dev.feed_replay import FeedReplayServer, Response
@@ -515,21 +516,6 @@ def test_a_failed_run_notifies_through_the_same_notifier(
     pytest.fail(f"no failure alert for {run_id}")
 
 
-def _chromium() -> str:
-    """Debian's Chromium, which Playwright drives (it cannot download its own browsers here).
-
-    Missing, the browser steps fail under CI (``CI=true``: ``make setup`` installs it) and are
-    skipped elsewhere, with the command that installs it.
-    """
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        message = "chromium is not installed: apt-get install -y chromium (make setup does it)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
-
-
 def _screenshot(target: Any, name: str, *, docs: bool = False) -> Path:
     """A screenshot of ``target`` (a page or a locator) in ``test-artifacts/``; one the docs
     show goes to ``docs/images/`` too when ``THREATSTREAM_UPDATE_SCREENSHOTS=1``."""
@@ -546,17 +532,8 @@ def _screenshot(target: Any, name: str, *, docs: bool = False) -> Path:
 @pytest.fixture(scope="module")
 def browser(stack: AirflowStack) -> Iterator[Any]:
     """Headless Chromium (Debian's, through Playwright)."""
-    from playwright.sync_api import sync_playwright
-
-    executable = _chromium()
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=executable, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")
