@@ -84,6 +84,9 @@ def test_the_state_document_round_trips() -> None:
         (b"[]", "not a JSON object"),
         (b"<html>", "not a JSON object"),
         (b'{"not-a-uuid": {"timestamp": "1"}}', "is not an event uuid"),
+        # the key names the event's file: nothing before or after the uuid reaches the URL
+        (b'{"%s\\n": {"timestamp": "1"}}' % A.encode(), "is not an event uuid"),
+        (b'{"../%s": {"timestamp": "1"}}' % A.encode(), "is not an event uuid"),
         (b'{"%s": {"info": "x"}}' % A.encode(), "no integer 'timestamp'"),
         (b'{"%s": {"timestamp": "1"' % A.encode(), "not valid JSON"),
     ],

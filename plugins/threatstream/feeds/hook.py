@@ -32,7 +32,6 @@ from threatstream.exceptions import (
     FeedQuotaExhausted,
     FeedRedirectError,
     FeedRequestError,
-    FeedTooLargeError,
     FeedUnavailableError,
 )
 from threatstream.feeds.connection import FeedConnectionMixin
@@ -47,7 +46,7 @@ from threatstream.feeds.retries import (
     TransientResponseError,
     parse_retry_after,
 )
-from threatstream.feeds.transport import ERROR_BODY_BYTES, FeedBody, same_origin
+from threatstream.feeds.transport import ERROR_BODY_BYTES, BodyLimit, FeedBody, same_origin
 from threatstream.feeds.watchdog import Watchdog, collecting_sockets, watch_session_sockets
 
 _T = TypeVar("_T")
@@ -184,7 +183,9 @@ class FeedHook(RequiredConnection, FeedConnectionMixin, HttpHook):
 
     # -- requests ----------------------------------------------------------------------
 
-    def get(self, endpoint: str, params: Mapping[str, Any] | None = None) -> requests.Response:
+    def get(
+        self, endpoint: str, params: Mapping[str, Any] | None = None, *, limit: BodyLimit | None = None
+    ) -> requests.Response:
         """GET ``endpoint`` (relative to the connection's base URL), fully read and bounded.
 
         Transient failures (connection errors, timeouts, a body cut short, 408/425/429/5xx)
@@ -192,9 +193,12 @@ class FeedHook(RequiredConnection, FeedConnectionMixin, HttpHook):
         out a :class:`FeedUnavailableError` fails the try (Airflow retries the task). Auth
         failures raise :class:`FeedAuthError`, other client errors :class:`FeedRequestError`,
         an off-host redirect :class:`FeedRedirectError` and an oversize body
-        :class:`FeedTooLargeError`, all without retry.
+        :class:`FeedTooLargeError`, all without retry. ``limit`` bounds this body instead of
+        ``max_body_bytes`` (a feed's manifest, say, with its own setting).
         """
-        return self.with_retries(f"GET {endpoint}", self._read_response, "GET", endpoint, params=params)
+        return self.with_retries(
+            f"GET {endpoint}", self._read_response, "GET", endpoint, params=params, limit=limit
+        )
 
     def post(
         self, endpoint: str, *, json: Any = None, data: Mapping[str, Any] | str | bytes | None = None
@@ -212,26 +216,42 @@ class FeedHook(RequiredConnection, FeedConnectionMixin, HttpHook):
         method: str = "GET",
         json: Any = None,
         data: Any = None,
+        limit: BodyLimit | None = None,
     ) -> FeedBody:
         """Send a request (retrying until its status is good) and return the body as a bounded stream.
 
         For large single bodies, which are streamed to storage rather than held. The caller
         reads and closes it; failures while reading (a body cut short, the time limit) are
         transient: read again through :meth:`open_once` inside :meth:`with_retries`.
+        ``limit`` bounds this body instead of ``max_body_bytes``.
         """
         return self.with_retries(
-            f"{method} {endpoint}", self.open_once, method, endpoint, params=params, json=json, data=data
+            f"{method} {endpoint}",
+            self.open_once,
+            method,
+            endpoint,
+            params=params,
+            json=json,
+            data=data,
+            limit=limit,
         )
 
-    def open_once(self, method: str, endpoint: str, **request: Any) -> FeedBody:
-        """One attempt of :meth:`open_stream`: send, classify the status, return the open body."""
+    def open_once(
+        self, method: str, endpoint: str, *, limit: BodyLimit | None = None, **request: Any
+    ) -> FeedBody:
+        """One attempt of :meth:`open_stream`: send, classify the status, return the open body.
+
+        A body announcing more than its limit (``Content-Length``) fails before it is read.
+        """
+        limit = limit or BodyLimit(self.limits.max_body_bytes)
         response, deadline, watchdog = self._send(method, endpoint, **request)
+        describe = f"{self.hook_name}: {method} {endpoint} via connection '{self.http_conn_id}'"
         body = FeedBody(
             response,
-            max_bytes=self.limits.max_body_bytes,
+            limit=limit,
             deadline=deadline,
             read_timeout=self._timeouts()[1],
-            describe=f"{self.hook_name}: {method} {endpoint} via connection '{self.http_conn_id}'",
+            describe=describe,
             watchdog=watchdog,
         )
         if response.status_code >= 300:
@@ -239,12 +259,9 @@ class FeedHook(RequiredConnection, FeedConnectionMixin, HttpHook):
                 response._content = body.peek_head(ERROR_BODY_BYTES)
             self.raise_for_status(response)
         declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > self.limits.max_body_bytes:
+        if declared.isdigit() and int(declared) > limit.max_bytes:
             body.close()
-            raise FeedTooLargeError(
-                f"{self.hook_name}: {method} {endpoint} via connection '{self.http_conn_id}' announces "
-                f"{declared} bytes, more than max_body_bytes={self.limits.max_body_bytes}."
-            )
+            raise limit.exceeded(describe, f"announces {declared} bytes")
         return body
 
     def with_retries(self, what: str, func: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
@@ -281,10 +298,12 @@ class FeedHook(RequiredConnection, FeedConnectionMixin, HttpHook):
         retry_after = error.retry_after if isinstance(error, TransientResponseError) else None
         return float(max(backoff, retry_after or 0.0))
 
-    def _read_response(self, method: str, endpoint: str, **request: Any) -> requests.Response:
+    def _read_response(
+        self, method: str, endpoint: str, *, limit: BodyLimit | None = None, **request: Any
+    ) -> requests.Response:
         """One attempt of :meth:`get` / :meth:`post`: send, classify, read the whole bounded body."""
         started = time.monotonic()
-        with self.open_once(method, endpoint, **request) as body:
+        with self.open_once(method, endpoint, limit=limit, **request) as body:
             content = body.read_all()
         response = body.response
         response._content = content

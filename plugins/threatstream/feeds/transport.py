@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from http.client import HTTPException
 from urllib.parse import SplitResult
 
@@ -20,6 +21,27 @@ ERROR_BODY_BYTES = 64 * 1024
 _READ_BYTES = 1 << 16
 
 
+@dataclass(frozen=True)
+class BodyLimit:
+    """The most bytes a response body may have (after decompression), and the setting that says so.
+
+    :param max_bytes: the bound.
+    :param setting: the setting's name, as the error names it (``max_body_bytes``).
+    :param where: where it is set, for the error's hint.
+    """
+
+    max_bytes: int
+    setting: str = "max_body_bytes"
+    where: str = "the source's limit (connection extra 'max_body_bytes')"
+
+    def exceeded(self, describe: str, size: str) -> FeedTooLargeError:
+        """The error for a body of ``size`` (words, e.g. ``"announces 9 bytes"``) over the bound."""
+        return FeedTooLargeError(
+            f"{describe}: {size}, more than {self.setting}={self.max_bytes}; "
+            f"raise {self.where} if the feed really grew."
+        )
+
+
 class FeedBody(ChunkReader):
     """A response body as a bounded binary stream.
 
@@ -33,7 +55,7 @@ class FeedBody(ChunkReader):
         self,
         response: requests.Response,
         *,
-        max_bytes: int,
+        limit: BodyLimit,
         deadline: float,
         read_timeout: float,
         describe: str,
@@ -43,7 +65,7 @@ class FeedBody(ChunkReader):
         self.response = response
         self._watchdog = watchdog
         self.bytes_read = 0
-        self._max_bytes = max_bytes
+        self._limit = limit
         self._deadline = deadline
         self._read_timeout = read_timeout
         self._describe = describe
@@ -94,11 +116,9 @@ class FeedBody(ChunkReader):
                 f"{self._describe}: connection broken mid-body ({type(err).__name__})"
             ) from None
         self.bytes_read += len(data)
-        if self.bytes_read > self._max_bytes or raw.tell() > self._max_bytes:
-            raise FeedTooLargeError(
-                f"{self._describe}: body exceeds max_body_bytes={self._max_bytes} (after decompression); "
-                "raise the source's limit (connection extra 'max_body_bytes') if the feed really grew."
-            )
+        limit = self._limit.max_bytes
+        if self.bytes_read > limit or raw.tell() > limit:
+            raise self._limit.exceeded(self._describe, "the body grows past the limit (after decompression)")
         return data
 
     def _expired(self) -> bool:
@@ -108,7 +128,7 @@ class FeedBody(ChunkReader):
         return RequestDeadlineExceeded(f"{self._describe}: body not complete within the request time limit")
 
     def read_all(self) -> bytes:
-        """The rest of the body (bounded by ``max_bytes``)."""
+        """The rest of the body (bounded by its limit)."""
         parts = [self._pending]
         self._pending = b""
         while data := self._read1(_READ_BYTES):

@@ -11,10 +11,10 @@ from typing import Any, ClassVar
 import orjson
 import requests
 
-from threatstream.exceptions import FeedRequestError, FeedTooLargeError
+from threatstream.exceptions import FeedRequestError
 from threatstream.feeds.hook import FeedHook
 from threatstream.feeds.pages import FetchedPage, FetchWindow
-from threatstream.parsing.streams import ByteStream, ChunkReader
+from threatstream.feeds.transport import BodyLimit
 from threatstream.sources.misp.bookmark import committed_state
 from threatstream.sources.misp.events import EVENT_PAGE, STATE_PAGE
 from threatstream.sources.misp.manifest import FetchPlan, plan_fetch, read_manifest
@@ -42,16 +42,13 @@ class MispFeedHook(FeedHook):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._plan: FetchPlan | None = None
+        self._manifest_limit = _spec_limit("max_manifest_bytes", self.max_manifest_bytes)
+        self._event_limit = _spec_limit("max_event_bytes", self.max_event_bytes)
 
     def iter_pages(self, window: FetchWindow, **_: Any) -> Iterator[FetchedPage]:
         """Yield each event new or changed since the bookmark (streamed), then the run's state."""
         what = f"{self.hook_name} manifest {self.endpoint}{self.manifest} (connection '{self.http_conn_id}')"
-        response = self.get(f"{self.endpoint}{self.manifest}")
-        size = len(response.content)
-        if size > self.max_manifest_bytes:
-            raise FeedTooLargeError(
-                f"{what}: {size} bytes, more than max_manifest_bytes={self.max_manifest_bytes}"
-            )
+        response = self.get(f"{self.endpoint}{self.manifest}", limit=self._manifest_limit)
         bookmark = type(self).bookmark()
         plan = plan_fetch(read_manifest(response.content, what), bookmark, self.max_events_per_run)
         self._plan = plan
@@ -60,7 +57,7 @@ class MispFeedHook(FeedHook):
             endpoint = f"{self.endpoint}{entry.uuid}.json"
             event = f"{self.hook_name} event {entry.uuid}"
             try:
-                body = self.open_stream(endpoint)
+                body = self.open_stream(endpoint, limit=self._event_limit)
             except EventMissing as err:
                 log.warning(
                     "%s is listed in the manifest but absent (%s); the next run asks again.", event, err
@@ -68,10 +65,10 @@ class MispFeedHook(FeedHook):
                 plan.missed(entry)
                 continue
             yield FetchedPage(
-                _Bounded(body, self.max_event_bytes, event),
+                body,
                 kind=EVENT_PAGE,
                 context=entry.context(),
-                reopen=functools.partial(self._reopen, endpoint, event),
+                reopen=functools.partial(self.open_once, "GET", endpoint, limit=self._event_limit),
             )
         yield FetchedPage(orjson.dumps(plan.state_document()), kind=STATE_PAGE, context=plan.counts())
 
@@ -80,9 +77,6 @@ class MispFeedHook(FeedHook):
         if response.status_code == HTTPStatus.NOT_FOUND:
             raise EventMissing(f"{self.hook_name}: HTTP 404 from connection '{self.http_conn_id}'")
         super().raise_for_status(response)
-
-    def _reopen(self, endpoint: str, event: str) -> ByteStream:
-        return _Bounded(self.open_once("GET", endpoint), self.max_event_bytes, event)
 
     def source_metadata(self) -> dict[str, Any]:
         """The run's plan: events listed, new, changed, unchanged, deferred and fetched."""
@@ -98,26 +92,6 @@ class EventMissing(FeedRequestError):
     """The feed answered 404: a manifest that is missing fails the run, an event file is skipped."""
 
 
-class _Bounded(ChunkReader):
-    """Passes a body through, failing once it exceeds ``limit`` bytes."""
-
-    def __init__(self, source: ByteStream, limit: int, what: str) -> None:
-        super().__init__()
-        self._source = source
-        self._limit = limit
-        self._what = what
-        self._read = 0
-
-    def read_chunk(self, size: int) -> bytes:
-        data = self._source.read(size)
-        self._read += len(data)
-        if self._read > self._limit:
-            raise FeedTooLargeError(
-                f"{self._what}: more than max_event_bytes={self._limit} bytes (raise the spec's limit "
-                "if the feed's events really are that large)"
-            )
-        return data
-
-    def close(self) -> None:
-        self._source.close()
-        super().close()
+def _spec_limit(setting: str, max_bytes: int) -> BodyLimit:
+    """A body bound set by the feed's spec (its error names the spec's setting)."""
+    return BodyLimit(max_bytes, setting, f"the feed spec's {setting} (include/feeds/misp/)")

@@ -22,7 +22,7 @@ from threatstream.parsing.json_stream import JsonDepthGuard
 from threatstream.sources.misp.mapping import tag_names
 
 #: What an event uuid looks like (it names the event's file: ``<uuid>.json``).
-UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 #: The format of the state document a run stores (the next run's bookmark).
 STATE_FORMAT = "threatstream-misp-state/1"
 
@@ -71,7 +71,7 @@ def read_manifest(body: bytes, what: str) -> Iterator[ManifestEntry]:
 
 
 def _entry(key: str, entry: Any, what: str) -> ManifestEntry:
-    if not UUID.match(key) or not isinstance(entry, Mapping):
+    if not UUID.fullmatch(key) or not isinstance(entry, Mapping):
         raise FeedFormatError(f"{what}: manifest entry {key[:60]!r} is not an event uuid with an object")
     try:
         timestamp = int(entry["timestamp"])
