@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import json
 import random
 
@@ -103,6 +105,7 @@ def test_hostname_lists_match_a_host_and_its_subdomains_label_by_label() -> None
     assert lists.check("hostname", "evildns.google") == ()
 
 
+@functools.cache
 def _published(slug: str) -> WarningList:
     return WarningList(json.loads(available()[slug].read_text(encoding="utf-8")), slow_search=True)
 
@@ -122,6 +125,25 @@ def test_address_matching_agrees_with_pymispwarninglists(slug: str) -> None:
         kind = "IPv4"
     for value in samples:
         assert (slug in ours.check(kind, value)) == (value in published), value
+
+
+@pytest.mark.parametrize("slug", ["public-dns-v4", "public-dns-v6", "multicast", "rfc1918"])
+def test_every_range_matches_from_its_first_to_its_last_address_and_no_further(slug: str) -> None:
+    # Narrow ranges are looked up by their addresses' text, wide ones by number: both ends
+    # of every range, and the addresses just outside, agree with the published list.
+    published = _published(slug)
+    ours = load([slug])
+    networks = [ipaddress.ip_network(entry, strict=False) for entry in published.list]
+    wide = [network for network in networks if network.num_addresses > 1]
+    narrow = random.Random(slug).sample(networks, min(len(networks), 2_000))  # 62,000 in public-dns-v4
+    for network in wide + narrow:
+        kind = "IPv4" if network.version == 4 else "IPv6"
+        first, last = int(network.network_address), int(network.broadcast_address)
+        for number in {first - 1, first, last, last + 1}:
+            if not 0 <= number < 1 << network.max_prefixlen:
+                continue
+            value = ipaddress.ip_address(number).compressed
+            assert (slug in ours.check(kind, value)) == (value in published), value
 
 
 def test_hostname_matching_agrees_with_pymispwarninglists() -> None:

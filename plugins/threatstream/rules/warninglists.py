@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import metadata
+from ipaddress import IPv6Address
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -128,6 +129,8 @@ _KIND_OF_TYPE: Final[Mapping[str, Kind]] = {
     IndicatorType.SSL_CERT_FINGERPRINT: "caseless",
 }
 _LIST_TYPES: Final = ("string", "substring", "hostname", "cidr", "regex")
+#: Address ranges up to this size are looked up by their addresses' text (see _address_lookup).
+_SPELLED_OUT: Final = 256
 _REGEX_FLAGS: Final = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
 
 Names = tuple[str, ...]
@@ -363,6 +366,58 @@ def _address(text: str) -> tuple[int, int] | None:
         return None
 
 
+def _address_text(bits: int, number: int) -> str:
+    """The canonical text of an address: a dotted quad, or RFC 5952 (as canonical/addresses)."""
+    return socket.inet_ntoa(number.to_bytes(4, "big")) if bits == 32 else IPv6Address(number).compressed
+
+
+def _address_lookup(exact: Mapping[str, Names], tables: Mapping[int, _Ranges]) -> Callable[[str], Names]:
+    """The look-up of a canonical address, mostly one dict read.
+
+    Single addresses and ranges of at most :data:`_SPELLED_OUT` addresses (nearly every entry
+    of the address lists) are spelled out in a dict by canonical text, holding every list the
+    address is on. Only the wide ranges (RFC 1918, multicast...) are searched by number, and
+    an IPv4 address only when its first octet falls in one of them.
+    """
+    spelled: dict[str, Names] = {}
+    wide: dict[int, _Ranges] = {}
+    for bits, table in tables.items():
+        kept = []
+        for start, end, names in zip(table.starts, table.ends, table.names, strict=True):
+            if end - start < _SPELLED_OUT:
+                spelled.update((_address_text(bits, number), names) for number in range(start, end + 1))
+            else:
+                kept.append((start, end, names))
+        if kept:
+            starts, ends, names_of = zip(*kept, strict=True)
+            wide[bits] = _Ranges(list(starts), list(ends), list(names_of))
+    for text, names in exact.items():  # string lists' values: with the ranges they are in
+        parsed = _address(text)
+        covering = wide[parsed[0]].at(parsed[1]) if parsed and parsed[0] in wide else _NONE
+        spelled[text] = _join(_join(spelled.get(text, _NONE), names), covering)
+    v4, v6 = wide.get(32), wide.get(128)
+    v4_octets = frozenset(
+        str(octet)
+        for start, end in (zip(v4.starts, v4.ends, strict=True) if v4 else ())
+        for octet in range(start >> 24, (end >> 24) + 1)
+    )
+
+    def lookup(value: str) -> Names:
+        found = spelled.get(value)
+        if found is not None:
+            return found
+        if ":" in value:
+            table = v6
+        elif value[: value.find(".")] in v4_octets:
+            table = v4
+        else:
+            return _NONE
+        parsed = _address(value) if table is not None else None
+        return table.at(parsed[1]) if table is not None and parsed is not None else _NONE
+
+    return lookup
+
+
 def _network(text: str) -> tuple[int, int, int] | None:
     """``(family bits, first, last)`` of an address or CIDR block, None if it is neither."""
     address, _, prefix = text.strip().partition("/")
@@ -422,17 +477,8 @@ class _Matcher:
         exact = self.exact
         if self.substrings or self.regexes:
             return self.match
-        if self.kind == "ip" and not exact:
-            v4, v6 = self.ranges.get(32), self.ranges.get(128)
-
-            def ip_only(value: str) -> Names:
-                table = v6 if ":" in value else v4
-                if table is None:
-                    return _NONE
-                parsed = _address(value)
-                return table.at(parsed[1]) if parsed is not None else _NONE
-
-            return ip_only
+        if self.kind == "ip":
+            return _address_lookup(exact, self.ranges)
         if self.kind in ("host", "url") and self.suffix:
             host_of = _url_host if self.kind == "url" else None
             walk = self._host
@@ -580,7 +626,7 @@ class Warninglists:
             for slug, info in self.info.items()
         }
         builder = _Builder(lists)
-        shared: dict[tuple[Kind, Names], _Matcher] = {}
+        shared: dict[tuple[Kind, Names], Callable[[str], Names]] = {}
         self._matchers: dict[str, Callable[[str], Names]] = {}
         for indicator_type in IndicatorType:
             attribute_types = set(MISP_ATTRIBUTE_TYPES.get(indicator_type, ()))
@@ -594,8 +640,8 @@ class Warninglists:
             kind = _KIND_OF_TYPE.get(indicator_type, "exact")
             key = (kind, slugs)
             if key not in shared:
-                shared[key] = builder.matcher(kind, slugs)
-            self._matchers[indicator_type.value] = shared[key].finish()
+                shared[key] = builder.matcher(kind, slugs).finish()
+            self._matchers[indicator_type.value] = shared[key]
 
     @property
     def names(self) -> Names:
