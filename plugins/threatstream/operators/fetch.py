@@ -8,6 +8,7 @@ response, and the run is bounded to the hook's ``max_pages`` and ``max_records``
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -18,11 +19,14 @@ from airflow.sdk import BaseOperator, Context, ObjectStoragePath
 from threatstream.batches.storage import batch_prefix, default_storage_conn_id
 from threatstream.compat import AirflowSkipException
 from threatstream.exceptions import FeedLimitExceeded
+from threatstream.feeds.hook import FeedHook
 from threatstream.feeds.pages import FetchedPage, FetchWindow
 from threatstream.monitoring import quality
 from threatstream.parsing.streams import ByteStream, ChunkReader
 from threatstream.records.results import FetchResult, StoredPage
 from threatstream.sources import SourceSpec, get_source
+
+log = logging.getLogger(__name__)
 
 
 class FetchFeedOperator(BaseOperator):
@@ -80,27 +84,11 @@ class FetchFeedOperator(BaseOperator):
         options = {key: value for key, value in self.fetch_options.items() if value is not None}
         fetched_at = datetime.now(UTC)
         started = time.monotonic()
-        pages: list[StoredPage] = []
-        records = 0
         try:
-            limits = hook.limits
-            for number, page in enumerate(hook.iter_pages(window, **options), start=1):
-                if number > limits.max_pages:
-                    raise FeedLimitExceeded(
-                        f"{spec.title}: more than max_pages={limits.max_pages} pages in one run; "
-                        "raise the limit (connection extra 'max_pages') if the feed really grew."
-                    )
-                path = raw_dir / f"page-{number:05d}.json"
-                stored = hook.with_retries(
-                    f"reading page {number}", _store_page, spec, page, path, records, limits.max_records
-                )
-                records += stored.records
-                pages.append(stored)
-                self.log.info(
-                    "Stored page %d: %d records, %d bytes -> %s", number, stored.records, stored.bytes, path
-                )
+            pages = store_pages(spec, hook, window, raw_dir, options)
         finally:
             hook.close()
+        records = sum(page.records for page in pages)
 
         batch_digest = hashlib.sha256()
         for stored in pages:
@@ -132,6 +120,38 @@ class FetchFeedOperator(BaseOperator):
         )
         quality.report_fetched(result)
         return result.model_dump(mode="json")
+
+
+def store_pages(
+    spec: SourceSpec,
+    hook: FeedHook,
+    window: FetchWindow,
+    folder: ObjectStoragePath,
+    options: Mapping[str, Any] | None = None,
+) -> list[StoredPage]:
+    """Store every page of ``hook``'s run into ``folder`` (``page-00001.json``...), in order.
+
+    Each page is streamed by :func:`_store_page`, read again from its start when a transient
+    failure cuts it short (the hook's in-task retries); the run is bounded to the hook's
+    ``max_pages`` and ``max_records``.
+    """
+    limits = hook.limits
+    pages: list[StoredPage] = []
+    records = 0
+    for number, page in enumerate(hook.iter_pages(window, **(options or {})), start=1):
+        if number > limits.max_pages:
+            raise FeedLimitExceeded(
+                f"{spec.title}: more than max_pages={limits.max_pages} pages in one run; "
+                "raise the limit (connection extra 'max_pages') if the feed really grew."
+            )
+        path = folder / f"page-{number:05d}.json"
+        stored = hook.with_retries(
+            f"reading page {number}", _store_page, spec, page, path, records, limits.max_records
+        )
+        records += stored.records
+        pages.append(stored)
+        log.info("Stored page %d: %d records, %d bytes -> %s", number, stored.records, stored.bytes, path)
+    return pages
 
 
 class _HashingTee(ChunkReader):

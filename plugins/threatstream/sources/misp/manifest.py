@@ -9,6 +9,7 @@ from the one the bookmark holds (new or changed), oldest change first, at most
 
 from __future__ import annotations
 
+import heapq
 import io
 import re
 from collections.abc import Iterator, Mapping
@@ -145,27 +146,32 @@ def plan_fetch(
     max_events: int,
 ) -> FetchPlan:
     """The events to fetch: new or changed since ``bookmark`` (None: every event), oldest change
-    first, at most ``max_events``; events beyond wait (``deferred``) and keep their old state."""
+    first, at most ``max_events``; events beyond wait (``deferred``) and keep their old state.
+
+    Only the ``max_events`` oldest changes are held while the manifest streams past, not every
+    entry it lists.
+    """
     known = dict(bookmark or {})
     plan = FetchPlan()
-    wanted: list[ManifestEntry] = []
-    for entry in entries:
-        plan.events += 1
-        before = known.pop(entry.uuid, None)
-        if before == entry.timestamp:
-            plan.unchanged += 1
-            plan.state[entry.uuid] = before
-            continue
-        if before is None:
-            plan.new += 1
-        else:
-            plan.changed += 1
-            plan.state[entry.uuid] = before
-        wanted.append(entry)
+
+    def wanted() -> Iterator[ManifestEntry]:
+        for entry in entries:
+            plan.events += 1
+            before = known.pop(entry.uuid, None)
+            if before == entry.timestamp:
+                plan.unchanged += 1
+                plan.state[entry.uuid] = before
+                continue
+            if before is None:
+                plan.new += 1
+            else:
+                plan.changed += 1
+                plan.state[entry.uuid] = before
+            yield entry
+
+    plan.fetch = heapq.nsmallest(max_events, wanted(), key=lambda entry: (entry.timestamp, entry.uuid))
     plan.dropped = len(known)
-    wanted.sort(key=lambda e: (e.timestamp, e.uuid))
-    plan.fetch = wanted[:max_events]
-    plan.deferred = len(wanted) - len(plan.fetch)
+    plan.deferred = plan.new + plan.changed - len(plan.fetch)
     for entry in plan.fetch:
         plan.before[entry.uuid] = plan.state.get(entry.uuid)
         plan.state[entry.uuid] = entry.timestamp
