@@ -38,6 +38,7 @@ import pytest
 import requests
 from tests.browser import chromium
 
+from threatstream.api.plugin import NAV_LABEL
 from threatstream.naming import MAINTENANCE_DAG_ID, MERGED_VIEW_DAG_ID, STIX_EXPORT_DAG_ID
 from threatstream_dev.feed_replay import FeedReplayServer, Response
 from threatstream_dev.stack import (
@@ -576,7 +577,7 @@ def test_the_ui_shows_every_dag(stack: AirflowStack, airflow_ui: Any) -> None:
 def _threatstream_page(stack: AirflowStack, page: Any) -> Any:
     """Open the ThreatStream page from the UI's navigation; its frame."""
     page.goto(f"{stack.url}/")
-    page.get_by_role("link", name="ThreatStream", exact=True).click()  # the navigation entry
+    page.get_by_role("link", name=NAV_LABEL, exact=True).click()  # the navigation entry
     page.wait_for_url("**/plugin/threatstream**")
     frame = page.frame_locator("iframe[title='ThreatStream']")
     frame.locator("#health-body tr[data-source]").first.wait_for()

@@ -19,12 +19,17 @@ PREFIX = "threatstream"
 SUPPORTS_EXTERNAL_VIEWS = hasattr(AirflowPlugin, "external_views")
 
 
+#: The navigation entry's label: short, as the UI's top-level buttons are ("Home", "Assets"...);
+#: a longer one is cut ("ThreatStr…").
+NAV_LABEL = "Intel"
+
+
 def page_view() -> dict[str, Any]:
     """The ``external_views`` entry of the ThreatStream page: a top-level navigation item whose
     ``href`` and icons are relative to the UI's base URL (so they hold behind a proxy prefix);
     the UI shows the page in a frame at ``<base_url>/plugin/threatstream``."""
     return {
-        "name": "ThreatStream",
+        "name": NAV_LABEL,
         "href": f"{PREFIX}/ui/",
         "url_route": PREFIX,
         "destination": "nav",
