@@ -113,14 +113,21 @@ def _event_requests(server: HostileFeedServer) -> list[str]:
 # -- the manifest ----------------------------------------------------------------------------------
 
 
+def _oversized(prefix: bytes) -> list[tuple[str, Behaviour]]:
+    """A 40 MiB body after ``prefix``: announced by ``Content-Length``, and streamed without one."""
+    return [
+        ("announced (Content-Length 40 MiB)", endless(40 * MIB, prefix=prefix)),
+        ("streamed without a length (chunked, 40 MiB)", endless(40 * MIB, prefix=prefix, chunked=True)),
+    ]
+
+
 @pytest.mark.parametrize(
-    ("case", "behaviour"),
-    [
-        ("announced (Content-Length 40 MiB)", endless(40 * MIB, prefix=b"{")),
-        ("streamed without a length (chunked, 40 MiB)", endless(40 * MIB, prefix=b"{", chunked=True)),
-    ],
+    ("what", "case", "behaviour"),
+    [("manifest", *case) for case in _oversized(b"{")]
+    + [("event", *case) for case in _oversized(b'{"Event": {"Attribute": [')],
 )
-def test_an_oversized_manifest_fails_at_once_with_bounded_memory(
+def test_an_oversized_manifest_or_event_fails_at_once_with_bounded_memory(
+    what: str,
     case: str,
     behaviour: Behaviour,
     hostile: HostileFeedServer,
@@ -129,17 +136,28 @@ def test_an_oversized_manifest_fails_at_once_with_bounded_memory(
     fault_case: FaultCase,
 ) -> None:
     _connect(monkeypatch, hostile)
-    _serve(hostile, manifest=behaviour)
-    source = _source(max_manifest_bytes=MIB)
-    with python_peak() as measured, pytest.raises(FeedTooLargeError, match="max_manifest_bytes=1048576"):
-        _fetch(source, tmp_path)
+    _serve(hostile)
+    _fetch(_source(), tmp_path / "warm-up")  # the one-off imports, outside the measurement
+    hostile.reset()
+    if what == "manifest":
+        _serve(hostile, manifest=behaviour)
+    else:
+        _serve(hostile, **{PHISHING: behaviour})
+    setting = f"max_{what}_bytes"
+    with python_peak() as measured, pytest.raises(FeedTooLargeError, match=f"{setting}=1048576") as raised:
+        _fetch(_source(**{setting: MIB}), tmp_path)
     peak = measured[0]
     assert len(hostile.requests(MANIFEST)) == 1  # not retried
-    assert _event_requests(hostile) == []
+    if what == "manifest":
+        assert _event_requests(hostile) == []
+    else:
+        assert PHISHING in str(raised.value)
+        assert _event_requests(hostile).count(f"{PHISHING}.json") == 1  # not retried
     assert peak < 8 * MIB
     fault_case(
-        f"MISP: a manifest beyond max_manifest_bytes (1 MiB), {case}",
-        "FeedTooLargeError naming max_manifest_bytes, no retry, no event fetched, bounded memory",
+        f"MISP: {'a manifest' if what == 'manifest' else 'an event'} beyond {setting} (1 MiB), {case}",
+        f"FeedTooLargeError naming {setting}{' and the event' if what == 'event' else ''}, no retry, "
+        "bounded memory; no state committed, so the next run asks again",
         f"FeedTooLargeError, 1 request, Python peak {peak / MIB:.1f} MiB",
     )
 
@@ -215,43 +233,6 @@ def test_a_manifest_of_100000_events_is_fetched_a_bounded_number_per_run(
 
 
 # -- the events ------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("case", "behaviour"),
-    [
-        ("announced (Content-Length 40 MiB)", endless(40 * MIB, prefix=b'{"Event": {"Attribute": [')),
-        (
-            "streamed without a length (chunked, 40 MiB)",
-            endless(40 * MIB, prefix=b'{"Event": {"Attribute": [', chunked=True),
-        ),
-    ],
-)
-def test_an_oversized_event_fails_the_run_naming_the_event(
-    case: str,
-    behaviour: Behaviour,
-    hostile: HostileFeedServer,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    fault_case: FaultCase,
-) -> None:
-    _connect(monkeypatch, hostile)
-    _serve(hostile, **{PHISHING: behaviour})
-    with (
-        python_peak() as measured,
-        pytest.raises(FeedTooLargeError, match="max_event_bytes=1048576") as raised,
-    ):
-        _fetch(_source(max_event_bytes=MIB), tmp_path)
-    peak = measured[0]
-    assert PHISHING in str(raised.value)
-    assert _event_requests(hostile).count(f"{PHISHING}.json") == 1  # not retried
-    assert peak < 8 * MIB
-    fault_case(
-        f"MISP: an event beyond max_event_bytes (1 MiB), {case}",
-        "FeedTooLargeError naming the event and max_event_bytes, no retry, bounded memory; "
-        "no state is committed, so the next run asks again",
-        f"FeedTooLargeError, 1 request for the event, Python peak {peak / MIB:.1f} MiB",
-    )
 
 
 def test_an_event_listed_but_absent_is_skipped_and_fetched_by_the_next_run(
