@@ -114,8 +114,13 @@ def _otx_indicator(i: int) -> dict[str, Any]:
         "CVE": f"CVE-20{20 + i % 6}-{10000 + i % 90000}",
         "email": f"phish{i}@example{i % 13}.org",
     }[kind]
+    return otx_indicator(3_450_000_000 + i, kind, value)
+
+
+def otx_indicator(number: int, kind: str, value: str) -> dict[str, Any]:
+    """One indicator of an OTX pulse as the API writes it."""
     return {
-        "id": 3_450_000_000 + i,
+        "id": number,
         "indicator": value,
         "type": kind,
         "created": "2026-05-28T05:05:15",
@@ -128,7 +133,8 @@ def _otx_indicator(i: int) -> dict[str, Any]:
     }
 
 
-def _otx_pulse(page: int, number: int, indicators: list[dict[str, Any]]) -> dict[str, Any]:
+def otx_pulse(page: int, number: int, indicators: list[dict[str, Any]]) -> dict[str, Any]:
+    """One OTX pulse as the API writes it, holding ``indicators``."""
     return {
         "id": f"{page:08x}{number:016x}",
         "name": f"Campaign {page}-{number}",
@@ -192,7 +198,7 @@ def generate_feed(source: str, records: int, folder: Path) -> Feed:
             }
         else:
             indicators = [_otx_indicator(i) for i in range(start, start + count)]
-            pulses = [_otx_pulse(number, p, indicators[p : p + 50]) for p in range(0, count, 50)]
+            pulses = [otx_pulse(number, p, indicators[p : p + 50]) for p in range(0, count, 50)]
             body = {"results": pulses, "count": len(pulses), "next": None}
         path.write_text(json.dumps(body), encoding="utf-8")
         pages.append(path)

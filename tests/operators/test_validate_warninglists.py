@@ -22,6 +22,7 @@ from threatstream.rules.warninglists import (
     parse_policy,
 )
 from threatstream.sources import get_source
+from threatstream_dev.bench import otx_indicator, otx_pulse
 
 NOW = datetime(2026, 5, 30, 10, tzinfo=UTC)
 VALUES = [
@@ -35,44 +36,9 @@ VALUES = [
 ]
 
 
-def _indicator(number: int, kind: str, value: str) -> dict[str, Any]:
-    return {
-        "id": 1000 + number,
-        "indicator": value,
-        "type": kind,
-        "created": "2026-05-28T05:05:15",
-        "content": "",
-        "title": "",
-        "description": "",
-        "expiration": None,
-        "is_active": 1,
-        "role": None,
-    }
-
-
 def _fetched(folder: Path) -> FetchResult:
-    pulse = {
-        "id": "6657d4e5f60718293a4b5c6d",
-        "name": "Sandbox network activity",
-        "description": "",
-        "author_name": "SandboxFeeds",
-        "modified": "2026-05-28T09:43:18",
-        "created": "2026-05-28T09:43:18",
-        "revision": 1,
-        "tlp": "white",
-        "public": 1,
-        "adversary": "",
-        "tags": ["sandbox"],
-        "targeted_countries": [],
-        "malware_families": [],
-        "attack_ids": [],
-        "references": [],
-        "industries": [],
-        "extract_source": [],
-        "more_indicators": False,
-        "indicators": [_indicator(i, kind, value) for i, (kind, value) in enumerate(VALUES)],
-    }
-    body = json.dumps({"results": [pulse], "count": 1, "next": None}).encode()
+    indicators = [otx_indicator(1000 + i, kind, value) for i, (kind, value) in enumerate(VALUES)]
+    body = json.dumps({"results": [otx_pulse(1, 1, indicators)], "count": 1, "next": None}).encode()
     page = folder / "page-00001.json"
     page.write_bytes(body)
     return FetchResult.model_validate(
