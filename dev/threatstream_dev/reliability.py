@@ -56,6 +56,13 @@ How the pipeline treats each kind of failure:
   exception or a log: every form it is sent in (the raw key, the Basic token, a Bearer token,
   any key header) is redacted by the transport (`threatstream.feeds.credentials`) and
   registered with Airflow's secrets masker.
+* **A MISP feed** is bounded by its spec: the manifest by `max_manifest_bytes` and each event
+  by `max_event_bytes`, whether announced or streamed (no retry, the error names the setting
+  and the event), and a run by `max_events_per_run` (the oldest changes first; only those
+  entries are held while the manifest streams past). A manifest key that is not exactly an
+  event uuid fails the run before any event is requested; an event that answers 404 is
+  skipped and left out of the state, so the next run fetches it; an event file that is not a
+  MISP event fails the run, naming it; a bad attribute is quarantined alone, with its reason.
 * **A batch URI outside the storage base** (from an asset event, `params.batches` or XCom:
   another path, `..`, a symlink, another bucket, protocol or connection) is refused before it
   is opened, without retry; a batch file with a line longer than 4 MiB is refused too.
