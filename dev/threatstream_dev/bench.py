@@ -208,7 +208,8 @@ def generate_feed(source: str, records: int, folder: Path) -> Feed:
 # ---------------------------------------------------------------------------- workers (subprocesses)
 
 
-def _cpu_seconds() -> float:
+def cpu_seconds() -> float:
+    """CPU seconds (user + system) this process has used."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
@@ -279,11 +280,11 @@ def worker_validate(spec: Mapping[str, Any]) -> dict[str, Any]:
     try:
         if "warm_up" in spec:
             operator.execute(cast(Any, {"ti": _XCom(spec["warm_up"])}))
-        started = _cpu_seconds()
+        started = cpu_seconds()
         result = operator.execute(cast(Any, {"ti": _XCom(spec["fetched"])}))
     except RejectRatioExceeded as err:
         raise SystemExit(f"validate rejected too much of the generated feed: {err}") from None
-    return {"records": result["records"], "valid": result["valid"], "cpu": _cpu_seconds() - started}
+    return {"records": result["records"], "valid": result["valid"], "cpu": cpu_seconds() - started}
 
 
 def worker_original(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -292,9 +293,9 @@ def worker_original(spec: Mapping[str, Any]) -> dict[str, Any]:
 
     source, out = spec["source"], Path(spec["out"])
     original_validate(source, [Path(p) for p in spec["warm_up_pages"]], out)
-    started = _cpu_seconds()
+    started = cpu_seconds()
     records, valid = original_validate(source, [Path(p) for p in spec["pages"]], out)
-    return {"records": records, "valid": valid, "cpu": _cpu_seconds() - started}
+    return {"records": records, "valid": valid, "cpu": cpu_seconds() - started}
 
 
 def worker_fetch(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -310,10 +311,10 @@ def worker_fetch(spec: Mapping[str, Any]) -> dict[str, Any]:
         storage_base=spec["storage_base"],
     )
     context = {"run_id": spec["run_id"], "data_interval_start": start, "data_interval_end": end}
-    started = _cpu_seconds()
+    started = cpu_seconds()
     result = operator.execute(cast(Any, context))
     Path(spec["result"]).write_text(json.dumps(result), encoding="utf-8")
-    return {"records": result["records"], "cpu": _cpu_seconds() - started}
+    return {"records": result["records"], "cpu": cpu_seconds() - started}
 
 
 def worker_dagbag(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -339,8 +340,16 @@ def worker_task_start(spec: Mapping[str, Any]) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - started, "task": task.task_id}
 
 
+def worker_warninglists(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate with the default warninglists and without, interleaved in one process."""
+    from threatstream_dev.warninglist_bench import worker
+
+    return worker(spec)
+
+
 WORKERS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     "validate": worker_validate,
+    "warninglists": worker_warninglists,
     "original": worker_original,
     "fetch": worker_fetch,
     "dagbag": worker_dagbag,

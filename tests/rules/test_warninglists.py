@@ -146,6 +146,47 @@ def test_every_range_matches_from_its_first_to_its_last_address_and_no_further(s
             assert (slug in ours.check(kind, value)) == (value in published), value
 
 
+@pytest.mark.parametrize(
+    ("indicator_type", "value", "listed"),
+    [
+        ("hostname", "home.barclays", True),  # under the list's one-label entry ".barclays"
+        ("hostname", "barclays", False),  # a leading dot: the names under it, not the name itself
+        ("URL", "https://secure.home.barclays/login", True),
+        ("hostname", "barclays.evil.example", False),
+        ("hostname", "notbarclays", False),
+    ],
+)
+def test_a_one_label_hostname_entry_covers_every_name_under_it(
+    indicator_type: str, value: str, listed: bool
+) -> None:
+    lists = load(["bank-website"])
+    assert ("bank-website" in lists.check(indicator_type, value)) is listed
+    assert (value in _published("bank-website")) is listed  # as pymispwarninglists says
+
+
+def test_every_hostname_list_matches_as_pymispwarninglists_does() -> None:
+    lists = {slug: warninglists._read(slug) for slug in available()}
+    # tranco (a million names) only makes the comparison slow: the same code matches it.
+    slugs = [
+        slug for slug, data in lists.items() if data.get("type") == "hostname" and len(data["list"]) < 10**5
+    ]
+    assert len(slugs) > 15
+    rng = random.Random(6761)
+    for slug in slugs:
+        published, ours = _published(slug), load([slug])
+        # pymispwarninglists compares as written; host names are compared as DNS does (any
+        # case, no trailing dot), so an entry such as "0526EE93.dsl.pool.telekom.hu" or
+        # "verify-contact-details.namecheap.com." is checked apart, below.
+        entries = [e for e in published.list if e == e.strip().lower() and not e.endswith(".")]
+        for entry in rng.sample(entries, min(15, len(entries))):
+            name = entry.lstrip(".")
+            for value in (name, f"www.{name}", f"x{name}", f"{name}.example"):
+                assert (slug in ours.check("hostname", value)) == (value in published), (slug, value)
+    dns = load(["public-dns-hostname", "parking-domain-ns"])
+    assert dns.check("hostname", "0526ee93.dsl.pool.telekom.hu") == ("public-dns-hostname",)
+    assert dns.check("hostname", "verify-contact-details.namecheap.com") == ("parking-domain-ns",)
+
+
 def test_hostname_matching_agrees_with_pymispwarninglists() -> None:
     published = _published("whats-my-ip")
     ours = load(["whats-my-ip"])

@@ -9,8 +9,10 @@ process into one matcher per indicator type:
   string list matches that text only, never ``www.bing.com``);
 * ``hostname`` lists: a dict of host names; a host is looked up, then each of its parent
   domains label by label (``a.b.example.com``, ``b.example.com``, ``example.com``, ``com``);
+  an entry with a leading dot (``.barclays``) covers the names under it, not itself;
 * ``cidr`` lists: the ranges of every list of one address family cut into disjoint sorted
-  intervals, each carrying the lists that cover it, searched with :func:`bisect.bisect_right`;
+  intervals, each carrying the lists that cover it; an address is looked up by its text where
+  the intervals are narrow (:func:`_address_lookup`), with :func:`bisect.bisect_right` where wide;
 * ``substring`` and ``regex`` lists: scanned, only when such a list is configured.
 
 A list applies to the indicator types whose MISP attribute types
@@ -438,15 +440,44 @@ def _network(text: str) -> tuple[int, int, int] | None:
 
 def _url_host(value: str) -> str:
     """The host of a URL (or of a ``host/path`` value), without user info or port."""
-    if "//" in value:
-        parts = value.split("/", 3)
-        authority = parts[2] if len(parts) > 2 else ""
-    else:
-        authority = value.split("/", 1)[0]
-    authority = authority.rpartition("@")[2]
+    start = value.find("//")
+    start = start + 2 if start >= 0 else 0
+    end = value.find("/", start)
+    authority = value[start:end] if end >= 0 else value[start:]
+    if "@" in authority:
+        authority = authority.rpartition("@")[2]
     if authority.startswith("["):
         return authority[1:].partition("]")[0]
-    return authority.partition(":")[0].lower().rstrip(".")
+    if ":" in authority:
+        authority = authority.partition(":")[0]
+    return authority.lower().rstrip(".")
+
+
+def _tail(host: str) -> str:
+    """The last two labels of a host name (the whole name if it has fewer)."""
+    last = host.rfind(".")
+    return host[host.rfind(".", 0, last) + 1 :] if last >= 0 else host
+
+
+def _host_lookup(
+    exact: Mapping[str, Names], suffix: Mapping[str, Names], walk: Callable[[str], Names], *, url: bool
+) -> Callable[[str], Names]:
+    """The look-up of a host name (or a URL's host) against exact values and hostname lists.
+
+    A listed name can only cover a host whose last two labels are the name's own (or whose
+    last label it is), so a host whose tail no entry has is not walked at all.
+    """
+    tails = frozenset(_tail(entry) for entry in suffix)
+
+    def lookup(value: str) -> Names:
+        found = exact.get(value, _NONE)
+        host = _url_host(value) if url else value
+        if _tail(host) not in tails and host[host.rfind(".") + 1 :] not in tails:
+            return found
+        hit = walk(host)
+        return _join(found, hit) if hit else found
+
+    return lookup
 
 
 def _regex(entry: str) -> re.Pattern[str]:
@@ -466,8 +497,10 @@ class _Matcher:
 
     kind: Kind
     exact: dict[str, Names] = field(default_factory=dict)
-    #: Host names (hostname lists) matching themselves and their subdomains.
+    #: Host names (hostname lists) matching their subdomains...
     suffix: dict[str, Names] = field(default_factory=dict)
+    #: ...and themselves, unless the entry starts with a dot (``.barclays``: subdomains only).
+    named: dict[str, Names] = field(default_factory=dict)
     ranges: dict[int, _Ranges] = field(default_factory=dict)
     substrings: list[tuple[str, str]] = field(default_factory=list)
     regexes: list[tuple[re.Pattern[str], str]] = field(default_factory=list)
@@ -480,15 +513,7 @@ class _Matcher:
         if self.kind == "ip":
             return _address_lookup(exact, self.ranges)
         if self.kind in ("host", "url") and self.suffix:
-            host_of = _url_host if self.kind == "url" else None
-            walk = self._host
-
-            def host(value: str) -> Names:
-                found = exact.get(value, _NONE)
-                hit = walk(host_of(value) if host_of else value)
-                return _join(found, hit) if hit else found
-
-            return host
+            return _host_lookup(exact, self.suffix, self._host, url=self.kind == "url")
         if not self.ranges:
             return lambda value: exact.get(value, _NONE)
         return self.match
@@ -511,7 +536,7 @@ class _Matcher:
     def _host(self, host: str) -> Names:
         """Hits of ``host`` and each of its parent domains (label by label)."""
         suffix = self.suffix
-        found = suffix.get(host, _NONE)
+        found = self.named.get(host, _NONE)
         dot = host.find(".")
         while dot >= 0:
             hit = suffix.get(host[dot + 1 :])
@@ -592,6 +617,8 @@ class _Builder:
                 for entry in entries:
                     if host := entry.strip().strip(".").lower():
                         self._add(matcher.suffix, host, slug)
+                        if not entry.strip().startswith("."):
+                            self._add(matcher.named, host, slug)
             else:  # string lists (and host lists against non-host types): exact values
                 for entry in entries:
                     text = entry.strip()
