@@ -70,8 +70,10 @@ def _serve(server: HostileFeedServer, manifest: Behaviour | None = None, **event
         server.route(f"{FEED}{uuid}.json", events.get(uuid) or file_body(FIXTURE / f"{uuid}.json"))
 
 
-def _connect(monkeypatch: pytest.MonkeyPatch, server: HostileFeedServer) -> None:
-    monkeypatch.setenv("AIRFLOW_CONN_THREATSTREAM_MISP_CIRCL", server.connection_json("misp_circl", key=""))
+@pytest.fixture(autouse=True)
+def _connected(hostile: HostileFeedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The feed's connection points at the hostile server (the feed needs no key)."""
+    monkeypatch.setenv("AIRFLOW_CONN_THREATSTREAM_MISP_CIRCL", hostile.connection_json("misp_circl", key=""))
 
 
 def _fetch(source: SourceSpec, folder: Path, bookmark: Mapping[str, int] | None = None) -> list[StoredPage]:
@@ -131,11 +133,9 @@ def test_an_oversized_manifest_or_event_fails_at_once_with_bounded_memory(
     case: str,
     behaviour: Behaviour,
     hostile: HostileFeedServer,
-    monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     fault_case: FaultCase,
 ) -> None:
-    _connect(monkeypatch, hostile)
     _serve(hostile)
     _fetch(_source(), tmp_path / "warm-up")  # the one-off imports, outside the measurement
     hostile.reset()
@@ -184,11 +184,9 @@ def test_a_malformed_manifest_fails_before_any_event_is_requested(
     manifest: Any,
     message: str,
     hostile: HostileFeedServer,
-    monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     fault_case: FaultCase,
 ) -> None:
-    _connect(monkeypatch, hostile)
     _serve(hostile, manifest=raw_body(json.dumps(manifest)))
     with pytest.raises(FeedFormatError, match=message):
         _fetch(_source(), tmp_path)
@@ -202,9 +200,8 @@ def test_a_malformed_manifest_fails_before_any_event_is_requested(
 
 
 def test_a_manifest_of_100000_events_is_fetched_a_bounded_number_per_run(
-    hostile: HostileFeedServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fault_case: FaultCase
+    hostile: HostileFeedServer, tmp_path: Path, fault_case: FaultCase
 ) -> None:
-    _connect(monkeypatch, hostile)
     fixture = json.loads((FIXTURE / "manifest.json").read_bytes())
     # The fixture's events are the oldest changes; 100,000 newer ones follow them.
     listed = {uuid: {**fixture[uuid], "timestamp": str(1_700_000_000 + n)} for n, uuid in enumerate(EVENTS)}
@@ -236,9 +233,8 @@ def test_a_manifest_of_100000_events_is_fetched_a_bounded_number_per_run(
 
 
 def test_an_event_listed_but_absent_is_skipped_and_fetched_by_the_next_run(
-    hostile: HostileFeedServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fault_case: FaultCase
+    hostile: HostileFeedServer, tmp_path: Path, fault_case: FaultCase
 ) -> None:
-    _connect(monkeypatch, hostile)
     _serve(hostile, **{PHISHING: status(404, {"error": "Not Found"})})
     source = _source()
     first = _fetch(source, tmp_path / "first")
@@ -276,11 +272,9 @@ def test_an_event_that_is_not_a_misp_event_fails_the_run_at_fetch(
     behaviour: Behaviour,
     message: str,
     hostile: HostileFeedServer,
-    monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     fault_case: FaultCase,
 ) -> None:
-    _connect(monkeypatch, hostile)
     _serve(hostile, **{PHISHING: behaviour})
     with pytest.raises(FeedFormatError, match=message) as raised:
         _fetch(_source(), tmp_path)
@@ -294,9 +288,8 @@ def test_an_event_that_is_not_a_misp_event_fails_the_run_at_fetch(
 
 
 def test_an_event_body_cut_short_is_read_again(
-    hostile: HostileFeedServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fault_case: FaultCase
+    hostile: HostileFeedServer, tmp_path: Path, fault_case: FaultCase
 ) -> None:
-    _connect(monkeypatch, hostile)
     event = (FIXTURE / f"{PHISHING}.json").read_bytes()
     _serve(hostile, **{PHISHING: truncated(event[: len(event) // 2])})
     hostile.route(f"{FEED}{PHISHING}.json", truncated(event[: len(event) // 2]), raw_body(event))
@@ -335,9 +328,8 @@ def _attribute(n: int, attribute_type: str, value: Any, **extra: Any) -> dict[st
 
 
 def test_hostile_attributes_are_quarantined_one_by_one(
-    hostile: HostileFeedServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fault_case: FaultCase
+    hostile: HostileFeedServer, tmp_path: Path, fault_case: FaultCase
 ) -> None:
-    _connect(monkeypatch, hostile)
     attributes = [
         _attribute(1, "domain", "evil-cdn.example.net"),
         _attribute(2, "domain", "deleted.example.net", deleted=True),
