@@ -574,12 +574,16 @@ def test_the_ui_shows_every_dag(stack: AirflowStack, airflow_ui: Any) -> None:
     _screenshot(page, "asset-events.png")
 
 
+#: The frame the UI shows a plugin's page in: titled with the navigation entry's label.
+PAGE_FRAME = f"iframe[title='{NAV_LABEL}']"
+
+
 def _threatstream_page(stack: AirflowStack, page: Any) -> Any:
     """Open the ThreatStream page from the UI's navigation; its frame."""
     page.goto(f"{stack.url}/")
     page.get_by_role("link", name=NAV_LABEL, exact=True).click()  # the navigation entry
     page.wait_for_url("**/plugin/threatstream**")
-    frame = page.frame_locator("iframe[title='ThreatStream']")
+    frame = page.frame_locator(PAGE_FRAME)
     frame.locator("#health-body tr[data-source]").first.wait_for()
     return frame
 
@@ -666,7 +670,7 @@ def test_the_page_looks_up_a_stored_value_plain_and_defanged(stack: AirflowStack
     page.evaluate("localStorage.setItem('theme', 'dark')")
     try:
         page.reload()
-        frame = page.frame_locator("iframe[title='ThreatStream']")
+        frame = page.frame_locator(PAGE_FRAME)
         expect(frame.locator("html")).to_have_attribute("data-theme", "dark")
         _look_up(frame, EXAMPLE_LOOKUP_VALUE)
         _screenshot(frame.locator("#lookup"), "ui-lookup-dark.png", docs=True)
