@@ -131,8 +131,10 @@ _KIND_OF_TYPE: Final[Mapping[str, Kind]] = {
     IndicatorType.SSL_CERT_FINGERPRINT: "caseless",
 }
 _LIST_TYPES: Final = ("string", "substring", "hostname", "cidr", "regex")
-#: Address ranges up to this size are looked up by their addresses' text (see _address_lookup).
+#: Address ranges up to this size are looked up by their addresses' text (see _address_lookup)...
 _SPELLED_OUT: Final = 256
+#: ...up to this many addresses in all (about 15 MB); the rest are searched by number.
+_MAX_SPELLED: Final = 1 << 17
 _REGEX_FLAGS: Final = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
 
 Names = tuple[str, ...]
@@ -377,22 +379,29 @@ def _address_lookup(exact: Mapping[str, Names], tables: Mapping[int, _Ranges]) -
     """The look-up of a canonical address, mostly one dict read.
 
     Single addresses and ranges of at most :data:`_SPELLED_OUT` addresses (nearly every entry
-    of the address lists) are spelled out in a dict by canonical text, holding every list the
-    address is on. Only the wide ranges (RFC 1918, multicast...) are searched by number, and
-    an IPv4 address only when its first octet falls in one of them.
+    of the default address lists) are spelled out in a dict by canonical text, holding every
+    list the address is on, smallest first and at most :data:`_MAX_SPELLED` addresses in all
+    (a list of VPN ranges would spell out millions). Only the rest (RFC 1918, multicast...)
+    are searched by number, and an IPv4 address only when its first octet falls in one of them.
     """
     spelled: dict[str, Names] = {}
+    segments = sorted(
+        (end - start + 1, bits, start, end, names)
+        for bits, table in tables.items()
+        for start, end, names in zip(table.starts, table.ends, table.names, strict=True)
+    )
+    budget = _MAX_SPELLED
+    searched: dict[int, list[tuple[int, int, Names]]] = {}
+    for size, bits, start, end, names in segments:
+        if size <= min(_SPELLED_OUT, budget):
+            budget -= size
+            spelled.update((_address_text(bits, number), names) for number in range(start, end + 1))
+        else:
+            searched.setdefault(bits, []).append((start, end, names))
     wide: dict[int, _Ranges] = {}
-    for bits, table in tables.items():
-        kept = []
-        for start, end, names in zip(table.starts, table.ends, table.names, strict=True):
-            if end - start < _SPELLED_OUT:
-                spelled.update((_address_text(bits, number), names) for number in range(start, end + 1))
-            else:
-                kept.append((start, end, names))
-        if kept:
-            starts, ends, names_of = zip(*kept, strict=True)
-            wide[bits] = _Ranges(list(starts), list(ends), list(names_of))
+    for bits, kept in searched.items():
+        starts, ends, names_of = zip(*sorted(kept), strict=True)
+        wide[bits] = _Ranges(list(starts), list(ends), list(names_of))
     for text, names in exact.items():  # string lists' values: with the ranges they are in
         parsed = _address(text)
         covering = wide[parsed[0]].at(parsed[1]) if parsed and parsed[0] in wide else _NONE
