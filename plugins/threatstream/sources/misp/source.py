@@ -30,10 +30,8 @@ def to_source(spec: MispFeedSpec) -> SourceSpec:
             "max_manifest_bytes": spec.max_manifest_bytes,
             "max_event_bytes": spec.max_event_bytes,
             "max_events_per_run": spec.max_events_per_run,
-            "default_limits": FeedLimits(
-                max_body_bytes=max(spec.max_manifest_bytes, spec.max_event_bytes),
-                max_pages=spec.max_events_per_run + 1,
-            ),
+            # Each request carries its own body limit (the manifest's, an event's).
+            "default_limits": FeedLimits(max_pages=spec.max_events_per_run + 1),
         },
     )
     rules = spec.rules
