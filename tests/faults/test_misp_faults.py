@@ -291,7 +291,7 @@ def test_an_event_body_cut_short_is_read_again(
     hostile: HostileFeedServer, tmp_path: Path, fault_case: FaultCase
 ) -> None:
     event = (FIXTURE / f"{PHISHING}.json").read_bytes()
-    _serve(hostile, **{PHISHING: truncated(event[: len(event) // 2])})
+    _serve(hostile)
     hostile.route(f"{FEED}{PHISHING}.json", truncated(event[: len(event) // 2]), raw_body(event))
     source = _source()
     pages = _fetch(source, tmp_path)
