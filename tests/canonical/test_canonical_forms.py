@@ -533,3 +533,19 @@ def test_shortcuts_of_canonical_indicator_give_what_the_full_path_gives(
             shortcut = _outcome(lambda t: canonical_indicator(kind, t), text)
             in_full = _outcome(lambda t: dispatch._canonical_in_full(kind, t), text)
             assert shortcut == in_full
+
+
+@given(st.integers(0, 2**32 - 1))
+@settings(max_examples=300)
+def test_an_ipv4_number_is_spelled_as_the_canonical_text(number: int) -> None:
+    text = addresses.address_text(4, number)
+    assert addresses.parse_address(text).text == text
+    assert int(ipaddress.IPv4Address(text)) == number
+
+
+@given(st.integers(0, 2**128 - 1).filter(lambda n: ipaddress.IPv6Address(n).ipv4_mapped is None))
+@settings(max_examples=300)
+def test_an_ipv6_number_is_spelled_as_the_canonical_text(number: int) -> None:
+    text = addresses.address_text(6, number)
+    assert addresses.parse_address(text).text == text
+    assert int(ipaddress.IPv6Address(text)) == number

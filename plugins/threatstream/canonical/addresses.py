@@ -184,6 +184,13 @@ def parse_address(value: str, reason: str = "invalid_ip") -> Address:
     return Address(6, address.packed, address.compressed)
 
 
+def address_text(version: int, number: int) -> str:
+    """The canonical text (as :attr:`Address.text`) of address ``number`` of IP ``version``."""
+    if version == 4:
+        return socket.inet_ntoa(number.to_bytes(4, "big"))
+    return ipaddress.IPv6Address(number).compressed
+
+
 def require_global(address: Address) -> None:
     """Refuse an address in special-purpose space (``non_global_ip``)."""
     kind = (_V4_TABLE if address.version == 4 else _V6_TABLE).kind(address.packed)

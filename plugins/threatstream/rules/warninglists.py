@@ -33,10 +33,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import metadata
-from ipaddress import IPv6Address
 from pathlib import Path
 from typing import Any, Final, Literal
 
+from threatstream.canonical.addresses import address_text
 from threatstream.canonical.vocabulary import IndicatorType
 from threatstream.compat import AirflowFailException
 from threatstream.settings import SettingsError, settings
@@ -370,11 +370,6 @@ def _address(text: str) -> tuple[int, int] | None:
         return None
 
 
-def _address_text(bits: int, number: int) -> str:
-    """The canonical text of an address: a dotted quad, or RFC 5952 (as canonical/addresses)."""
-    return socket.inet_ntoa(number.to_bytes(4, "big")) if bits == 32 else IPv6Address(number).compressed
-
-
 def _address_lookup(exact: Mapping[str, Names], tables: Mapping[int, _Ranges]) -> Callable[[str], Names]:
     """The look-up of a canonical address, mostly one dict read.
 
@@ -395,7 +390,8 @@ def _address_lookup(exact: Mapping[str, Names], tables: Mapping[int, _Ranges]) -
     for size, bits, start, end, names in segments:
         if size <= min(_SPELLED_OUT, budget):
             budget -= size
-            spelled.update((_address_text(bits, number), names) for number in range(start, end + 1))
+            version = 4 if bits == 32 else 6
+            spelled.update((address_text(version, n), names) for n in range(start, end + 1))
         else:
             searched.setdefault(bits, []).append((start, end, names))
     wide: dict[int, _Ranges] = {}
